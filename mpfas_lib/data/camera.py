@@ -1,0 +1,70 @@
+"""The capturing camera of the synthetic benchmark: optics, sampling, sensor, ISP, JPEG.
+
+Every synthetic image, bona fide or attack, goes through exactly one such capture: the scene
+(linear light at an internal resolution above the output size) is blurred by the lens,
+point-sampled by the sensor grid (no anti-aliasing filter, so fine periodic patterns such as a
+display's subpixels or a print's halftone alias into moire), hit by shot and read noise,
+auto-exposed, white balanced, tone mapped, and JPEG encoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A capture device: sensor resolution (fraction of the output), blur, noise, colour, JPEG."""
+
+    name: str
+    resolution: float = 1.0  # sensor pixels per output pixel (<1: upscaled low-res sensor)
+    blur: float = 0.5  # lens blur sigma in output pixels
+    noise: float = 0.01  # read-noise sigma (shot noise scales with it)
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)  # residual channel gains
+    gamma: float = 2.2
+    saturation: float = 1.0
+    jpeg: int = 90
+    exposure: float = 0.42  # target mean of the auto-exposed linear image
+
+
+def capture(scene: np.ndarray, camera: Camera, out_size: int, rng: np.random.Generator) -> np.ndarray:
+    """Capture a linear-light scene [R,R,3] with ``camera``: an RGB uint8 image [S,S,3]."""
+    inner = scene.shape[0]
+    img = scene.astype(np.float32)
+    sigma = camera.blur * inner / out_size
+    if sigma > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    sensor = max(8, int(round(out_size * camera.resolution)))
+    # Point sampling on a sensor grid slightly offset from the scene's: aliasing is kept.
+    shift = rng.uniform(-0.5, 0.5, 2)
+    step = inner / sensor
+    m = np.array([[1 / step, 0, -shift[0]], [0, 1 / step, -shift[1]]], np.float32)
+    img = cv2.warpAffine(img, m, (sensor, sensor), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT)
+    # Auto-exposure towards a target mean (partially: dark scenes stay a bit dark).
+    mean = float(img.mean()) + 1e-4
+    img = img * (camera.exposure / mean) ** 0.8
+    noise_sigma = camera.noise * np.sqrt(0.1 + img)
+    img = img + noise_sigma * rng.standard_normal(img.shape).astype(np.float32)
+    img = img * np.asarray(camera.white_balance, np.float32)
+    img = np.clip(img, 0, 1) ** (1 / camera.gamma)
+    if camera.saturation != 1.0:
+        grey = img.mean(axis=-1, keepdims=True)
+        img = grey + camera.saturation * (img - grey)
+    img = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    if sensor != out_size:
+        img = cv2.resize(img, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
+    return jpeg(img, camera.jpeg)
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG encode and decode an RGB uint8 image at the given quality."""
+    if quality >= 100:
+        return image
+    ok, buf = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])

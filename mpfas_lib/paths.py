@@ -1,0 +1,30 @@
+"""Where the project keeps generated data, results and user datasets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Cache for generated data (``$MPFAS_CACHE``, default ``~/.cache/mpfas``)."""
+    env = os.environ.get("MPFAS_CACHE")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mpfas"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def results_dir() -> Path:
+    """Run artefacts (``$MPFAS_RESULTS``, default ``results/`` in the repository)."""
+    env = os.environ.get("MPFAS_RESULTS")
+    path = Path(env) if env else REPO_ROOT / "results"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path | None:
+    """Root of the user's licensed, prepared datasets (``$MPFAS_DATA``), or None."""
+    env = os.environ.get("MPFAS_DATA")
+    return Path(env) if env else None

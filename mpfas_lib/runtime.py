@@ -1,0 +1,64 @@
+"""The common opening of every notebook: seed, device, profile, paths."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mpfas_lib.paths import cache_dir, data_dir, results_dir
+from mpfas_lib.profile import Profile, get_profile
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) for a reproducible run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """The given device, else CUDA when available, else the CPU."""
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name of the device (the GPU model, or ``cpu``)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "cpu"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a notebook needs to know about the run it is part of."""
+
+    profile: Profile
+    device: torch.device
+    seed: int
+    cache: Path
+    results: Path
+    data: Path | None
+
+    def __str__(self) -> str:
+        data = self.data if self.data else "none (synthetic benchmark)"
+        return (
+            f"profile={self.profile.name} image_size={self.profile.image_size} "
+            f"backbone={self.profile.backbone} device={device_name(self.device)} "
+            f"seed={self.seed}\ncache={self.cache}\nresults={self.results}\ndata={data}"
+        )
+
+
+def setup(seed: int = 0, profile: str | None = None, device: str | None = None) -> Setup:
+    """Seed everything and resolve profile, device and paths (the notebook opening)."""
+    seed_everything(seed)
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    return Setup(get_profile(profile), pick_device(device), seed, cache_dir(), results_dir(), data_dir())

@@ -1,0 +1,218 @@
+"""Algorithm 1 of the paper: learning the Meta Pattern extractor Φ with the network Θ.
+
+One outer iteration (paper, Algorithm 1, the first-order solution of the bi-level Eq. 6):
+
+1. randomly split the source domains into disjoint, non-empty D_φ and D_θ;
+2. Φ_0 ← Φ; for k = 1..K: Φ_k = Φ_{k−1} − α ∇_Φ L(x_φ^k, y_φ^k | Θ, Φ_{k−1}) on a fresh D_φ batch;
+3. Φ̂ ← Φ_K; one step of Θ's optimiser with ∇_Θ L(x_θ, y_θ | Θ, Φ̂) on a D_θ batch;
+4. Φ ← Φ_K.  No second-order gradients and no surrogate model.
+
+``mode="paper"`` (default) is the text above.  During the K inner passes Θ runs in train mode
+(batch statistics, exactly the forward of the Θ step) but its BatchNorm running statistics are
+saved before and restored after the inner loop, so the only thing the inner loop changes is Φ
+(Θ is "untouched").  Likewise Φ̂ is frozen during the Θ step: its forward runs without gradient
+and its running statistics are restored, so Φ after the iteration is exactly Φ_K.
+
+``mode="official"`` mirrors the authors' public code: the domains are shuffled, the first one
+goes to D_φ and the remaining ones to D_θ; Φ has its own SGD optimiser (momentum 0.9,
+lr = α·K, state kept across iterations) stepped in place over K fresh D_φ batches; Θ's
+BatchNorm statistics are updated by those batches; the Θ step minimises (MSE + CE) / 2, i.e. the
+loss scaled by ``theta_loss_scale = 0.5``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+SampleFn = Callable[[Sequence[str]], Batch]
+LossFn = Callable[[object, torch.Tensor], torch.Tensor]
+GradSync = Callable[[list[torch.Tensor]], None]
+
+MODES = ("paper", "official")
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite: training stops before applying that update."""
+
+    def __init__(self, iteration: int, which: str, value: float) -> None:
+        super().__init__(
+            f"non-finite loss at iteration {iteration}: {which} = {value} "
+            "(the update was not applied; the last good checkpoint is kept)"
+        )
+        self.iteration = iteration
+        self.which = which
+        self.value = value
+
+
+@dataclass
+class MetaStepStats:
+    """What one outer iteration of Algorithm 1 did (for the book's trace)."""
+
+    iteration: int
+    phi_domains: list[str]
+    theta_domains: list[str]
+    inner_losses: list[float] = field(default_factory=list)
+    theta_loss: float = float("nan")
+    inner_seconds: float = 0.0
+    theta_seconds: float = 0.0
+    algorithm: str = "mp"
+
+    @property
+    def loss(self) -> float:
+        """The Θ-step loss (the quantity a progress bar shows)."""
+        return self.theta_loss
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON and ``weights_only`` friendly)."""
+        return asdict(self)
+
+
+def split_domains(
+    domains: Sequence[str], rng: random.Random, mode: str = "paper"
+) -> tuple[list[str], list[str]]:
+    """Randomly split the source domains into disjoint, non-empty (D_φ, D_θ) (Alg. 1, line 6)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown Algorithm 1 mode {mode!r}: choose one of {MODES}")
+    names = list(domains)
+    if len(names) < 2:
+        raise ValueError(f"Algorithm 1 needs at least 2 source domains to split, got {names}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"source domains must be distinct, got {names}")
+    rng.shuffle(names)
+    # paper: any non-trivial split; official code: one domain for Φ, the rest for Θ
+    n_phi = rng.randint(1, len(names) - 1) if mode == "paper" else 1
+    return sorted(names[:n_phi]), sorted(names[n_phi:])
+
+
+def _batchnorm_modules(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@contextmanager
+def preserved_batchnorm_stats(module: nn.Module) -> Iterator[None]:
+    """Run in train mode (batch statistics) but restore BatchNorm running stats on exit."""
+    saved = []
+    for bn in _batchnorm_modules(module):
+        buffers = {
+            name: buf.detach().clone()
+            for name, buf in bn.named_buffers(recurse=False)
+            if buf is not None
+        }
+        saved.append((bn, buffers))
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for bn, buffers in saved:
+                for name, value in buffers.items():
+                    getattr(bn, name).copy_(value)
+
+
+def trainable(module: nn.Module | None) -> list[nn.Parameter]:
+    """The parameters of a module that require gradients ([] for None or a fixed map)."""
+    if module is None:
+        return []
+    return [p for p in module.parameters() if p.requires_grad]
+
+
+def _check(value: torch.Tensor, iteration: int, which: str) -> float:
+    number = float(value.detach().float())
+    if not math.isfinite(number):
+        raise NonFiniteLossError(iteration, which, number)
+    return number
+
+
+def meta_pattern_step(
+    phi: nn.Module,
+    theta: nn.Module,
+    loss_fn: LossFn,
+    sample: SampleFn,
+    theta_optimizer: torch.optim.Optimizer,
+    domains: Sequence[str],
+    rng: random.Random,
+    *,
+    inner_steps: int = 4,
+    lr: float = 1e-3,
+    mode: str = "paper",
+    phi_optimizer: torch.optim.Optimizer | None = None,
+    theta_loss_scale: float | None = None,
+    theta_train: nn.Module | None = None,
+    grad_sync: GradSync | None = None,
+    autocast: Callable[[], AbstractContextManager] = nullcontext,
+    iteration: int = 0,
+) -> MetaStepStats:
+    """One outer iteration t of Algorithm 1 (paper Sec. III-C; first-order solution of Eq. 6).
+
+    ``sample(domains) -> (images, labels)`` draws a fresh domain-balanced batch;
+    ``theta_train`` is the module used for the Θ step (a DistributedDataParallel wrapper of
+    ``theta`` when distributed; the inner loop always calls the plain ``theta`` because it only
+    needs ∇_Φ); ``grad_sync`` averages Φ's gradients over ranks.
+    """
+    if inner_steps < 1:
+        raise ValueError(f"inner_steps K must be >= 1, got {inner_steps}")
+    if mode == "official" and phi_optimizer is None:
+        raise ValueError("mode='official' needs phi_optimizer (SGD, momentum 0.9, lr = alpha*K)")
+    theta_train = theta if theta_train is None else theta_train
+    scale = theta_loss_scale if theta_loss_scale is not None else (0.5 if mode == "official" else 1.0)
+    phi_domains, theta_domains = split_domains(domains, rng, mode)
+    stats = MetaStepStats(iteration, phi_domains, theta_domains)
+    phi_params = trainable(phi)
+    phi.train()
+    theta.train()
+
+    # Lines 7-12: K first-order steps of Φ on fresh D_φ batches, Θ fixed.
+    start = time.perf_counter()
+    keep_theta_bn = preserved_batchnorm_stats(theta) if mode == "paper" else nullcontext()
+    with keep_theta_bn:
+        for k in range(inner_steps):
+            x_phi, y_phi = sample(phi_domains)
+            with autocast():
+                loss = loss_fn(theta(x_phi, phi(x_phi)), y_phi)
+            stats.inner_losses.append(_check(loss, iteration, f"inner loss (k={k + 1}, D_phi)"))
+            grads = list(torch.autograd.grad(loss, phi_params))  # ∇_Φ only: Θ gets nothing
+            if grad_sync is not None:
+                grad_sync(grads)
+            if mode == "paper":
+                with torch.no_grad():
+                    for p, g in zip(phi_params, grads, strict=True):
+                        p.sub_(lr * g.to(p.dtype))
+            else:
+                assert phi_optimizer is not None
+                for p, g in zip(phi_params, grads, strict=True):
+                    p.grad = g.to(p.dtype)
+                phi_optimizer.step()
+                phi_optimizer.zero_grad(set_to_none=True)
+    stats.inner_seconds = time.perf_counter() - start
+
+    # Lines 14-17: Φ̂ = Φ_K frozen; one step of Θ on a D_θ batch; Φ keeps Φ_K.
+    start = time.perf_counter()
+    x_theta, y_theta = sample(theta_domains)
+    keep_phi_bn = preserved_batchnorm_stats(phi) if mode == "paper" else nullcontext()
+    with keep_phi_bn, torch.no_grad(), autocast():
+        pattern = phi(x_theta)
+    theta_optimizer.zero_grad(set_to_none=True)
+    with autocast():
+        loss = scale * loss_fn(theta_train(x_theta, pattern.detach()), y_theta)
+    stats.theta_loss = _check(loss, iteration, "theta loss (D_theta)")
+    loss.backward()
+    theta_optimizer.step()
+    theta_optimizer.zero_grad(set_to_none=True)
+    stats.theta_seconds = time.perf_counter() - start
+    return stats
+
+
+def phi_optimizer_for(phi: nn.Module, lr: float, inner_steps: int, momentum: float = 0.9):
+    """The official code's optimiser of Φ: SGD with momentum and lr = α·K (or None if fixed)."""
+    params = trainable(phi)
+    if not params:
+        return None
+    return torch.optim.SGD(params, lr=lr * inner_steps, momentum=momentum)

@@ -1,0 +1,102 @@
+"""Checkpoints: state dicts only, written atomically, loaded with ``weights_only=True``.
+
+Everything a resumed run needs to continue exactly (models, optimisers, the RNG states of
+Python, NumPy and torch, the sampler state, the metric history) is stored as tensors and plain
+Python containers, so loading never unpickles arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write a text file atomically (temporary file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint safely (``weights_only=True``) with a clear error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # corrupt or foreign file: say which and why
+        raise ValueError(f"cannot load checkpoint {path}: {error}") from error
+
+
+def python_rng_state(rng: random.Random | None = None) -> list:
+    """A ``random.Random`` state as nested lists (weights_only friendly)."""
+    version, internal, gauss = (rng or random).getstate()
+    return [version, list(internal), gauss]
+
+
+def set_python_rng_state(state: list, rng: random.Random | None = None) -> None:
+    """Restore what :func:`python_rng_state` captured."""
+    version, internal, gauss = state
+    (rng or random).setstate((int(version), tuple(int(v) for v in internal), gauss))
+
+
+def capture_rng_states() -> dict:
+    """The global RNG states of Python, NumPy, torch (CPU) and CUDA, as tensors and lists."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": python_rng_state(),
+        "numpy": [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos),
+                  int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
+    return state
+
+
+def restore_rng_states(state: dict) -> None:
+    """Restore what :func:`capture_rng_states` captured."""
+    set_python_rng_state(state["python"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state(
+        (name, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached))
+    )
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        cuda = state["cuda"]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
