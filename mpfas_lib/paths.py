@@ -11,7 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def cache_dir() -> Path:
     """Cache for generated data (``$MPFAS_CACHE``, default ``~/.cache/mpfas``)."""
     env = os.environ.get("MPFAS_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mpfas"
+    xdg = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    base = Path(env) if env else xdg / "mpfas"
     base.mkdir(parents=True, exist_ok=True)
     return base
 

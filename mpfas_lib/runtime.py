@@ -17,7 +17,7 @@ from mpfas_lib.profile import Profile, get_profile
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) for a reproducible run."""
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - code that uses the legacy global state
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -61,4 +61,6 @@ def setup(seed: int = 0, profile: str | None = None, device: str | None = None) 
     """Seed everything and resolve profile, device and paths (the notebook opening)."""
     seed_everything(seed)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
-    return Setup(get_profile(profile), pick_device(device), seed, cache_dir(), results_dir(), data_dir())
+    return Setup(
+        get_profile(profile), pick_device(device), seed, cache_dir(), results_dir(), data_dir()
+    )
