@@ -146,7 +146,8 @@ def comparison_table(
     ``numeric=False``: one row per method, one "HTER / AUC" string column per setting
     ("OCI-M", ...), plus a "source" column ("paper (real data)" or "ours").
     ``numeric=True``: long format, one row per (row, setting) with float hter/auc columns
-    and the standard deviation and number of runs for our rows. Entries of ``ours`` whose
+    and the standard deviation and number of runs for our rows; the paper's rows carry
+    threshold "target_eer", data "real" and profile "paper". Entries of ``ours`` whose
     protocol is not in this table are left out.
     """
     t = paper_table(table)
