@@ -80,8 +80,8 @@ def identity_params(rng: np.random.Generator) -> dict[str, float | np.ndarray]:
     skin = skin * rng.uniform(0.92, 1.08, 3)
     hair = np.array([0.05, 0.035, 0.025]) * rng.uniform(0.6, 3.0) * rng.uniform(0.8, 1.2, 3)
     return {
-        "a": rng.uniform(0.40, 0.50),  # head half-width
-        "b": rng.uniform(0.56, 0.66),  # head half-height
+        "a": rng.uniform(0.47, 0.55),  # head half-width
+        "b": rng.uniform(0.64, 0.72),  # head half-height
         "depth": rng.uniform(0.45, 0.6),
         "eye_x": rng.uniform(0.14, 0.19),
         "eye_y": rng.uniform(-0.14, -0.07),

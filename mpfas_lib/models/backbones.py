@@ -10,7 +10,7 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """How to build one trunk: residual block, blocks per stage, base width, default fusion width."""
+    """How to build a trunk: block type, blocks per stage, base width, default fusion width."""
 
     block: type[BasicBlock] | type[Bottleneck]
     layers: tuple[int, int, int, int]

@@ -1,4 +1,4 @@
-"""Central difference convolution (Yu et al., CVPR 2020), used by the CDC1/2/3 extractors (Fig. 8)."""
+"""Central difference convolution (Yu et al., CVPR 2020) for the CDC1/2/3 extractors (Fig. 8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Meta Pattern Extractor Phi (paper Section III-A, Fig. 3) and its CONV/CDC variants (Fig. 8)."""
+"""The Meta Pattern Extractor Phi (Section III-A, Fig. 3) and its CONV/CDC variants (Fig. 8)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class MetaPatternExtractor(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """The meta pattern Phi(x): [B, 3, H, W] in (0, 1)."""
         if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"MetaPatternExtractor expects [B, 3, H, W] images, got {list(x.shape)}")
+            raise ValueError(f"MetaPatternExtractor expects [B, 3, H, W], got {list(x.shape)}")
         return self.encoder(x)
 
 

@@ -22,7 +22,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
         raise PretrainedWeightsError(f"pretrained weights file not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
+    except Exception as exc:
         raise PretrainedWeightsError(
             f"cannot load pretrained weights from {path}: {type(exc).__name__}: {exc}"
         ) from exc
@@ -49,8 +49,8 @@ def imagenet_state_dict(backbone: str) -> dict[str, Tensor]:
     try:
         # torchvision reads $TORCH_HOME/hub/checkpoints first; it downloads only when the user
         # explicitly asked for pretrained="imagenet" and the file is not cached.
-        return dict(weights.get_state_dict(progress=False))
-    except Exception as exc:  # noqa: BLE001
+        return dict(weights.get_state_dict(progress=False, map_location="cpu", weights_only=True))
+    except Exception as exc:
         raise PretrainedWeightsError(
             f"could not obtain torchvision's ImageNet weights {weights} for {backbone!r} "
             f"({type(exc).__name__}: {exc}). Put the file {weights.url.rsplit('/', 1)[-1]} in "

@@ -162,7 +162,9 @@ def meta_pattern_step(
     if mode == "official" and phi_optimizer is None:
         raise ValueError("mode='official' needs phi_optimizer (SGD, momentum 0.9, lr = alpha*K)")
     theta_train = theta if theta_train is None else theta_train
-    scale = theta_loss_scale if theta_loss_scale is not None else (0.5 if mode == "official" else 1.0)
+    scale = theta_loss_scale
+    if scale is None:
+        scale = 0.5 if mode == "official" else 1.0
     phi_domains, theta_domains = split_domains(domains, rng, mode)
     stats = MetaStepStats(iteration, phi_domains, theta_domains)
     phi_params = trainable(phi)

@@ -76,7 +76,7 @@ def set_python_rng_state(state: list, rng: random.Random | None = None) -> None:
 
 def capture_rng_states() -> dict:
     """The global RNG states of Python, NumPy, torch (CPU) and CUDA, as tensors and lists."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (legacy global RNG)
     state = {
         "python": python_rng_state(),
         "numpy": [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos),
@@ -92,7 +92,7 @@ def restore_rng_states(state: dict) -> None:
     """Restore what :func:`capture_rng_states` captured."""
     set_python_rng_state(state["python"])
     name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state(
+    np.random.set_state(  # noqa: NPY002 (the legacy global RNG seeded by runtime)
         (name, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached))
     )
     torch.set_rng_state(state["torch"].cpu())

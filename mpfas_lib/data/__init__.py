@@ -1,0 +1,1 @@
+"""Data: the synthetic benchmark, real dataset adapters, protocols and balanced sampling."""

@@ -1,0 +1,102 @@
+"""Leave-one-domain-out protocols of the paper (Sec. IV-A; Tables I-IV).
+
+MICO: three of MSU-MFSD (M), Replay-Attack (I), CASIA (C), OULU (O) train, the fourth tests.
+MICY: the same with ROSE-YOUTU (Y) instead of OULU. TWO: only M and I train (Table IV).
+``build_protocol`` gives the same object for the synthetic benchmark and for prepared real data:
+source train splits, held-out source validation splits (for an honest threshold) and the target
+test split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpfas_lib.data.datasets import MANIFEST, FrameDataset, PreparedDataset
+from mpfas_lib.paths import data_dir
+
+# name -> (source domains, target domain)
+PROTOCOLS: dict[str, tuple[tuple[str, ...], str]] = {
+    "MICO:OCI-M": (("O", "C", "I"), "M"),
+    "MICO:OMI-C": (("O", "M", "I"), "C"),
+    "MICO:OCM-I": (("O", "C", "M"), "I"),
+    "MICO:ICM-O": (("I", "C", "M"), "O"),
+    "MICY:MCY-I": (("M", "C", "Y"), "I"),
+    "MICY:ICY-M": (("I", "C", "Y"), "M"),
+    "MICY:IMY-C": (("I", "M", "Y"), "C"),
+    "MICY:ICM-Y": (("I", "C", "M"), "Y"),
+    "TWO:MI-C": (("M", "I"), "C"),
+    "TWO:MI-O": (("M", "I"), "O"),
+}
+
+
+@dataclass
+class Protocol:
+    """Source train sets, source validation sets and the target test set of one protocol."""
+
+    name: str
+    sources: dict[str, FrameDataset]
+    source_val: dict[str, FrameDataset]
+    target: FrameDataset
+    target_domain: str
+
+    @property
+    def source_domains(self) -> list[str]:
+        """Names of the source domains."""
+        return list(self.sources)
+
+
+def protocol_domains(name: str) -> tuple[tuple[str, ...], str]:
+    """(source domains, target domain) of a protocol name (clear error when unknown)."""
+    if name not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {name!r}: choose one of {list(PROTOCOLS)}")
+    return PROTOCOLS[name]
+
+
+def check_real_root(root: Path, domains: tuple[str, ...]) -> None:
+    """Fail early, saying what is missing where, when prepared real data is incomplete."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"real dataset root {root} does not exist")
+    missing = [d for d in domains if not (root / d / MANIFEST).is_file()]
+    if missing:
+        expected = ", ".join(f"{root / d / MANIFEST}" for d in missing)
+        raise FileNotFoundError(
+            f"prepared data missing for domain(s) {missing}: expected {expected} "
+            f"(run `python -m mpfas_lib index` then `python -m mpfas_lib prepare` for each "
+            f"dataset into {root}/<M|I|C|O|Y>)"
+        )
+
+
+def build_protocol(
+    name: str, source: str = "synthetic", profile: object | None = None,
+    root: str | Path | None = None, seed: int = 0,
+) -> Protocol:
+    """Build a protocol on the synthetic benchmark or on prepared real data under ``root``."""
+    from mpfas_lib.profile import get_profile
+
+    sources_d, target_d = protocol_domains(name)
+    profile = profile if profile is not None else get_profile()
+    size = profile.image_size  # type: ignore[attr-defined]
+    if source == "synthetic":
+        from mpfas_lib.data.synthetic import from_profile
+
+        bench = from_profile(profile, seed=seed, root=root)
+        tr = {d: bench.dataset(d, "train") for d in sources_d}
+        va = {d: bench.dataset(d, "val") for d in sources_d}
+        te = bench.dataset(target_d, "test")
+    elif source == "real":
+        base = Path(root) if root is not None else data_dir()
+        if base is None:
+            raise ValueError("real data needs root=... or $MPFAS_DATA pointing at prepared data")
+        check_real_root(base, (*sources_d, target_d))
+        tr = {d: PreparedDataset(base, d, "train", size) for d in sources_d}
+        va = {}
+        for d in sources_d:
+            try:
+                va[d] = PreparedDataset(base, d, "val", size)
+            except ValueError:  # no val split in the manifest: validate on the test split
+                va[d] = PreparedDataset(base, d, "test", size)
+        te = PreparedDataset(base, target_d, "test", size)
+    else:
+        raise ValueError(f"source must be 'synthetic' or 'real', got {source!r}")
+    return Protocol(name, tr, va, te, target_d)

@@ -1,0 +1,443 @@
+"""A deterministic synthetic five-domain face anti-spoofing benchmark (no download).
+
+The real datasets (MSU-MFSD, Replay-Attack, CASIA-FASD, OULU-NPU, ROSE-YOUTU) are licensed, so
+the book and the tests run on look-alike domains "M", "I", "C", "O", "Y" generated here. Each
+domain has its own cameras, lights, background and attack instruments, mirroring its namesake
+(see ``DOMAINS``), so a leave-one-domain-out protocol faces a real domain shift. Every video
+is a function of ``(seed, domain, subject, video)`` alone: any sample can be generated on its
+own, and generated videos are cached under ``cache_dir()/synthetic/<config hash>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mpfas_lib.data.attacks import (
+    Display,
+    Placement,
+    Printer,
+    mask_scene,
+    paper_texture,
+    print_scene,
+    replay_scene,
+)
+from mpfas_lib.data.camera import Camera, capture
+from mpfas_lib.data.datasets import FrameDataset, FrameRecord, NpzVideoLoader
+from mpfas_lib.data.render import (
+    FaceMaps,
+    Light,
+    Pose,
+    background,
+    face_maps,
+    identity_params,
+    normals,
+    posed,
+    render_face,
+    shade,
+)
+from mpfas_lib.paths import cache_dir
+
+GENERATOR_VERSION = 1
+SPLITS = ("train", "val", "test", "all")
+ATTACK_TYPES = ("live", "print", "print-warped", "print-cut", "replay", "mask")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One synthetic domain: its cameras, lights, attack instruments and scene."""
+
+    name: str
+    mirrors: str  # the real dataset it imitates
+    cameras: tuple[Camera, ...]
+    lights: tuple[Light, ...]
+    attacks: tuple[tuple[str, str], ...]  # (attack type, instrument name) per spoof video
+    printers: tuple[Printer, ...] = ()
+    displays: tuple[Display, ...] = ()
+    live_videos: int = 2
+    backdrop: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    backdrop_texture: float = 0.1
+    source_light: Light = Light(5500, 1.0, (0.0, -0.3, 1.0), 0.35, 0.1)
+    hand_motion: float = 0.01  # per-frame jitter of a held medium (fraction of the frame)
+
+    def instrument(self, name: str) -> Printer | Display:
+        """The printer or display of the given name."""
+        for item in (*self.printers, *self.displays):
+            if item.name == name:
+                return item
+        raise KeyError(f"domain {self.name} has no instrument {name!r}")
+
+
+def _phones(prefix: str, n: int, seed: int) -> tuple[Camera, ...]:
+    """``n`` distinct smartphone front cameras (fixed by ``seed``)."""
+    rng = np.random.default_rng(seed)
+    cams = []
+    for i in range(n):
+        cams.append(Camera(
+            f"{prefix}{i + 1}", resolution=float(rng.uniform(0.7, 1.0)),
+            blur=float(rng.uniform(0.4, 0.9)), noise=float(rng.uniform(0.01, 0.03)),
+            white_balance=tuple(float(g) for g in rng.uniform(0.9, 1.1, 3)),
+            saturation=float(rng.uniform(0.9, 1.25)), jpeg=int(rng.integers(75, 95)),
+            gamma=float(rng.uniform(2.0, 2.5))))
+    return tuple(cams)
+
+
+DOMAINS: dict[str, Domain] = {
+    "M": Domain(
+        "M", "MSU-MFSD: laptop webcam + Android phone, indoor office, printed photo, iPad/iPhone",
+        cameras=(
+            Camera("laptop", 0.75, 0.9, 0.025, (1.06, 1.0, 0.9), 2.2, 0.9, 75),
+            Camera("android", 1.0, 0.5, 0.015, (0.96, 1.0, 1.05), 2.3, 1.1, 88),
+        ),
+        lights=(Light(4000, 1.0, (0.1, -0.6, 1.0), 0.3, 0.15),),
+        attacks=(("print", "printed_photo"), ("replay", "ipad"), ("replay", "iphone")),
+        printers=(Printer("printed_photo", 1 / 58, 0.85, (0.93, 0.92, 0.88), 0.04, 0.4, 0.3),),
+        displays=(
+            Display("ipad", 1 / 46, 2.0, 0.9, 0.03, (0.95, 1.0, 1.1), 1.0, 0.25, 0.6),
+            Display("iphone", 1 / 62, 2.2, 0.95, 0.02, (0.97, 1.0, 1.06), 1.1, 0.3, 0.4),
+        ),
+        source_light=Light(3500, 1.0, (0.2, -0.4, 1.0), 0.3, 0.15),
+        backdrop=(0.58, 0.52, 0.42), backdrop_texture=0.08,
+    ),
+    "I": Domain(
+        "I", "Replay-Attack: one webcam, controlled and adverse light, print + mobile/HD replay",
+        cameras=(Camera("webcam", 0.6, 1.0, 0.03, (1.0, 1.0, 1.0), 2.2, 0.95, 70),),
+        lights=(
+            Light(5500, 1.2, (0.0, -0.2, 1.0), 0.4, 0.12),  # controlled
+            Light(3000, 0.6, (0.8, -0.3, 0.6), 0.12, 0.2),  # adverse
+        ),
+        attacks=(("print", "hardcopy"), ("replay", "mobile"), ("replay", "highdef")),
+        printers=(Printer("hardcopy", 1 / 48, 0.8, (0.9, 0.9, 0.9), 0.05, 0.3, 0.5),),
+        displays=(
+            Display("mobile", 1 / 42, 2.4, 0.85, 0.04, (0.92, 1.0, 1.12), 1.0, 0.3, 0.8),
+            Display("highdef", 1 / 54, 2.0, 0.9, 0.03, (0.96, 1.0, 1.05), 1.0, 0.2, 0.5),
+        ),
+        source_light=Light(5000, 1.1, (0.0, -0.2, 1.0), 0.4, 0.1),
+        backdrop=(0.40, 0.43, 0.50), backdrop_texture=0.15,
+    ),
+    "C": Domain(
+        "C", "CASIA-FASD: low/normal/high quality cameras, warped photo, cut photo, video replay",
+        cameras=(
+            Camera("low", 0.45, 1.4, 0.04, (1.0, 1.05, 0.95), 2.2, 0.85, 65),
+            Camera("normal", 0.7, 0.9, 0.025, (1.0, 1.0, 1.0), 2.2, 1.0, 78),
+            Camera("high", 1.0, 0.4, 0.012, (1.02, 1.0, 0.98), 2.3, 1.15, 92),
+        ),
+        lights=(Light(6200, 0.9, (-0.3, -0.4, 1.0), 0.3, 0.12),),
+        attacks=(("print-warped", "copper"), ("print-cut", "copper"), ("replay", "ipad")),
+        printers=(Printer("copper", 1 / 42, 0.9, (0.95, 0.93, 0.85), 0.06, 0.5, 0.2),),
+        displays=(Display("ipad", 1 / 50, 2.0, 0.9, 0.03, (0.95, 1.0, 1.1), 1.0, 0.25, 0.5),),
+        source_light=Light(6500, 0.9, (-0.3, -0.3, 1.0), 0.3, 0.1),
+        backdrop=(0.42, 0.48, 0.40), backdrop_texture=0.2,
+    ),
+    "O": Domain(
+        "O", "OULU-NPU: six phones, three sessions of light, two printers and two displays",
+        cameras=_phones("phone", 6, 11),
+        lights=(
+            Light(4200, 1.0, (0.0, -0.7, 1.0), 0.3, 0.15),  # session 1: office
+            Light(3500, 0.5, (0.2, -0.8, 0.6), 0.15, 0.1),  # session 2: dim office
+            Light(6500, 1.2, (-0.7, -0.2, 0.7), 0.25, 0.2),  # session 3: window daylight
+        ),
+        attacks=(("print", "printer1"), ("print", "printer2"),
+                 ("replay", "display1"), ("replay", "display2")),
+        printers=(
+            Printer("printer1", 1 / 62, 0.85, (0.94, 0.93, 0.9), 0.03, 0.3, 0.45),
+            Printer("printer2", 1 / 44, 0.8, (0.9, 0.88, 0.82), 0.05, 0.4, 0.3),
+        ),
+        displays=(
+            Display("display1", 1 / 40, 2.4, 0.85, 0.05, (0.9, 1.0, 1.1), 0.9, 0.2, 0.7),
+            Display("display2", 1 / 62, 2.2, 0.95, 0.02, (0.98, 1.0, 1.04), 1.1, 0.35, 0.35),
+        ),
+        source_light=Light(4500, 1.0, (0.0, -0.5, 1.0), 0.3, 0.12),
+        backdrop=(0.5, 0.5, 0.5), backdrop_texture=0.12,
+    ),
+    "Y": Domain(
+        "Y", "ROSE-YOUTU: five phones, five lightings, print, laptop/monitor replay, paper masks",
+        cameras=_phones("yphone", 5, 23),
+        lights=(
+            Light(2800, 0.8, (0.5, -0.5, 1.0), 0.2, 0.15),
+            Light(4500, 1.0, (0.0, -0.5, 1.0), 0.3, 0.12),
+            Light(6500, 1.1, (-0.6, -0.3, 0.8), 0.3, 0.15),
+            Light(7500, 0.7, (0.0, 0.2, 1.0), 0.25, 0.1),
+            Light(3800, 1.3, (0.8, -0.1, 0.6), 0.2, 0.2),
+        ),
+        attacks=(("print", "a4"), ("replay", "laptop"), ("replay", "monitor"), ("mask", "a4")),
+        printers=(Printer("a4", 1 / 50, 0.85, (0.92, 0.92, 0.9), 0.05, 0.2, 0.4),),
+        displays=(
+            Display("laptop", 1 / 58, 2.2, 0.9, 0.03, (0.95, 1.0, 1.06), 1.0, 0.3, 0.5),
+            Display("monitor", 1 / 42, 2.3, 0.85, 0.04, (0.92, 1.0, 1.1), 0.9, 0.2, 0.7),
+        ),
+        source_light=Light(6000, 1.0, (0.3, -0.3, 1.0), 0.3, 0.12),
+        backdrop=(0.45, 0.45, 0.52), backdrop_texture=0.15,
+    ),
+}
+DOMAIN_NAMES = tuple(DOMAINS)
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """One synthetic video: who, what attack with which instrument, seen by which camera."""
+
+    domain: str
+    subject: int
+    index: int
+    attack: str
+    instrument: str
+    camera: str
+    light: int
+
+    @property
+    def label(self) -> int:
+        """1 for a bona fide video, 0 for an attack."""
+        return int(self.attack == "live")
+
+    @property
+    def video_id(self) -> str:
+        """A readable unique id, e.g. ``M/s003/v2-replay-ipad-android-l0``."""
+        return (f"{self.domain}/s{self.subject:03d}/v{self.index}-{self.attack}-"
+                f"{self.instrument}-{self.camera}-l{self.light}")
+
+
+def _seed(*parts: object) -> int:
+    """A 64-bit seed derived from any parts (stable across runs and platforms)."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def video_specs(domain: str, subject: int) -> list[VideoSpec]:
+    """The videos of one subject in one domain: live ones first, then one per attack."""
+    d = DOMAINS[domain]
+    specs = []
+    items = [("live", "none")] * d.live_videos + list(d.attacks)
+    for i, (attack, instrument) in enumerate(items):
+        cam = d.cameras[(subject + i) % len(d.cameras)].name
+        light = (subject + 2 * i) % len(d.lights)
+        specs.append(VideoSpec(domain, subject, i, attack, instrument, cam, light))
+    return specs
+
+
+def split_sizes(n_subjects: int) -> dict[str, int]:
+    """How many subjects go to train, val and test (test ~3/8, val ~1/8, at least 1 train)."""
+    n_test = max(1, round(0.375 * n_subjects)) if n_subjects > 1 else 0
+    n_val = max(1, round(0.1 * n_subjects)) if n_subjects >= 4 else 0
+    return {"train": n_subjects - n_test - n_val, "val": n_val, "test": n_test}
+
+
+def split_subjects(n_subjects: int, split: str) -> list[int]:
+    """Subject indices of a split (subject-disjoint train / val / test; "all")."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: choose one of {SPLITS}")
+    s = split_sizes(n_subjects)
+    bounds = {"train": (0, s["train"]), "val": (s["train"], s["train"] + s["val"]),
+              "test": (s["train"] + s["val"], n_subjects), "all": (0, n_subjects)}
+    lo, hi = bounds[split]
+    return list(range(lo, hi))
+
+
+def _to_srgb(linear: np.ndarray) -> np.ndarray:
+    """An exposure-normalised sRGB-like image in [0, 1] (the attacker's photo or video)."""
+    img = linear * (0.4 / (float(linear.mean()) + 1e-4))
+    return np.clip(img, 0, 1) ** (1 / 2.2)
+
+
+def _jitter_light(light: Light, rng: np.random.Generator) -> Light:
+    """A per-video variation of a light: temperature, intensity, direction."""
+    d = np.asarray(light.direction) + rng.normal(0, 0.12, 3)
+    d[2] = max(d[2], 0.3)
+    return Light(light.temperature + rng.normal(0, 250), light.intensity * rng.uniform(0.85, 1.15),
+                 tuple(float(x) for x in d), light.ambient, light.specular)
+
+
+@lru_cache(maxsize=64)
+def _identity(seed: int, domain: str, subject: int, size: int) -> FaceMaps:
+    """The canonical maps of a subject (identities are disjoint between domains)."""
+    rng = np.random.default_rng(_seed(seed, "identity", domain, subject))
+    return face_maps(identity_params(rng), size)
+
+
+@dataclass
+class SyntheticBenchmark:
+    """The five synthetic domains at one image size; videos generated lazily and cached."""
+
+    image_size: int = 64
+    subjects_per_domain: int = 8
+    frames_per_video: int = 4
+    seed: int = 0
+    root: str | Path | None = None
+    oversample: int = 2  # internal render size = oversample * image_size
+    _loader: NpzVideoLoader = field(default_factory=NpzVideoLoader, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.image_size < 16:
+            raise ValueError(f"image_size must be at least 16, got {self.image_size}")
+        if self.subjects_per_domain < 2:
+            raise ValueError("subjects_per_domain must be at least 2 (train and test)")
+        if self.frames_per_video < 1:
+            raise ValueError("frames_per_video must be at least 1")
+
+    # ---- configuration and cache -------------------------------------------------------
+    def config(self) -> dict:
+        """What determines the pixels (the number of subjects only decides the splits)."""
+        return {"version": GENERATOR_VERSION, "image_size": self.image_size,
+                "frames": self.frames_per_video, "seed": self.seed,
+                "oversample": self.oversample,
+                "domains": {k: asdict(v) for k, v in DOMAINS.items()}}
+
+    @property
+    def cache_path(self) -> Path:
+        """Folder of the cached videos of this configuration."""
+        key = hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]
+        base = Path(self.root) if self.root is not None else cache_dir() / "synthetic"
+        return base / key
+
+    def video_path(self, spec: VideoSpec) -> Path:
+        """Where a video's frames are cached (.npz with key ``frames`` [T,S,S,3] uint8)."""
+        return self.cache_path / spec.domain / f"s{spec.subject:03d}_v{spec.index}.npz"
+
+    # ---- catalogue ---------------------------------------------------------------------
+    def videos(self, domain: str, split: str = "all") -> list[VideoSpec]:
+        """Every video of a domain's split."""
+        _check_domain(domain)
+        return [v for s in split_subjects(self.subjects_per_domain, split)
+                for v in video_specs(domain, s)]
+
+    def catalogue(self) -> list[dict]:
+        """The domains and their instruments as rows of data (for tables and pictures)."""
+        rows = []
+        for d in DOMAINS.values():
+            kinds = {}
+            for attack, instrument in d.attacks:
+                kinds.setdefault(attack, []).append(instrument)
+            rows.append({"domain": d.name, "mirrors": d.mirrors,
+                         "cameras": [c.name for c in d.cameras], "lights": len(d.lights),
+                         "attacks": kinds, "live_videos": d.live_videos,
+                         "videos_per_subject": d.live_videos + len(d.attacks)})
+        return rows
+
+    # ---- generation --------------------------------------------------------------------
+    def render_video(self, domain: str, subject: int, video: int | str = 0) -> np.ndarray:
+        """Render one video (no cache): RGB uint8 frames [T,S,S,3].
+
+        ``video`` is an index into ``video_specs(domain, subject)`` or an attack type (its
+        first video).
+        """
+        _check_domain(domain)
+        specs = video_specs(domain, subject)
+        if isinstance(video, str):
+            match = [s for s in specs if s.attack == video]
+            if not match:
+                kinds = sorted({s.attack for s in specs})
+                raise ValueError(f"domain {domain} has no {video!r} videos: it has {kinds}")
+            spec = match[0]
+        else:
+            spec = specs[video]
+        return self._render(spec)
+
+    def _render(self, spec: VideoSpec) -> np.ndarray:
+        """Render the frames of a video spec, deterministically from its key."""
+        d = DOMAINS[spec.domain]
+        size = self.image_size * self.oversample
+        rng = np.random.default_rng(_seed(self.seed, spec.domain, spec.subject, spec.index))
+        maps = _identity(self.seed, spec.domain, spec.subject, size)
+        camera = next(c for c in d.cameras if c.name == spec.camera)
+        light = _jitter_light(d.lights[spec.light], rng)
+        backdrop = background(size, np.asarray(d.backdrop), rng, d.backdrop_texture)
+        flat = np.zeros((size, size, 3), np.float32)
+        flat[..., 2] = 1
+        room = shade(backdrop, flat, light, 0.0)
+        t = self.frames_per_video
+        # The live subject's (or attacker's) head motion over the video.
+        base = (rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-4, 4),
+                rng.uniform(0.95, 1.05))
+        drift = rng.normal(0, 1, (t, 4)) * np.array([0.008, 0.008, 1.0, 0.01])
+        poses = [Pose(base[0] + a, base[1] + b, base[2] + c, base[3] + e)
+                 for a, b, c, e in np.cumsum(drift, axis=0)]
+        frames = []
+        if spec.attack == "live":
+            for pose in poses:
+                scene, _ = render_face(maps, pose, light, backdrop)
+                frames.append(capture(scene, camera, self.image_size, rng))
+            return np.stack(frames)
+        # The attacker's own photo/video of the victim: different light and background.
+        src_light = _jitter_light(d.source_light, rng)
+        src_back = background(size, np.asarray(d.backdrop) * rng.uniform(0.8, 1.2, 3), rng,
+                              d.backdrop_texture)
+        src_angle, src_scale = rng.uniform(-3, 3), rng.uniform(0.95, 1.1)
+        instrument = d.instrument(spec.instrument)
+        tex = paper_texture(size, getattr(instrument, "texture", 0.0), rng)
+        place0 = (rng.uniform(-0.04, 0.04), rng.uniform(-0.04, 0.04), rng.uniform(-5, 5),
+                  rng.uniform(1.05, 1.3))
+        hand = np.cumsum(rng.normal(0, d.hand_motion, (t, 3)), axis=0)
+        bend = rng.uniform(0.6, 0.9) if spec.attack == "print-warped" else 0.0
+        if spec.attack.startswith("print"):
+            photo = _to_srgb(render_face(maps, Pose(0, 0, src_angle, src_scale), src_light,
+                                         src_back)[0])
+            eyes = posed(maps, Pose(0, 0, src_angle, src_scale), size).eyes
+        glare = rng.uniform(0.2, 0.8, 2)
+        for k, pose in enumerate(poses):
+            place = Placement(place0[0] + hand[k, 0], place0[1] + hand[k, 1],
+                              place0[2] + 50 * hand[k, 2], place0[3], bend)
+            if spec.attack.startswith("print"):
+                holes = None
+                if spec.attack == "print-cut":
+                    live_pose = Pose(place.dx, place.dy, place.angle + src_angle,
+                                     place.scale * src_scale)
+                    holes = (eyes, render_face(maps, live_pose, light, backdrop)[0])
+                scene = print_scene(photo, place, instrument, light, room, tex, holes)
+            elif spec.attack == "replay":
+                src_pose = Pose(0.5 * (pose.dx - base[0]), 0.5 * (pose.dy - base[1]),
+                                src_angle + pose.angle - base[2], src_scale)
+                shown = _to_srgb(render_face(maps, src_pose, src_light, src_back)[0])
+                scene = replay_scene(shown, place, instrument, light, room, tuple(glare))
+            elif spec.attack == "mask":
+                live, fm = render_face(maps, pose, light, backdrop)
+                shape = normals(cv2.GaussianBlur(fm.height, (0, 0), size / 64))
+                photo = _to_srgb(render_face(maps, Pose(), src_light, src_back)[0])
+                mplace = Placement(pose.dx, pose.dy, pose.angle, pose.scale)
+                scene = mask_scene(photo, mplace, shape, fm.mask, instrument, light, live, tex,
+                                   maps.eyes)
+            else:
+                raise ValueError(f"unknown attack type {spec.attack!r}")
+            frames.append(capture(scene, camera, self.image_size, rng))
+        return np.stack(frames)
+
+    def ensure(self, specs: list[VideoSpec]) -> None:
+        """Generate and cache every listed video that is not cached yet."""
+        for spec in specs:
+            path = self.video_path(spec)
+            if path.is_file():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frames = self._render(spec)
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, frames=frames)
+            os.replace(tmp, path)  # atomic: safe when several processes generate at once
+
+    def dataset(self, domain: str, split: str) -> FrameDataset:
+        """The frames of a domain's split (videos generated on first use)."""
+        specs = self.videos(domain, split)
+        self.ensure(specs)
+        records = [
+            FrameRecord(str(self.video_path(s)), s.label, s.attack, domain, s.video_id, f, split)
+            for s in specs for f in range(self.frames_per_video)
+        ]
+        return FrameDataset(records, self._loader, None)
+
+
+def _check_domain(domain: str) -> None:
+    """Reject an unknown domain name with the list of known ones."""
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown synthetic domain {domain!r}: choose one of {DOMAIN_NAMES}")
+
+
+def from_profile(profile: object, seed: int = 0, root: str | Path | None = None
+                 ) -> SyntheticBenchmark:
+    """The synthetic benchmark at a profile's image size, subjects and frames."""
+    return SyntheticBenchmark(profile.image_size, profile.synth_subjects,  # type: ignore[attr-defined]
+                              profile.synth_frames, seed, root)  # type: ignore[attr-defined]

@@ -1,0 +1,66 @@
+"""Train a method on a protocol (Algorithm 1 or a baseline) and write results.json.
+
+Example: ``python -m mpfas_lib train --protocol MICO:OCI-M --method mp --data synthetic``.
+Settings come from the profile, then the method, then ``--config FILE`` (JSON or TOML), then the
+other flags, then ``--set key=value`` overrides. Under ``torchrun`` every rank trains on its own
+balanced batches and rank 0 writes the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mpfas_lib.training.methods import METHODS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``train`` command's flags."""
+    parser.add_argument("--protocol", default="MICO:OCI-M", help="e.g. MICO:OCI-M, TWO:MI-C")
+    parser.add_argument("--method", default="mp", choices=sorted(METHODS), metavar="METHOD",
+                        help=f"one of {', '.join(sorted(METHODS))} (default mp)")
+    parser.add_argument("--data", default="synthetic", choices=["synthetic", "real"])
+    parser.add_argument("--root", default=None, help="prepared real datasets (--data real)")
+    parser.add_argument("--config", default=None, help="JSON or TOML file of settings")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one setting (repeatable), e.g. --set inner_steps=2")
+    parser.add_argument("--profile", default=None, choices=["quick", "full"])
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--out", default=None, help="output folder (default results/runs)")
+    parser.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
+    parser.add_argument("--iterations", type=int, default=None)
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Build the config, train (distributed when launched by torchrun), print the headline."""
+    from mpfas_lib.training.algorithm1 import NonFiniteLossError
+    from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
+    from mpfas_lib.training.runs import build_config, headline, parse_overrides, run_training
+
+    try:
+        config = build_config(
+            protocol=args.protocol, method=args.method, profile=args.profile,
+            config_file=args.config, overrides=parse_overrides(args.set), data=args.data,
+            root=args.root, seed=args.seed, iterations=args.iterations, device=args.device,
+            progress=False if args.no_progress else None,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    dist = init_distributed(config.device) if env_world_size() > 1 else None
+    try:
+        results = run_training(config, out=args.out, resume=args.resume, dist=dist)
+    except NonFiniteLossError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if dist is not None:
+            cleanup()
+    if dist is None or dist.is_main:
+        print(json.dumps({"run": results["run"], "wall_seconds":
+                          round(results["provenance"]["wall_seconds"], 1),
+                          **headline(results)}, indent=None))
+    return 0

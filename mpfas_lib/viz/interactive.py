@@ -1,0 +1,239 @@
+"""Meta Pattern explorers: plotly figures that work in the static HTML (no kernel) and an
+ipywidgets variant for a live JupyterLab session (paper Sec. III-A, Fig. 3-5)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from matplotlib import colormaps
+from PIL import Image
+from plotly.subplots import make_subplots
+from torch import nn
+
+from mpfas_lib.viz.figures import to_image
+
+__all__ = [
+    "ExplorerImages",
+    "grid_explorer",
+    "html",
+    "pattern_panels",
+    "patterns_for_states",
+    "png_uri",
+    "to_uint8",
+    "widget_explorer",
+]
+
+#: Shape of an explorer's picture stack: [slider, dropdown, panel, H, W, 3], uint8.
+ExplorerImages = np.ndarray
+
+_PLOTLYJS_EMBEDDED = False
+
+
+def to_uint8(x: Any, cmap: str | None = None) -> np.ndarray:
+    """An image (tensor or array, see ``figures.to_image``) as [H, W, 3] uint8.
+
+    With ``cmap`` a single-channel map ([H,W] or [1,H,W]) is coloured by that matplotlib
+    colour map (values are probabilities in [0, 1], so no rescaling hides a change).
+    """
+    if cmap is not None:
+        a = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+        a = np.squeeze(a)
+        if a.ndim != 2:
+            raise ValueError(f"to_uint8 with a colour map needs a single-channel map, got {a.shape}"
+                             )
+        rgb = colormaps[cmap](np.clip(a, 0.0, 1.0))[..., :3]
+    else:
+        rgb = to_image(x)
+    return (np.asarray(rgb) * 255.0 + 0.5).astype(np.uint8)
+
+
+def png_uri(img: np.ndarray) -> str:
+    """A [H, W, 3] uint8 array as a PNG data URI (what plotly's ``go.Image(source=...)`` shows)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def pattern_panels(
+    image: torch.Tensor, pattern: torch.Tensor, maps: Mapping[str, torch.Tensor] | None = None,
+    cmap: str = "viridis",
+) -> tuple[list[np.ndarray], list[str]]:
+    """Panels of one face: input, MP as RGB, its three channels (coloured), handcrafted maps.
+
+    ``image`` and ``pattern`` are [3, H, W] in [0, 1]; ``maps`` maps a name to a [3, H, W]
+    handcrafted map (shown as RGB). Returns (uint8 panels, panel titles).
+    """
+    if pattern.dim() != 3 or pattern.shape[0] != 3:
+        raise ValueError(f"pattern must be [3, H, W], got {list(pattern.shape)}")
+    panels = [to_uint8(image), to_uint8(pattern)]
+    titles = ["input (RGB)", "Meta Pattern (3 ch as RGB)"]
+    for c in range(3):
+        panels.append(to_uint8(pattern[c], cmap=cmap))
+        titles.append(f"MP channel {c + 1}")
+    for name, m in (maps or {}).items():
+        panels.append(to_uint8(m))
+        titles.append(name)
+    return panels, titles
+
+
+@torch.no_grad()
+def patterns_for_states(
+    make_extractor: Callable[[], nn.Module],
+    states: Sequence[Mapping[str, torch.Tensor]],
+    images: torch.Tensor,
+) -> torch.Tensor:
+    """Φ(images) for each saved state dict of Φ, in eval mode: [n_states, B, 3, H, W]."""
+    out = []
+    for state in states:
+        phi = make_extractor()
+        phi.load_state_dict(state)
+        phi.eval()
+        out.append(phi(images))
+    return torch.stack(out)
+
+
+def _check_stack(images: np.ndarray, slider: Sequence[str], dropdown: Sequence[str],
+                 panels: Sequence[str]) -> None:
+    if images.ndim != 6 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(
+            f"explorer images must be uint8 [slider, dropdown, panel, H, W, 3], "
+            f"got {images.dtype} {list(images.shape)}"
+        )
+    want = (len(slider), len(dropdown), len(panels))
+    if images.shape[:3] != want:
+        raise ValueError(
+            f"explorer images have shape {list(images.shape[:3])} for "
+            f"(slider, dropdown, panel) but {list(want)} labels were given"
+        )
+
+
+def grid_explorer(
+    images: ExplorerImages,
+    slider_labels: Sequence[str],
+    dropdown_labels: Sequence[str],
+    panel_titles: Sequence[str],
+    slider_name: str = "iteration",
+    dropdown_name: str = "sample",
+    title: str | None = None,
+    panel_px: int = 150,
+) -> go.Figure:
+    """A plotly figure: a row of image panels, a slider and a dropdown, no kernel needed.
+
+    ``images[s, d, p]`` is panel p of dropdown choice d at slider position s. The slider
+    switches animation frames (one per slider position, carrying every dropdown choice's
+    pictures); the dropdown switches which choice's traces are visible. Both controls are
+    independent because frames never touch visibility.
+    """
+    _check_stack(images, slider_labels, dropdown_labels, panel_titles)
+    n_s, n_d, n_p = images.shape[:3]
+    fig = make_subplots(rows=1, cols=n_p, subplot_titles=list(panel_titles),
+                        horizontal_spacing=0.01)
+
+    def traces(s: int) -> list[go.Image]:
+        return [
+            go.Image(source=png_uri(images[s, d, p]), hoverinfo="skip",
+                     name=f"{dropdown_labels[d]} | {panel_titles[p]}")
+            for d in range(n_d)
+            for p in range(n_p)
+        ]
+
+    for i, tr in enumerate(traces(0)):
+        d, p = divmod(i, n_p)
+        tr.visible = d == 0
+        fig.add_trace(tr, row=1, col=p + 1)
+    fig.frames = [go.Frame(name=str(lab), data=traces(s), traces=list(range(n_d * n_p)))
+                  for s, lab in enumerate(slider_labels)]
+    steps = [
+        {
+            "label": str(lab),
+            "method": "animate",
+            "args": [[str(lab)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
+                                  "transition": {"duration": 0}}],
+        }
+        for lab in slider_labels
+    ]
+    buttons = [
+        {
+            "label": str(lab),
+            "method": "restyle",
+            "args": [{"visible": [k // n_p == d for k in range(n_d * n_p)]}],
+        }
+        for d, lab in enumerate(dropdown_labels)
+    ]
+    fig.update_layout(
+        title={"text": title or "", "font": {"size": 14}},
+        height=panel_px + 200,
+        width=max(520, panel_px * n_p + 60),
+        margin={"l": 10, "r": 10, "t": 110, "b": 10},
+        sliders=[{"active": 0, "currentvalue": {"prefix": f"{slider_name}: "},
+                  "pad": {"t": 10}, "steps": steps}],
+        updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0,
+                      "xanchor": "left", "y": 1.32, "yanchor": "top", "showactive": True}],
+        annotations=list(fig.layout.annotations)
+        + [{"text": f"{dropdown_name}:", "x": 0.0, "xref": "paper", "xanchor": "right",
+            "y": 1.3, "yref": "paper", "yanchor": "top", "showarrow": False}],
+    )
+    for ann in fig.layout.annotations:
+        ann.font = {"size": 10}
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    return fig
+
+
+def html(fig: go.Figure, div_id: str | None = None):
+    """The figure as an HTML output that works offline in the static book and in JupyterLab.
+
+    plotly.js (about 5 MB) is embedded inline the first time this is called in a kernel,
+    so a page carries it once and needs no CDN; later figures reuse it.
+    """
+    from IPython.display import HTML
+
+    global _PLOTLYJS_EMBEDDED
+    include = not _PLOTLYJS_EMBEDDED
+    _PLOTLYJS_EMBEDDED = True
+    return HTML(fig.to_html(full_html=False, include_plotlyjs=include, div_id=div_id,
+                            auto_play=False, config={"displaylogo": False, "responsive": True}))
+
+
+def widget_explorer(
+    images: ExplorerImages,
+    slider_labels: Sequence[str],
+    dropdown_labels: Sequence[str],
+    panel_titles: Sequence[str],
+    slider_name: str = "iteration",
+    dropdown_name: str = "sample",
+):
+    """The same exploration with ipywidgets (live only with a running kernel, e.g. JupyterLab).
+
+    Returns a VBox holding a slider, a dropdown and one ``ipywidgets.Image`` per panel; its
+    ``.update()`` attribute redraws the panels for the current control values.
+    """
+    import ipywidgets as w
+
+    _check_stack(images, slider_labels, dropdown_labels, panel_titles)
+    slider = w.SelectionSlider(options=list(slider_labels), description=slider_name,
+                               continuous_update=False)
+    dropdown = w.Dropdown(options=list(dropdown_labels), description=dropdown_name)
+    pictures = [w.Image(format="png", width=128, height=128) for _ in panel_titles]
+    boxes = [w.VBox([w.Label(t), pic]) for t, pic in zip(panel_titles, pictures, strict=True)]
+
+    def update(*_: Any) -> None:
+        s = list(slider_labels).index(slider.value)
+        d = list(dropdown_labels).index(dropdown.value)
+        for p, pic in enumerate(pictures):
+            pic.value = base64.b64decode(png_uri(images[s, d, p]).split(",", 1)[1])
+
+    slider.observe(update, names="value")
+    dropdown.observe(update, names="value")
+    update()
+    box = w.VBox([w.HBox([slider, dropdown]), w.HBox(boxes)])
+    box.update = update  # type: ignore[attr-defined]
+    box.controls = (slider, dropdown)  # type: ignore[attr-defined]
+    box.pictures = pictures  # type: ignore[attr-defined]
+    return box

@@ -1,0 +1,401 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# (ch-hfn)=
+# # The Hierarchical Fusion Network
+#
+# The Meta Pattern is only useful if the classifier can combine it with the
+# RGB image. The paper's classifier $\Theta$ is a two-stream *Hierarchical
+# Fusion Network* (HFN): one ResNet stream {cite}`he2016resnet` reads the RGB
+# face, an identical one reads the MP, and a *Hierarchical Fusion Module*
+# (HFM) merges the two at three depths, top-down, in the manner of a feature
+# pyramid network {cite}`lin2017fpn`. This chapter draws the network, runs
+# Eq. 9 step by step on real tensors, compares the HFM with two other fusions,
+# counts the parameters of the authors' network and shows that the authors'
+# fusion collapses to a single path.
+
+# %%
+from mpfas_lib.runtime import setup
+
+S = setup(seed=0)
+print(S)
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from myst_nb import glue
+
+from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, parameter_table
+from mpfas_lib.viz.figures import hfn_diagram
+
+# %% [markdown]
+# ## The architecture
+#
+# The figure follows the paper's Fig. 2 at its full size (ResNet-50 streams,
+# 256-pixel input). Each stream taps the outputs of the last three residual
+# stages. The HFMs fuse them from the deepest ($F_1$, 8×8) to the shallowest
+# ($F_3$, 32×32); the last fused map $m_3$ predicts the pixel map, and the
+# ends of both streams feed a fully connected layer that predicts the binary
+# vector.
+
+# %%
+fig = hfn_diagram()
+plt.show()
+
+# %% [markdown]
+# At hierarchy $i$, the HFM $F_i$ adds the channel-aligned features of the
+# top (RGB) stream $m^t_i$, of the bottom (MP) stream $m^b_i$, and of the
+# previous fused map $m_{i-1}$ upsampled to the current size (Eq. 9):
+#
+# $$
+# m_i = F_i(m^t_i, m^b_i, m_{i-1}) = C(m^t_i) + C(m^b_i) + U[C(m_{i-1})],
+# \qquad i = 1, 2, 3, \quad m_0 = 0,
+# $$
+#
+# where $C$ is a convolution aligning the number of channels and $U$ is
+# nearest-neighbour upsampling. In the library $C$ is a 1×1 convolution on
+# each stream's features and a 3×3 convolution on the previous fused map.
+
+# %% [markdown]
+# ## Eq. 9 on real tensors
+#
+# We build the HFN of the current profile (in the quick profile a ResNet-18
+# of base width 16 per stream, so that it runs on a CPU) and an extractor,
+# and feed a small batch.
+
+# %%
+torch.manual_seed(0)
+theta = build_hfn(S.profile).eval()
+phi = build_extractor("conv2").eval()
+size = S.profile.image_size
+rgb = torch.rand(2, 3, size, size)
+with torch.no_grad():
+    mp = phi(rgb)
+print(f"backbone {S.profile.backbone}, input {tuple(rgb.shape)}")
+
+# %% [markdown]
+# Each stream returns its three taps, shallow first. These are $m^t_3,
+# m^t_2, m^t_1$ for the RGB stream and $m^b_3, m^b_2, m^b_1$ for the MP
+# stream (the paper numbers hierarchies from the deepest):
+
+# %%
+with torch.no_grad():
+    feats = {s: theta.trunks[s](theta.norms[s](x)) for s, x in (("rgb", rgb), ("map", mp))}
+pd.DataFrame({s: [tuple(f.shape[1:]) for f in taps] for s, taps in feats.items()},
+             index=["layer2 (i = 3)", "layer3 (i = 2)", "layer4 (i = 1)"])
+
+# %% [markdown]
+# Hierarchy 1 has no previous map ($m_0 = 0$): the fused map is the sum of
+# the two aligned layer4 features.
+
+# %%
+hfm = theta.fusion
+with torch.no_grad():
+    m1 = hfm.align["rgb"][2](feats["rgb"][2]) + hfm.align["map"][2](feats["map"][2])
+tuple(m1.shape)
+
+# %% [markdown]
+# Hierarchies 2 and 3 add the previous fused map, convolved and upsampled by
+# a factor of 2 to the current size:
+
+# %%
+def U(m, like):  # nearest-neighbour upsampling to the size of `like`
+    return F.interpolate(m, size=like.shape[-2:], mode="nearest")
+
+
+with torch.no_grad():
+    c2 = hfm.align["rgb"][1](feats["rgb"][1]) + hfm.align["map"][1](feats["map"][1])
+    m2 = c2 + U(hfm.carry[1](m1), c2)
+    c3 = hfm.align["rgb"][0](feats["rgb"][0]) + hfm.align["map"][0](feats["map"][0])
+    m3 = c3 + U(hfm.carry[0](m2), c3)
+{"m1": tuple(m1.shape), "m2": tuple(m2.shape), "m3": tuple(m3.shape)}
+
+# %% [markdown]
+# The hand-written steps give exactly the library's fused map:
+
+# %%
+with torch.no_grad():
+    print("max |m3 - HFM(feats)| =", (m3 - hfm(feats)).abs().max().item())
+
+# %% [markdown]
+# The pixel-map head turns $m_3$ into a one-channel map in $(0, 1)$ at
+# stride 8 (32×32 at 256 pixels), and the classifier pools the ends of both
+# streams into two logits. The full forward pass returns both:
+
+# %%
+with torch.no_grad():
+    out = theta(rgb, mp)
+glue("nb05_map_side", out.pixel_map.shape[-1], display=False)
+{"logits": tuple(out.logits.shape), "pixel_map": tuple(out.pixel_map.shape)}
+
+# %% [markdown]
+# At this profile's input of {glue:text}`nb05_map_side` × 8 pixels the
+# pixel map is {glue:text}`nb05_map_side` pixels wide.
+
+# %% [markdown]
+# ## Three fusions compared
+#
+# The library offers three fusion modules behind one switch:
+#
+# - `hfm`, Eq. 9 as above (the default);
+# - `concat`, the ablation of the paper's Fig. 6: at each hierarchy the two
+#   streams are concatenated and aligned, then the three levels are
+#   upsampled and concatenated once, with no progressive top-down path;
+# - `official`, the fusion of the authors' public code: the two streams'
+#   aligned features are *averaged*, a 3×3 convolution follows each
+#   upsample-and-add, and the classifier has two extra stride-2
+#   convolutions per stream.
+#
+# Parameter counts per part, in the current profile:
+
+# %%
+fusions = ("hfm", "concat", "official")
+models = {f: build_hfn(S.profile, fusion=f).eval() for f in fusions}
+params = pd.DataFrame({f: dict(parameter_table(m)) for f, m in models.items()})
+params
+
+# %% [markdown]
+# The trunks dominate; the fusions differ in the fusion module and, for the
+# official variant, in its heavier classifier. All three produce outputs of
+# the same shapes, so they are interchangeable in training. Forward time on
+# this machine's CPU (batch of 8, median of 5 runs after a warm-up; timings
+# on a shared machine are indicative only):
+
+# %%
+def forward_ms(model, batch=8, runs=5):
+    x = torch.rand(batch, 3, size, size)
+    times = []
+    with torch.no_grad():
+        model(x, x)  # warm-up
+        for _ in range(runs):
+            start = time.perf_counter()
+            out = model(x, x)
+            times.append(1000 * (time.perf_counter() - start))
+    return sorted(times)[runs // 2], tuple(out.logits.shape), tuple(out.pixel_map.shape)
+
+
+pd.DataFrame([dict(zip(("fusion", "forward ms", "logits", "pixel map"), (f, *forward_ms(m)),
+                       strict=True)) for f, m in models.items()]).set_index("fusion")
+
+# %% [markdown]
+# Which fusion generalises better is a question for training: the paper
+# reports that the HFM beats concatenation in 18 of 20 comparisons of its
+# Fig. 6 {cite}`cai2022metapattern`.
+
+# %% [markdown]
+# ## The authors' network: 62,126,467 parameters
+#
+# Counting parameters needs no weights, so we can build the authors'
+# configuration (ResNet-50 streams, official fusion) on a CPU in a second or
+# two and check its size against the count of their released code:
+
+# %%
+official50 = HFN(backbone="resnet50", fusion="official")
+n_official = count_parameters(official50)
+glue("nb05_official_params", f"{n_official:,}", display=False)
+assert n_official == 62_126_467
+pd.DataFrame(parameter_table(official50), columns=["part", "parameters"]).set_index("part")
+
+# %% [markdown]
+# The count, {glue:text}`nb05_official_params`, matches: two ResNet-50
+# trunks without their ImageNet classifier, the averaged laterals and 3×3
+# convolutions of the fusion (once per stream), the pixel-map head and the
+# classifier with its stride-2 convolutions.
+
+# %%
+del official50
+
+# %% [markdown]
+# ## The official fusion is a single path
+#
+# In the authors' fusion both streams' 3×3 convolutions receive the *same*
+# input, the averaged map $x$, and their outputs are averaged:
+#
+# $$
+# \tfrac{1}{2}\bigl(W_t * x + b_t\bigr) + \tfrac{1}{2}\bigl(W_b * x + b_b\bigr)
+# = \tfrac{W_t + W_b}{2} * x + \tfrac{b_t + b_b}{2}.
+# $$
+#
+# Convolution is linear in its weights, so the pair is one convolution with
+# averaged weights: after the laterals, the two streams no longer keep
+# separate paths, and half of those 3×3 parameters are redundant. We check it
+# numerically on the quick model's official fusion:
+
+# %%
+fusion = models["official"].fusion
+level = 0
+top_t, top_b = fusion.top["rgb"][level], fusion.top["map"][level]
+merged = torch.nn.Conv2d(top_t.in_channels, top_t.out_channels, 3, padding=1)
+with torch.no_grad():
+    merged.weight.copy_((top_t.weight + top_b.weight) / 2)
+    merged.bias.copy_((top_t.bias + top_b.bias) / 2)
+
+# %%
+x = torch.randn(2, top_t.in_channels, 8, 8)
+with torch.no_grad():
+    two_paths = (top_t(x) + top_b(x)) / 2
+gap = (two_paths - merged(x)).abs().max().item()
+glue("nb05_single_path_gap", gap, display=False)
+print(f"max |average of two convs - one averaged conv| = {gap:.1e}")
+
+# %% [markdown]
+# The difference, {glue:text}`nb05_single_path_gap:.1e`, is float rounding.
+# The same holds for the whole module: replace both streams' 3×3
+# convolutions by their averaged twin and the fused map does not change.
+
+# %%
+with torch.no_grad():
+    feats_q = {s: models["official"].trunks[s](rgb) for s in ("rgb", "map")}
+    before = fusion(feats_q)
+    for lvl in range(len(fusion.top["rgb"])):
+        t, b = fusion.top["rgb"][lvl], fusion.top["map"][lvl]
+        avg_w, avg_b = (t.weight + b.weight) / 2, (t.bias + b.bias) / 2
+        for conv in (t, b):
+            conv.weight.copy_(avg_w)
+            conv.bias.copy_(avg_b)
+    after = fusion(feats_q)
+(before - after).abs().max().item()
+
+# %% [markdown]
+# This is why the library's default is the paper's Eq. 9, where each stream
+# keeps its own alignment and the fused map carries a single top-down
+# convolution, and why the official form is offered as an option for
+# comparisons with the released code.
+
+# %% [markdown]
+# ## Summary
+#
+# - The HFN has two identical ResNet streams, RGB and MP; three HFMs fuse
+#   their layer4, layer3 and layer2 features from deep to shallow (Eq. 9).
+# - The last fused map predicts a pixel map at stride 8; the ends of the
+#   streams predict two logits. Both outputs are supervised (Eq. 10).
+# - The library's `hfm`, `concat` and `official` fusions are interchangeable;
+#   they differ in parameters and in how information flows between levels.
+# - The authors' network has {glue:text}`nb05_official_params` parameters;
+#   its fusion averages the streams before identical convolutions and so
+#   reduces to a single path.
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise-start}
+# :label: ex-nb05-1
+# ```
+# Compute by hand the number of parameters of the HFM (`fusion="hfm"`) for
+# ResNet-50 streams: 1×1 alignment convolutions with bias from 512, 1024 and
+# 2048 channels to 256 for each of the two streams, plus two 3×3
+# convolutions with bias from 256 to 256 on the fused maps. Check it with
+# `parameter_table`.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb05-1
+# :class: dropdown
+# ```
+# Alignment: $2 \cdot 256 \cdot (512 + 1024 + 2048 + 3) = 1{,}836{,}544$;
+# top-down: $2 \cdot (256 \cdot 256 \cdot 9 + 256) = 1{,}180{,}160$; total
+# $3{,}016{,}704$.
+
+# %%
+by_hand = 2 * 256 * (512 + 1024 + 2048 + 3) + 2 * (256 * 256 * 9 + 256)
+hfm50 = HFN(backbone="resnet50", fusion="hfm")
+assert dict(parameter_table(hfm50))["fusion"] == by_hand
+del hfm50
+by_hand
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise-start}
+# :label: ex-nb05-2
+# ```
+# The pixel map is predicted at stride 8. Check with the quick backbone
+# that its side is always the input side divided by 8, for inputs of 64, 96
+# and 128 pixels, and give the side at the paper's 256 pixels.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb05-2
+# :class: dropdown
+# ```
+# Layer2 of a ResNet has stride 8 (the stem's stride-2 convolution and
+# max-pooling, then layer2's stride 2), so the side is input/8: 8, 12 and 16
+# here, 32 at 256 pixels.
+
+# %%
+small = HFN(backbone="resnet18-w16").eval()
+with torch.no_grad():
+    sides = {n: small(torch.rand(1, 3, n, n), torch.rand(1, 3, n, n)).pixel_map.shape[-1]
+             for n in (64, 96, 128)}
+assert all(side == n // 8 for n, side in sides.items())
+sides
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise-start}
+# :label: ex-nb05-3
+# ```
+# How many parameters of the authors' ResNet-50 network are redundant
+# because of the single-path effect, i.e. could be removed without changing
+# any output? (Consider the two levels of 3×3 convolutions, 256 → 256 with
+# bias, present once per stream.)
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb05-3
+# :class: dropdown
+# ```
+# One of each pair of 3×3 convolutions can go: $2 \cdot (256 \cdot 256
+# \cdot 9 + 256) = 1{,}180{,}160$ parameters, about 1.9 % of the network.
+# The stride-2 classifier convolutions do *not* collapse: each stream's
+# pair is applied to that stream's own layer4 features before averaging.
+
+# %%
+redundant = sum(count_parameters(models["official"].fusion.top["map"][lvl]) for lvl in range(2))
+per_conv_50 = 256 * 256 * 9 + 256
+print("quick profile:", redundant, "| ResNet-50:", 2 * per_conv_50,
+      f"({100 * 2 * per_conv_50 / 62_126_467:.1f} % of 62,126,467)")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise-start}
+# :label: ex-nb05-4
+# ```
+# The RGB-only baseline (`streams="rgb"`) drops the MP stream. Build it for
+# the current profile and compare its parameter table with the two-stream
+# HFN. Which parts shrink?
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb05-4
+# :class: dropdown
+# ```
+# The map trunk disappears, and so do the MP stream's alignment convolutions
+# and half of the classifier's input; the pixel head is unchanged.
+
+# %%
+rgb_only = build_hfn(S.profile, streams="rgb")
+pd.DataFrame({"both": dict(parameter_table(models["hfm"])),
+              "rgb only": dict(parameter_table(rgb_only))}).fillna(0).astype(int)
+
+# %% [markdown]
+# ```{solution-end}
+# ```

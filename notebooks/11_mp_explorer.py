@@ -1,0 +1,292 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exploring the Meta Pattern
+#
+# What does the extractor Φ actually produce, and how does it change while Algorithm 1
+# trains it? The paper {cite}`cai2022metapattern` shows a handful of Meta Patterns (MPs)
+# of a trained model next to the input faces. Here the reader can look for themselves:
+# the figures below respond to sliders and menus *in the static web page*, without a
+# running Python kernel, because every picture is computed in advance and embedded in the
+# page. You can move through training iterations, switch between domains and between
+# genuine and spoof faces, compare the MP with handcrafted maps, and compare the
+# extractor variants of the paper's ablation.
+#
+# Everything here uses the synthetic benchmark and a short quick-profile run on the CPU:
+# these are the patterns of a briefly trained small model on synthetic faces, not of the
+# paper's model on the real datasets.
+
+# %%
+from mpfas_lib.runtime import setup
+
+S = setup(seed=0)
+print(S)
+
+# %%
+import copy
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from myst_nb import glue
+
+from mpfas_lib.data.protocols import build_protocol
+from mpfas_lib.data.sampling import DomainBalancedBatches
+from mpfas_lib.features import build_map
+from mpfas_lib.models import build_extractor, build_hfn, hfn_loss
+from mpfas_lib.models.extractor import EXTRACTOR_NAMES
+from mpfas_lib.training import Trainer
+from mpfas_lib.viz.interactive import (
+    grid_explorer,
+    html,
+    pattern_panels,
+    patterns_for_states,
+    widget_explorer,
+)
+
+# %% [markdown]
+# ## The faces we look at
+#
+# We take the synthetic MICO protocol with target M and pick, in each of the four domains,
+# the first genuine and the first spoof frame: eight faces.
+
+# %%
+protocol = build_protocol("MICO:OCI-M", source="synthetic", profile=S.profile)
+sets = {**{d: ds for d, ds in sorted(protocol.sources.items())},
+        protocol.target_domain: protocol.target}
+faces, names = [], []
+for domain, ds in sets.items():
+    labels = [r.label for r in ds.records]
+    for label, kind in ((1, "genuine"), (0, "spoof")):
+        i = labels.index(label)
+        faces.append(ds[i][0])
+        names.append(f"{domain} {kind} ({ds.records[i].attack})")
+faces = torch.stack(faces)
+names
+
+# %% [markdown]
+# ## Snapshots of Φ during training
+#
+# We train Φ and Θ with Algorithm 1 for a few quick-profile iterations and keep a copy of
+# Φ every few iterations. If a previous run left its snapshots in the results folder (or
+# in the cache), they are loaded instead.
+
+# %%
+ITERATIONS, EVERY = 24, 4
+name = f"explorer_phi_snapshots_{S.profile.name}.pt"
+found = [p for p in (S.results / "quick" / name, S.cache / name) if p.is_file()]
+if found:
+    saved = torch.load(found[0], weights_only=True)
+    print(f"loaded {found[0]}")
+else:
+    torch.manual_seed(0)
+    trainer = Trainer(
+        build_extractor("conv2"), build_hfn(S.profile),
+        DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class, seed=0),
+        sorted(protocol.sources), hfn_loss, inner_steps=S.profile.inner_steps,
+        lr=S.profile.lr, momentum=S.profile.momentum, seed=0)
+    saved = {"iterations": [0], "states": [copy.deepcopy(trainer.phi.state_dict())]}
+    for _ in range(ITERATIONS):
+        trainer.step()
+        if trainer.iteration % EVERY == 0:
+            saved["iterations"].append(trainer.iteration)
+            saved["states"].append(copy.deepcopy(trainer.phi.state_dict()))
+    torch.save(saved, S.cache / name)
+    print(f"trained {ITERATIONS} iterations, saved {S.cache / name}")
+
+# %% [markdown]
+# The MP of every snapshot for the eight faces, with Φ in evaluation mode:
+
+# %%
+patterns = patterns_for_states(lambda: build_extractor("conv2"), saved["states"], faces)
+change = (patterns - patterns[:1]).abs().mean(dim=(2, 3, 4))  # [snapshot, face]
+ax = pd.DataFrame(change.numpy(), index=saved["iterations"], columns=names).plot(
+    figsize=(7, 3.2), marker="o")
+ax.set_xlabel("Algorithm 1 iteration")
+ax.set_ylabel("mean |MP_t − MP_0|")
+ax.set_title("how far the Meta Pattern moved (quick profile, synthetic)")
+ax.legend(fontsize=6, ncols=2)
+plt.show()
+
+# %%
+glue("ex_change_last", float(change[-1].mean()), display=False)
+glue("ex_iters", saved["iterations"][-1], display=False)
+
+# %% [markdown]
+# After {glue:text}`ex_iters` iterations the pattern has moved by
+# {glue:text}`ex_change_last:.3f` on average per pixel and channel (values live in
+# $[0, 1]$). Now the pictures.
+#
+# ## The explorer
+#
+# Each row of panels shows one face: the input, the MP shown as an RGB image, its three
+# channels (colour-coded from 0, dark, to 1, yellow) and two handcrafted maps, ColorLBP
+# {cite}`boulkenafet2016colour` and HSV, which do not change with training. Drag the
+# slider to move through training; choose the face (domain, genuine or spoof) in the menu.
+
+# %%
+maps = {"ColorLBP": build_map("colorlbp")(faces), "HSV": build_map("hsv")(faces)}
+stack, titles = [], None
+for s in range(len(saved["states"])):
+    row = []
+    for f in range(len(faces)):
+        panels, titles = pattern_panels(faces[f], patterns[s, f],
+                                        {k: v[f] for k, v in maps.items()})
+        row.append(panels)
+    stack.append(row)
+stack = np.asarray(stack, dtype=np.uint8)  # [snapshot, face, panel, H, W, 3]
+print(stack.shape)
+
+# %%
+training_fig = grid_explorer(
+    stack, [str(t) for t in saved["iterations"]], names, titles, slider_name="iteration",
+    dropdown_name="face", title="Meta Pattern during Algorithm 1 (quick profile, synthetic)")
+html(training_fig, div_id="mp-training-explorer")
+
+# %% [markdown]
+# Things to look for: the genuine and spoof faces of one domain get patterns of different
+# texture or colour balance where the attack leaves traces (print dots, screen moiré, colour
+# shifts), and the difference grows with training; the handcrafted maps on the right
+# respond to the same traces in a fixed way.
+#
+# ## Extractor variants
+#
+# The ablation of Fig. 8 compares six extractors: one, two or three convolution layers,
+# vanilla or central-difference convolution (CDC, {cite}`yu2020cdcn`). Before any training
+# their patterns already differ, because CDC subtracts θ times the centre pixel from each
+# kernel response and so reacts to local intensity differences (edges, fine texture)
+# instead of intensity itself. Here the menu picks the variant and the slider the face.
+
+# %%
+torch.manual_seed(0)
+variant_patterns = {}
+with torch.no_grad():
+    for v in EXTRACTOR_NAMES:
+        phi_v = build_extractor(v).eval()
+        variant_patterns[v] = phi_v(faces)
+variant_stack = np.asarray(
+    [[pattern_panels(faces[f], variant_patterns[v][f])[0] for v in EXTRACTOR_NAMES]
+     for f in range(len(faces))], dtype=np.uint8)  # [face, variant, panel, H, W, 3]
+variant_titles = pattern_panels(faces[0], variant_patterns["conv2"][0])[1]
+
+# %%
+variant_fig = grid_explorer(
+    variant_stack, names, list(EXTRACTOR_NAMES), variant_titles, slider_name="face",
+    dropdown_name="extractor", title="untrained extractor variants (Fig. 8), synthetic faces")
+html(variant_fig, div_id="mp-variant-explorer")
+
+# %% [markdown]
+# ## The same exploration with ipywidgets
+#
+# In JupyterLab, with a running kernel, the cell below shows the first explorer built from
+# ipywidgets: a selection slider, a menu and one image per panel, redrawn by Python on
+# every change. It needs the kernel, so in this static page its output is not shown; run
+# the notebook to use it. The plotly figures above need no kernel.
+
+# %% tags=["remove-output"]
+widget = widget_explorer(stack, [str(t) for t in saved["iterations"]], names, titles,
+                         slider_name="iteration", dropdown_name="face")
+widget
+
+# %% [markdown]
+# ## Summary
+#
+# * The MP is a three-channel image of the same size as the face; its channels respond to
+#   colour and fine texture, and Algorithm 1 changes them gradually.
+# * Handcrafted maps (ColorLBP, HSV) respond to the same cues in a fixed way; the MP is
+#   learnt.
+# * Extractor variants differ before any training: CDC variants emphasise local
+#   differences.
+# * `mpfas_lib.viz.interactive.grid_explorer` builds kernel-free plotly explorers from a
+#   stack of pictures; `widget_explorer` builds the ipywidgets version of the same stack.
+#
+# ## Exercises
+#
+# ```{exercise-start}
+# :label: ex-nb11-1
+# ```
+# Which MP channel separates genuine from spoof faces best in the last snapshot? For each
+# channel compute the mean pattern value of the genuine faces minus that of the spoof faces,
+# per domain, using the `patterns` tensor.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb11-1
+# :class: dropdown
+# ```
+# %%
+last = patterns[-1].mean(dim=(2, 3))  # [face, channel]
+gap = pd.DataFrame((last[0::2] - last[1::2]).numpy(), index=list(sets),
+                   columns=["channel 1", "channel 2", "channel 3"])
+gap.round(4)
+
+# %% [markdown]
+# A channel whose sign of the difference is the same in every domain is a candidate
+# domain-invariant cue. With a briefly trained model on eight faces the differences are
+# small and need not be consistent; the point is the method, not the verdict.
+# ```{solution-end}
+# ```
+#
+# ```{exercise-start}
+# :label: ex-nb11-2
+# ```
+# Build your own explorer with `grid_explorer`: slider = three handcrafted maps of
+# `mpfas_lib.features` that are fast to compute (`colorlbp`, `hsv`, `ycrcb`),
+# menu = the eight faces, panels = input and map.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb11-2
+# :class: dropdown
+# ```
+# %%
+from mpfas_lib.viz.interactive import to_uint8
+
+fast_maps = ["colorlbp", "hsv", "ycrcb"]
+computed = {m: build_map(m)(faces) for m in fast_maps}
+map_stack = np.asarray([[[to_uint8(faces[f]), to_uint8(computed[m][f])]
+                         for f in range(len(faces))] for m in fast_maps], dtype=np.uint8)
+map_fig = grid_explorer(map_stack, fast_maps, names, ["input", "map"], slider_name="map",
+                        dropdown_name="face", title="handcrafted maps (synthetic faces)")
+html(map_fig, div_id="handcrafted-map-explorer")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise-start}
+# :label: ex-nb11-3
+# ```
+# The explorer shows Φ in evaluation mode (BatchNorm running statistics). Compare, for the
+# last snapshot, the pattern of the eight faces in evaluation mode and in training mode
+# (statistics of the eight-face batch). Why can they differ, and which one does the
+# network Θ see during Algorithm 1?
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb11-3
+# :class: dropdown
+# ```
+# %%
+phi_last = build_extractor("conv2")
+phi_last.load_state_dict(saved["states"][-1])
+with torch.no_grad():
+    eval_mp = phi_last.eval()(faces)
+    train_mp = phi_last.train()(faces)
+print(f"mean |train-mode MP − eval-mode MP| = {(train_mp - eval_mp).abs().mean():.4f}")
+
+# %% [markdown]
+# In training mode each BatchNorm layer normalises with the statistics of the current batch,
+# in evaluation mode with running averages collected during training. Early in training,
+# or for a batch unlike the training batches, the two differ. During Algorithm 1 both Φ's
+# inner steps and Θ's step run Φ in training mode, so Θ sees batch-normalised patterns; at
+# test time (and in this explorer) the running statistics are used.
+# ```{solution-end}
+# ```
