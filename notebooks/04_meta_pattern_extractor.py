@@ -151,7 +151,7 @@ diffs = patches - cdc.theta * centre
 by_definition = torch.einsum("ocn,bcnl->bol", cdc.weight.view(4, 2, 9), diffs).view(1, 4, 5, 5)
 
 # %%
-gap = (cdc(xs) - by_definition).abs().max().item()
+gap = (cdc(xs) - by_definition).abs().max().item()  # by_definition uses the same weights
 glue("nb04_cdc_gap", gap, display=False)
 print(f"max |CDConv2d - definition| = {gap:.2e}")
 
@@ -162,7 +162,9 @@ print(f"max |CDConv2d - definition| = {gap:.2e}")
 # for its tests, agrees as well:
 
 # %%
-(cdc(xs) - cdc_reference(xs, cdc.weight, None, cdc.theta)).abs().max()
+with torch.no_grad():
+    reference_gap = (cdc(xs) - cdc_reference(xs, cdc.weight, None, cdc.theta)).abs().max()
+reference_gap.item()
 
 # %% [markdown]
 # With $\theta = 0$ the CDC layer is an ordinary convolution with the same
@@ -173,7 +175,9 @@ vanilla = torch.nn.Conv2d(2, 4, 3, padding=1, bias=False)
 vanilla.weight.data.copy_(cdc.weight.data)
 cdc0 = CDConv2d(2, 4, theta=0.0)
 cdc0.weight.data.copy_(cdc.weight.data)
-torch.allclose(cdc0(xs), vanilla(xs))
+with torch.no_grad():
+    same = torch.allclose(cdc0(xs), vanilla(xs))
+same
 
 # %% [markdown]
 # ## Meta Patterns of untrained extractors

@@ -136,10 +136,11 @@ with torch.no_grad():
 with torch.no_grad():
     out = theta(rgb, mp)
 glue("nb05_map_side", out.pixel_map.shape[-1], display=False)
+glue("nb05_input_side", size, display=False)
 {"logits": tuple(out.logits.shape), "pixel_map": tuple(out.pixel_map.shape)}
 
 # %% [markdown]
-# At this profile's input of {glue:text}`nb05_map_side` × 8 pixels the
+# At this profile's input of {glue:text}`nb05_input_side` pixels the
 # pixel map is {glue:text}`nb05_map_side` pixels wide.
 
 # %% [markdown]
@@ -168,11 +169,11 @@ params
 # The trunks dominate; the fusions differ in the fusion module and, for the
 # official variant, in its heavier classifier. All three produce outputs of
 # the same shapes, so they are interchangeable in training. Forward time on
-# this machine's CPU (batch of 8, median of 5 runs after a warm-up; timings
+# this machine's CPU (batch of 8, median of 3 runs after a warm-up; timings
 # on a shared machine are indicative only):
 
 # %%
-def forward_ms(model, batch=8, runs=5):
+def forward_ms(model, batch=8, runs=3):
     x = torch.rand(batch, 3, size, size)
     times = []
     with torch.no_grad():
@@ -181,7 +182,7 @@ def forward_ms(model, batch=8, runs=5):
             start = time.perf_counter()
             out = model(x, x)
             times.append(1000 * (time.perf_counter() - start))
-    return sorted(times)[runs // 2], tuple(out.logits.shape), tuple(out.pixel_map.shape)
+    return round(sorted(times)[runs // 2], 1), tuple(out.logits.shape), tuple(out.pixel_map.shape)
 
 
 pd.DataFrame([dict(zip(("fusion", "forward ms", "logits", "pixel map"), (f, *forward_ms(m)),

@@ -15,7 +15,7 @@
 # threshold comes from*, and whether a video is judged frame by frame or as a whole. The
 # paper reports the half total error rate (HTER) and the area under the ROC curve (AUC),
 # as the domain-generalisation literature does {cite}`shao2019maddg,jia2020ssdg`. This
-# chapter defines those metrics, adds the ISO/IEC 30107-3 ones {cite}`iso30107`, and
+# chapter defines those metrics, adds the ISO/IEC 30107-3 ones {cite}`iso30107-3`, and
 # shows on synthetic score distributions why the field's usual threshold, the equal
 # error rate point of the *target test set*, is an oracle that flatters every method.
 #
@@ -62,7 +62,7 @@ from mpfas_lib.viz.plots import roc_curves, score_histograms
 # 1-\mathrm{FRR})$; its area (AUC) does not depend on any threshold. The *equal error rate*
 # (EER) is the point of the curve where $\mathrm{FAR} = \mathrm{FRR}$.
 #
-# ISO/IEC 30107-3 {cite}`iso30107` names the same two rates after the presentation:
+# ISO/IEC 30107-3 {cite}`iso30107-3` names the same two rates after the presentation:
 # APCER (attack presentations classified as bona fide) is the FAR computed *per attack
 # type*, with the worst type reported; BPCER (bona fide presentations classified as
 # attacks) is the FRR; their mean is the ACER.
@@ -127,9 +127,9 @@ table.round(2).to_frame("synthetic target, %")
 
 # %%
 for key in ["auc", "hter_target_eer", "hter_min", "hter_source"]:
-    glue(f"ev_{key}", m[key], display=False)
-glue("ev_t_src", t_src, display=False)
-glue("ev_t_tgt", t_tgt, display=False)
+    glue(f"ev_{key}", float(m[key]), display=False)
+glue("ev_t_src", float(t_src), display=False)
+glue("ev_t_tgt", float(t_tgt), display=False)
 
 # %% [markdown]
 # On this one draw the target-EER threshold gives an HTER of
@@ -167,10 +167,10 @@ plt.show()
 
 # %%
 summary = draws.agg(["mean", "std"]).T.round(2)
-glue("ev_oracle_mean", summary.loc["target-EER (oracle)", "mean"], display=False)
-glue("ev_min_mean", summary.loc["min over thresholds (oracle)", "mean"], display=False)
-glue("ev_src_mean", summary.loc["source threshold", "mean"], display=False)
-glue("ev_true_mean", summary.loc["source threshold, true error", "mean"], display=False)
+glue("ev_oracle_mean", float(summary.loc["target-EER (oracle)", "mean"]), display=False)
+glue("ev_min_mean", float(summary.loc["min over thresholds (oracle)", "mean"]), display=False)
+glue("ev_src_mean", float(summary.loc["source threshold", "mean"]), display=False)
+glue("ev_true_mean", float(summary.loc["source threshold, true error", "mean"]), display=False)
 summary
 
 # %% [markdown]

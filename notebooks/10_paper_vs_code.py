@@ -243,9 +243,9 @@ pd.concat({m: t[cols] for m, (t, _) in traces.items()}).round(5)
 # %%
 paper_t, official_t = traces["paper"][0], traces["official"][0]
 K = S.profile.inner_steps
-glue("pc_phi_paper", paper_t["|Φ−Φ0|"].iloc[K], display=False)
-glue("pc_phi_official", official_t["|Φ−Φ0|"].iloc[K], display=False)
-glue("pc_bn_official", official_t["|BN stats Θ − start|"].iloc[K], display=False)
+glue("pc_phi_paper", float(paper_t["|Φ−Φ0|"].iloc[K]), display=False)
+glue("pc_phi_official", float(official_t["|Φ−Φ0|"].iloc[K]), display=False)
+glue("pc_bn_official", float(official_t["|BN stats Θ − start|"].iloc[K]), display=False)
 glue("pc_theta_loss_paper", traces["paper"][1].theta_loss, display=False)
 glue("pc_theta_loss_official", traces["official"][1].theta_loss, display=False)
 

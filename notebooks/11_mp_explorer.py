@@ -55,17 +55,20 @@ from mpfas_lib.viz.interactive import (
 # ## The faces we look at
 #
 # We take the synthetic MICO protocol with target M and pick, in each of the four domains,
-# the first genuine and the first spoof frame: eight faces.
+# the first genuine frame and a spoof frame, alternating between print and replay attacks:
+# eight faces.
 
 # %%
 protocol = build_protocol("MICO:OCI-M", source="synthetic", profile=S.profile)
 sets = {**{d: ds for d, ds in sorted(protocol.sources.items())},
         protocol.target_domain: protocol.target}
 faces, names = [], []
-for domain, ds in sets.items():
-    labels = [r.label for r in ds.records]
-    for label, kind in ((1, "genuine"), (0, "spoof")):
-        i = labels.index(label)
+for k, (domain, ds) in enumerate(sets.items()):
+    want = "replay" if k % 2 else "print"
+    genuine = next(i for i, r in enumerate(ds.records) if r.label == 1)
+    spoofs = [i for i, r in enumerate(ds.records) if r.label == 0]
+    spoof = next((i for i in spoofs if ds.records[i].attack.startswith(want)), spoofs[0])
+    for i, kind in ((genuine, "genuine"), (spoof, "spoof")):
         faces.append(ds[i][0])
         names.append(f"{domain} {kind} ({ds.records[i].attack})")
 faces = torch.stack(faces)

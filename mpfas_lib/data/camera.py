@@ -28,9 +28,12 @@ class Camera:
     saturation: float = 1.0
     jpeg: int = 90
     exposure: float = 0.42  # target mean of the auto-exposed linear image
+    sharpen: float = 0.0  # unsharp-mask strength of the phone's ISP (adds halos, boosts noise)
 
 
-def capture(scene: np.ndarray, camera: Camera, out_size: int, rng: np.random.Generator) -> np.ndarray:
+def capture(
+    scene: np.ndarray, camera: Camera, out_size: int, rng: np.random.Generator
+) -> np.ndarray:
     """Capture a linear-light scene [R,R,3] with ``camera``: an RGB uint8 image [S,S,3]."""
     inner = scene.shape[0]
     img = scene.astype(np.float32)
@@ -54,6 +57,8 @@ def capture(scene: np.ndarray, camera: Camera, out_size: int, rng: np.random.Gen
     if camera.saturation != 1.0:
         grey = img.mean(axis=-1, keepdims=True)
         img = grey + camera.saturation * (img - grey)
+    if camera.sharpen > 0:
+        img = img + camera.sharpen * (img - cv2.GaussianBlur(img, (0, 0), 1.0))
     img = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     if sensor != out_size:
         img = cv2.resize(img, (out_size, out_size), interpolation=cv2.INTER_LINEAR)

@@ -38,7 +38,7 @@ def kelvin_rgb(temperature: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Light:
-    """A directional light: colour temperature (K), intensity, direction (x right, y down, z out)."""
+    """A directional light: colour temperature (K), intensity, direction (x right, y down)."""
 
     temperature: float
     intensity: float
@@ -49,7 +49,7 @@ class Light:
 
 @dataclass(frozen=True)
 class Pose:
-    """In-plane pose of the face in a frame: shift (fraction of the frame), rotation (deg), scale."""
+    """In-plane pose of a face: shift (fraction of the frame), rotation (deg), scale."""
 
     dx: float = 0.0
     dy: float = 0.0
@@ -199,14 +199,28 @@ def shade(
     return (lit * colour).astype(np.float32)
 
 
-def background(size: int, base: np.ndarray, rng: np.random.Generator, texture: float) -> np.ndarray:
-    """A textured background albedo: a vertical gradient, soft blobs and fine grain."""
+def background(
+    size: int, base: np.ndarray, rng: np.random.Generator, texture: float,
+    pattern: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
+    """A textured background albedo: gradient, soft blobs, grain, optional periodic tiles.
+
+    ``pattern`` = (period as a fraction of the frame, contrast) of a wallpaper/fabric weave.
+    """
     ax = np.linspace(0, 1, size, dtype=np.float32)
     grad = 0.85 + 0.3 * ax[:, None] * rng.uniform(-1, 1)
-    blobs = cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), size / 10)
+    noise = rng.standard_normal((size, size)).astype(np.float32)
+    blobs = cv2.GaussianBlur(noise, (0, 0), size / 10)
     blobs /= blobs.std() + 1e-6
     grain = rng.standard_normal((size, size)).astype(np.float32)
     tex = grad * (1 + texture * blobs) * (1 + 0.02 * grain)
+    period, contrast = pattern
+    if period > 0 and contrast > 0:
+        t = np.deg2rad(rng.uniform(-20, 20))
+        xx, yy = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+        u = (np.cos(t) * xx + np.sin(t) * yy) * (2 * np.pi / (period * size))
+        v = (-np.sin(t) * xx + np.cos(t) * yy) * (2 * np.pi / (period * size))
+        tex = tex * (1 + contrast * np.cos(u) * np.cos(v))
     colour = base * rng.uniform(0.85, 1.15, 3)
     return np.clip(tex[..., None] * colour[None, None, :], 0, 1).astype(np.float32)
 

@@ -45,7 +45,7 @@ from mpfas_lib.data.render import (
 )
 from mpfas_lib.paths import cache_dir
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 4
 SPLITS = ("train", "val", "test", "all")
 ATTACK_TYPES = ("live", "print", "print-warped", "print-cut", "replay", "mask")
 
@@ -64,6 +64,7 @@ class Domain:
     live_videos: int = 2
     backdrop: tuple[float, float, float] = (0.5, 0.5, 0.5)
     backdrop_texture: float = 0.1
+    backdrop_pattern: tuple[float, float] = (0.0, 0.0)  # (period, contrast) of a periodic wall
     source_light: Light = Light(5500, 1.0, (0.0, -0.3, 1.0), 0.35, 0.1)
     hand_motion: float = 0.01  # per-frame jitter of a held medium (fraction of the frame)
 
@@ -82,10 +83,10 @@ def _phones(prefix: str, n: int, seed: int) -> tuple[Camera, ...]:
     for i in range(n):
         cams.append(Camera(
             f"{prefix}{i + 1}", resolution=float(rng.uniform(0.7, 1.0)),
-            blur=float(rng.uniform(0.4, 0.9)), noise=float(rng.uniform(0.01, 0.03)),
+            blur=float(rng.uniform(0.4, 0.9)), noise=float(rng.uniform(0.015, 0.045)),
             white_balance=tuple(float(g) for g in rng.uniform(0.9, 1.1, 3)),
             saturation=float(rng.uniform(0.9, 1.25)), jpeg=int(rng.integers(75, 95)),
-            gamma=float(rng.uniform(2.0, 2.5))))
+            gamma=float(rng.uniform(2.0, 2.5)), sharpen=float(rng.uniform(0.0, 1.2))))
     return tuple(cams)
 
 
@@ -93,48 +94,48 @@ DOMAINS: dict[str, Domain] = {
     "M": Domain(
         "M", "MSU-MFSD: laptop webcam + Android phone, indoor office, printed photo, iPad/iPhone",
         cameras=(
-            Camera("laptop", 0.75, 0.9, 0.025, (1.06, 1.0, 0.9), 2.2, 0.9, 75),
+            Camera("laptop", 0.7, 1.0, 0.03, (1.06, 1.0, 0.9), 2.2, 0.9, 72),
             Camera("android", 1.0, 0.5, 0.015, (0.96, 1.0, 1.05), 2.3, 1.1, 88),
         ),
         lights=(Light(4000, 1.0, (0.1, -0.6, 1.0), 0.3, 0.15),),
         attacks=(("print", "printed_photo"), ("replay", "ipad"), ("replay", "iphone")),
-        printers=(Printer("printed_photo", 1 / 58, 0.85, (0.93, 0.92, 0.88), 0.04, 0.4, 0.3),),
+        printers=(Printer("printed_photo", 1 / 60, 0.95, (0.93, 0.92, 0.88), 0.03, 0.6, 0.7),),
         displays=(
-            Display("ipad", 1 / 46, 2.0, 0.9, 0.03, (0.95, 1.0, 1.1), 1.0, 0.25, 0.6),
-            Display("iphone", 1 / 62, 2.2, 0.95, 0.02, (0.97, 1.0, 1.06), 1.1, 0.3, 0.4),
+            Display("ipad", 1 / 46, 2.0, 0.9, 0.03, (0.95, 1.0, 1.1), 1.0, 0.25, 0.35),
+            Display("iphone", 1 / 62, 2.2, 0.95, 0.02, (0.97, 1.0, 1.06), 1.1, 0.3, 0.2),
         ),
         source_light=Light(3500, 1.0, (0.2, -0.4, 1.0), 0.3, 0.15),
         backdrop=(0.58, 0.52, 0.42), backdrop_texture=0.08,
     ),
     "I": Domain(
         "I", "Replay-Attack: one webcam, controlled and adverse light, print + mobile/HD replay",
-        cameras=(Camera("webcam", 0.6, 1.0, 0.03, (1.0, 1.0, 1.0), 2.2, 0.95, 70),),
+        cameras=(Camera("webcam", 0.5, 1.3, 0.05, (1.0, 1.0, 1.0), 2.2, 0.95, 55),),
         lights=(
             Light(5500, 1.2, (0.0, -0.2, 1.0), 0.4, 0.12),  # controlled
             Light(3000, 0.6, (0.8, -0.3, 0.6), 0.12, 0.2),  # adverse
         ),
         attacks=(("print", "hardcopy"), ("replay", "mobile"), ("replay", "highdef")),
-        printers=(Printer("hardcopy", 1 / 48, 0.8, (0.9, 0.9, 0.9), 0.05, 0.3, 0.5),),
+        printers=(Printer("hardcopy", 1 / 44, 0.8, (0.9, 0.9, 0.9), 0.05, 0.3, 0.5),),
         displays=(
-            Display("mobile", 1 / 42, 2.4, 0.85, 0.04, (0.92, 1.0, 1.12), 1.0, 0.3, 0.8),
-            Display("highdef", 1 / 54, 2.0, 0.9, 0.03, (0.96, 1.0, 1.05), 1.0, 0.2, 0.5),
+            Display("mobile", 1 / 42, 2.4, 0.85, 0.04, (0.92, 1.0, 1.12), 1.0, 0.3, 0.5),
+            Display("highdef", 1 / 54, 2.0, 0.9, 0.03, (0.96, 1.0, 1.05), 1.0, 0.2, 0.3),
         ),
         source_light=Light(5000, 1.1, (0.0, -0.2, 1.0), 0.4, 0.1),
-        backdrop=(0.40, 0.43, 0.50), backdrop_texture=0.15,
+        backdrop=(0.40, 0.43, 0.50), backdrop_texture=0.15, backdrop_pattern=(1 / 45, 0.15),
     ),
     "C": Domain(
         "C", "CASIA-FASD: low/normal/high quality cameras, warped photo, cut photo, video replay",
         cameras=(
-            Camera("low", 0.45, 1.4, 0.04, (1.0, 1.05, 0.95), 2.2, 0.85, 65),
-            Camera("normal", 0.7, 0.9, 0.025, (1.0, 1.0, 1.0), 2.2, 1.0, 78),
-            Camera("high", 1.0, 0.4, 0.012, (1.02, 1.0, 0.98), 2.3, 1.15, 92),
+            Camera("low", 0.35, 2.0, 0.04, (1.0, 1.05, 0.95), 2.2, 0.85, 60),
+            Camera("normal", 0.6, 1.1, 0.03, (1.0, 1.0, 1.0), 2.2, 1.0, 75),
+            Camera("high", 1.0, 0.4, 0.02, (1.02, 1.0, 0.98), 2.3, 1.15, 92, sharpen=1.0),
         ),
         lights=(Light(6200, 0.9, (-0.3, -0.4, 1.0), 0.3, 0.12),),
         attacks=(("print-warped", "copper"), ("print-cut", "copper"), ("replay", "ipad")),
-        printers=(Printer("copper", 1 / 42, 0.9, (0.95, 0.93, 0.85), 0.06, 0.5, 0.2),),
-        displays=(Display("ipad", 1 / 50, 2.0, 0.9, 0.03, (0.95, 1.0, 1.1), 1.0, 0.25, 0.5),),
+        printers=(Printer("copper", 1 / 42, 0.9, (0.95, 0.93, 0.85), 0.06, 0.5, 0.45),),
+        displays=(Display("ipad", 1 / 50, 2.0, 0.9, 0.03, (0.95, 1.0, 1.1), 1.0, 0.25, 0.3),),
         source_light=Light(6500, 0.9, (-0.3, -0.3, 1.0), 0.3, 0.1),
-        backdrop=(0.42, 0.48, 0.40), backdrop_texture=0.2,
+        backdrop=(0.42, 0.48, 0.40), backdrop_texture=0.2, backdrop_pattern=(1 / 30, 0.3),
     ),
     "O": Domain(
         "O", "OULU-NPU: six phones, three sessions of light, two printers and two displays",
@@ -147,12 +148,12 @@ DOMAINS: dict[str, Domain] = {
         attacks=(("print", "printer1"), ("print", "printer2"),
                  ("replay", "display1"), ("replay", "display2")),
         printers=(
-            Printer("printer1", 1 / 62, 0.85, (0.94, 0.93, 0.9), 0.03, 0.3, 0.45),
+            Printer("printer1", 1 / 62, 0.95, (0.94, 0.93, 0.9), 0.03, 0.5, 0.8),
             Printer("printer2", 1 / 44, 0.8, (0.9, 0.88, 0.82), 0.05, 0.4, 0.3),
         ),
         displays=(
             Display("display1", 1 / 40, 2.4, 0.85, 0.05, (0.9, 1.0, 1.1), 0.9, 0.2, 0.7),
-            Display("display2", 1 / 62, 2.2, 0.95, 0.02, (0.98, 1.0, 1.04), 1.1, 0.35, 0.35),
+            Display("display2", 1 / 62, 2.2, 0.95, 0.02, (0.98, 1.0, 1.04), 1.1, 0.35, 0.25),
         ),
         source_light=Light(4500, 1.0, (0.0, -0.5, 1.0), 0.3, 0.12),
         backdrop=(0.5, 0.5, 0.5), backdrop_texture=0.12,
@@ -168,10 +169,10 @@ DOMAINS: dict[str, Domain] = {
             Light(3800, 1.3, (0.8, -0.1, 0.6), 0.2, 0.2),
         ),
         attacks=(("print", "a4"), ("replay", "laptop"), ("replay", "monitor"), ("mask", "a4")),
-        printers=(Printer("a4", 1 / 50, 0.85, (0.92, 0.92, 0.9), 0.05, 0.2, 0.4),),
+        printers=(Printer("a4", 1 / 50, 0.85, (0.92, 0.92, 0.9), 0.05, 0.2, 0.6),),
         displays=(
-            Display("laptop", 1 / 58, 2.2, 0.9, 0.03, (0.95, 1.0, 1.06), 1.0, 0.3, 0.5),
-            Display("monitor", 1 / 42, 2.3, 0.85, 0.04, (0.92, 1.0, 1.1), 0.9, 0.2, 0.7),
+            Display("laptop", 1 / 58, 2.2, 0.9, 0.03, (0.95, 1.0, 1.06), 1.0, 0.3, 0.3),
+            Display("monitor", 1 / 42, 2.3, 0.85, 0.04, (0.92, 1.0, 1.1), 0.9, 0.2, 0.45),
         ),
         source_light=Light(6000, 1.0, (0.3, -0.3, 1.0), 0.3, 0.12),
         backdrop=(0.45, 0.45, 0.52), backdrop_texture=0.15,
@@ -347,7 +348,8 @@ class SyntheticBenchmark:
         maps = _identity(self.seed, spec.domain, spec.subject, size)
         camera = next(c for c in d.cameras if c.name == spec.camera)
         light = _jitter_light(d.lights[spec.light], rng)
-        backdrop = background(size, np.asarray(d.backdrop), rng, d.backdrop_texture)
+        backdrop = background(size, np.asarray(d.backdrop), rng, d.backdrop_texture,
+                              d.backdrop_pattern)
         flat = np.zeros((size, size, 3), np.float32)
         flat[..., 2] = 1
         room = shade(backdrop, flat, light, 0.0)
@@ -367,7 +369,7 @@ class SyntheticBenchmark:
         # The attacker's own photo/video of the victim: different light and background.
         src_light = _jitter_light(d.source_light, rng)
         src_back = background(size, np.asarray(d.backdrop) * rng.uniform(0.8, 1.2, 3), rng,
-                              d.backdrop_texture)
+                              d.backdrop_texture, d.backdrop_pattern)
         src_angle, src_scale = rng.uniform(-3, 3), rng.uniform(0.95, 1.1)
         instrument = d.instrument(spec.instrument)
         tex = paper_texture(size, getattr(instrument, "texture", 0.0), rng)
@@ -407,17 +409,35 @@ class SyntheticBenchmark:
             frames.append(capture(scene, camera, self.image_size, rng))
         return np.stack(frames)
 
-    def ensure(self, specs: list[VideoSpec]) -> None:
-        """Generate and cache every listed video that is not cached yet."""
-        for spec in specs:
-            path = self.video_path(spec)
-            if path.is_file():
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            frames = self._render(spec)
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, frames=frames)
-            os.replace(tmp, path)  # atomic: safe when several processes generate at once
+    def _write(self, spec: VideoSpec) -> None:
+        """Render one video and store it atomically (safe when processes race)."""
+        path = self.video_path(spec)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frames = self._render(spec)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, frames=frames)
+        os.replace(tmp, path)
+
+    def ensure(self, specs: list[VideoSpec], workers: int | None = None) -> None:
+        """Generate and cache every listed video not cached yet (in parallel when many).
+
+        ``workers`` defaults to ``$MPFAS_SYNTH_WORKERS``, else up to 8 CPU cores.
+        """
+        missing = [s for s in specs if not self.video_path(s).is_file()]
+        if workers is None:
+            workers = int(os.environ.get("MPFAS_SYNTH_WORKERS", min(8, os.cpu_count() or 1)))
+        if workers >= 4 and len(missing) >= 32:  # spawn costs more than it saves on 2 cores
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            cfg = (self.image_size, self.subjects_per_domain, self.frames_per_video, self.seed,
+                   self.root, self.oversample)
+            ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                list(pool.map(_write_video, [(cfg, s) for s in missing], chunksize=4))
+            return
+        for spec in missing:
+            self._write(spec)
 
     def dataset(self, domain: str, split: str) -> FrameDataset:
         """The frames of a domain's split (videos generated on first use)."""
@@ -428,6 +448,13 @@ class SyntheticBenchmark:
             for s in specs for f in range(self.frames_per_video)
         ]
         return FrameDataset(records, self._loader, None)
+
+
+def _write_video(job: tuple[tuple, VideoSpec]) -> None:
+    """Worker-process entry: render and store one video of a benchmark configuration."""
+    cfg, spec = job
+    cv2.setNumThreads(1)
+    SyntheticBenchmark(*cfg)._write(spec)
 
 
 def _check_domain(domain: str) -> None:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from mpfas_lib.paths import REPO_ROOT, results_dir
@@ -131,7 +132,8 @@ def _coerce(field: dataclasses.Field, value: Any, where: str) -> Any:
     if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
         if "None" in kind:
             return None
-        raise ValueError(f"{where}: {field.name} cannot be None")
+        if value is None:
+            raise ValueError(f"{where}: {field.name} cannot be None")
     try:
         if kind.startswith("bool"):
             if isinstance(value, str):
@@ -262,8 +264,6 @@ def score_sources(phi, theta, datasets: dict, **kw: Any) -> Scores:
 
     parts = [(d, score_dataset(phi, theta, ds, genuine_score, **kw))
              for d, ds in sorted(datasets.items())]
-    import numpy as np
-
     return Scores(
         np.concatenate([p.scores for _, p in parts]),
         np.concatenate([p.labels for _, p in parts]),
@@ -271,7 +271,8 @@ def score_sources(phi, theta, datasets: dict, **kw: Any) -> Scores:
     )
 
 
-def evaluate_models(phi, theta, protocol, config: TrainConfig, device: torch.device) -> dict:
+def evaluate_models(phi, theta, protocol, config: TrainConfig, device: torch.device,
+                    iteration: int = 0) -> dict:
     """Target metrics (frame and video level) and source-validation criterion of Φ, Θ."""
     from mpfas_lib.models.losses import genuine_score
 
@@ -287,6 +288,9 @@ def evaluate_models(phi, theta, protocol, config: TrainConfig, device: torch.dev
         source = score_sources(phi, theta, val, **kw)
     target_frames = evaluation_frames(protocol.target, config.eval_frames)
     target = score_dataset(phi, theta, target_frames, genuine_score, **kw)
+    for name, scores in (("target", target), ("source validation", source)):
+        if scores is not None and not np.isfinite(scores.scores).all():
+            raise NonFiniteLossError(iteration, f"{name} scores (Eq. 11)", math.nan)
     out = {"target": evaluate_scores(target, source)}
     if source is not None:
         out["source_val"] = source_val_metrics(source)
@@ -377,7 +381,7 @@ def run_training(
                 bar.set_postfix(loss=f"{stats.theta_loss:.3f}")
             if it % config.eval_every == 0 or it == config.iterations:
                 record = {"iteration": it, **evaluate_models(
-                    trainer.phi, trainer.theta, protocol, config, device)}
+                    trainer.phi, trainer.theta, protocol, config, device, it)}
                 history.append(record)
                 if writer is not None:
                     video = record["target"]["video"]
@@ -447,3 +451,22 @@ def headline(results: dict, rule: str | None = None, level: str = "video") -> di
         "auc": metrics["auc"],
         "iteration": results["metrics"][rule]["iteration"],
     }
+
+
+def summarize_seeds(results: list[dict], rule: str | None = None,
+                    level: str = "video") -> dict[str, dict]:
+    """Mean ± std over several seeds' results.json of the headline metrics (honest report)."""
+    from mpfas_lib.training.trainer import aggregate_seeds
+
+    heads = [headline(r, rule, level) for r in results]
+    return aggregate_seeds(heads, keys=["hter_source", "hter_target_eer", "auc"])
+
+
+def load_results(path: str | os.PathLike) -> dict:
+    """A run's results.json (a run folder or the file itself)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no results at {path}")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -121,14 +121,15 @@ def grid_explorer(
     slider_name: str = "iteration",
     dropdown_name: str = "sample",
     title: str | None = None,
-    panel_px: int = 150,
+    width_px: int = 760,
 ) -> go.Figure:
     """A plotly figure: a row of image panels, a slider and a dropdown, no kernel needed.
 
     ``images[s, d, p]`` is panel p of dropdown choice d at slider position s. The slider
     switches animation frames (one per slider position, carrying every dropdown choice's
     pictures); the dropdown switches which choice's traces are visible. Both controls are
-    independent because frames never touch visibility.
+    independent because frames never touch visibility. The figure fills its container's
+    width (``width_px`` only sets the height, for panels of about ``width_px / n_panels``).
     """
     _check_stack(images, slider_labels, dropdown_labels, panel_titles)
     n_s, n_d, n_p = images.shape[:3]
@@ -168,8 +169,8 @@ def grid_explorer(
     ]
     fig.update_layout(
         title={"text": title or "", "font": {"size": 14}},
-        height=panel_px + 200,
-        width=max(520, panel_px * n_p + 60),
+        height=int(width_px / n_p) + 230,
+        autosize=True,
         margin={"l": 10, "r": 10, "t": 110, "b": 10},
         sliders=[{"active": 0, "currentvalue": {"prefix": f"{slider_name}: "},
                   "pad": {"t": 10}, "steps": steps}],
