@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The book and the tests always run the quick (CPU) profile, with their own data cache.
-QUICK := MPFAS_PROFILE=quick MPFAS_CACHE=$(CURDIR)/.mpfas_cache MPLBACKEND=Agg
+QUICK := MPFAS_PROFILE=quick MPFAS_CACHE=$(CURDIR)/.mpfas_cache
 
 .PHONY: venv book test lint lab sync clean
 

@@ -214,8 +214,11 @@ fig = image_grid(
 plt.show()
 
 # %% [markdown]
-# (Each panel is stretched to its own range.) The library's conversion
-# follows OpenCV's float convention; for example the luma channel:
+# (Each panel is stretched to its own range.) The blocky hue and chroma
+# channels show the blocks of the camera's JPEG compression, which stores
+# colour at a lower resolution than brightness: a domain-specific trace that a
+# detector may latch on to. The library's conversion follows OpenCV's float
+# convention; for example the luma channel:
 
 # %%
 bgr = frames[0].permute(1, 2, 0).numpy()[..., ::-1].copy()

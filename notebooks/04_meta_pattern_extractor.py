@@ -205,7 +205,7 @@ with torch.no_grad():
 fig = image_grid(
     [[frames[i], patterns["CONV2"][i], patterns["CDC2"][i]] for i in range(len(kinds))],
     row_labels=["genuine", "print", "replay", "mask"],
-    col_labels=["RGB (synthetic)", "MP, CONV2 (untrained)", "MP, CDC2 (untrained)"],
+    col_labels=["RGB\n(synthetic)", "MP, CONV2\n(untrained)", "MP, CDC2\n(untrained)"],
 )
 plt.show()
 

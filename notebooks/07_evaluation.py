@@ -20,7 +20,7 @@
 # error rate point of the *target test set*, is an oracle that flatters every method.
 #
 # All scores in this chapter are simulated: no model is trained here, so the chapter
-# runs in a second and its lessons hold for any detector.
+# runs in seconds and its lessons hold for any detector.
 
 # %%
 from mpfas_lib.runtime import setup

@@ -40,7 +40,7 @@ from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, 
 from mpfas_lib.models.summary import parameter_table
 from mpfas_lib.training import meta_pattern_step, split_domains
 from mpfas_lib.training.algorithm1 import phi_optimizer_for
-from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
+from mpfas_lib.viz.plots import ParameterTrace, load_runs, parameter_trace_plot, run_rows
 
 # %% [markdown]
 # ## Overview
@@ -272,18 +272,12 @@ glue("pc_theta_loss_official", traces["official"][1].theta_loss, display=False)
 # (our default), and the best target HTER (the code's oracle, for comparison only).
 
 # %%
-rows = []
-for path in sorted(S.results.glob("**/results.json"))[:8]:
-    r = pd.read_json(path, typ="series")
-    metrics = r.get("metrics") or {}
-    if "target_oracle" in metrics and "source_val" in metrics:
-        for rule in ("source_val", "target_oracle"):
-            video = metrics[rule]["target"]["video"]
-            rows.append({"run": r["run"], "selection": rule, "iteration":
-                         metrics[rule]["iteration"], "HTER (target EER)":
-                         video["hter_target_eer"], "HTER (source thr)": video.get("hter_source")})
-if rows:
-    display_table = pd.DataFrame(rows)
+runs = load_runs(S.results, "**/results.json")
+cols = ["protocol", "method", "evaluated at", "hter_target_eer", "hter_source"]
+if runs:
+    ours_sel = run_rows(runs, rule="source_val")[cols]
+    oracle = run_rows(runs, rule="target_oracle")[cols[2:]].add_suffix(" (target oracle)")
+    display_table = pd.concat([ours_sel, oracle], axis=1).round(2)
 else:
     display_table = "no training runs with an evaluation history under " + str(S.results)
 display_table

@@ -154,10 +154,14 @@ training_fig = grid_explorer(
 html(training_fig, div_id="mp-training-explorer")
 
 # %% [markdown]
-# Things to look for: the genuine and spoof faces of one domain get patterns of different
-# texture or colour balance where the attack leaves traces (print dots, screen moiré, colour
-# shifts), and the difference grows with training; the handcrafted maps on the right
-# respond to the same traces in a fixed way.
+# At iteration 0 the pattern is almost uniform: in evaluation mode Φ's BatchNorm layers use
+# their initial running statistics (mean 0, variance 1), which do not match the actual
+# activations, so the sigmoid sees nearly the same value everywhere. A few iterations of
+# training later the running statistics fit and the face appears. Other things to look
+# for: whether the genuine and spoof faces of one domain get patterns of different texture
+# or colour balance where the attack leaves traces (print dots, screen moiré, colour
+# shifts), and whether that difference grows with training; the handcrafted maps on the
+# right respond to such traces in a fixed way.
 #
 # ## Extractor variants
 #

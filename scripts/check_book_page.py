@@ -8,7 +8,7 @@ DevTools protocol, and checks that
    failed loads from other hosts as offline, since the check runs without a network),
 2. plotly.js is present and the explorer figure is drawn,
 3. clicking the explorer's slider (a real mouse click) changes the picture: the slider's
-   active step, the image source of the first visible trace and the pixels on screen.
+   active step, the image sources of the visible traces and the pixels on screen.
 
 It also saves screenshots of a few pages. Installs nothing: it needs Chromium
 (Debian: ``apt-get install chromium``) and the ``websocket-client`` package.
@@ -187,16 +187,17 @@ SLIDER_JS = """
   const rail = gd.querySelector('.slider-rail-rect');
   const box = gd.getBoundingClientRect();
   const r = rail ? rail.getBoundingClientRect() : null;
-  const visible = (gd.data || []).findIndex(t => t.visible !== false);
+  const shown = (gd.data || []).filter(t => t.visible !== false);
   return {
     plotly: typeof window.Plotly, version: window.Plotly ? window.Plotly.version : null,
     traces: (gd.data || []).length, frames: (gd._transitionData || {})._frames ?
       gd._transitionData._frames.length : 0,
     active: gd.layout.sliders ? gd.layout.sliders[0].active : null,
     nsteps: gd.layout.sliders ? gd.layout.sliders[0].steps.length : 0,
-    source: visible >= 0 ? hash(gd.data[visible].source || '') : null,
+    source: hash(shown.map(t => t.source || '').join('|')),
     rail: r ? {x: r.x, y: r.y, w: r.width, h: r.height} : null,
     box: {x: box.x, y: box.y, w: box.width, h: box.height},
+    scroll: {x: window.scrollX, y: window.scrollY},
   };
   function hash(s) {
     let h = 0;
@@ -254,8 +255,9 @@ def check_explorer(dt: DevTools, url: str, div: str, shots: Path,
         return failures + ["the explorer has no slider with at least two steps"]
     dt.pump(1.0)
     before = dt.js(SLIDER_JS % {"div": json.dumps(div)})  # positions after scrolling
-    b = before["box"]
-    clip = {"x": max(0, b["x"]), "y": max(0, b["y"]), "width": b["w"], "height": b["h"]}
+    b, sc = before["box"], before["scroll"]  # clips are in page (document) coordinates
+    clip = {"x": max(0, b["x"] + sc["x"]), "y": max(0, b["y"] + sc["y"]), "width": b["w"],
+            "height": b["h"]}
     shot_before = dt.screenshot(shots / "explorer_before.png", clip=clip)
     rail = before["rail"]
     dt.click(rail["x"] + rail["w"] - 3, rail["y"] + rail["h"] / 2)  # the last step
@@ -266,7 +268,7 @@ def check_explorer(dt: DevTools, url: str, div: str, shots: Path,
     if after["active"] == before["active"]:
         failures.append(f"slider did not move (active step {after['active']})")
     if after["source"] == before["source"]:
-        failures.append("the first visible image trace kept the same picture")
+        failures.append("the visible image traces kept the same pictures")
     if hashlib.sha256(shot_before).digest() == hashlib.sha256(shot_after).digest():
         failures.append("the figure's pixels did not change on screen")
     late = [_normalise(e) for e in _errors_since(dt, n_events)]

@@ -26,6 +26,15 @@ TINY = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest (and steadiest on shared cores) on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_args(out: Path, *extra: str) -> list[str]:
     args = ["train", "--protocol", "MICO:OCI-M", "--method", "mp", "--profile", "quick",
             "--seed", "3", "--out", str(out)]
@@ -57,6 +66,10 @@ def test_config_layers(tmp_path):
         build_config(config_file=tmp_path / "missing.toml")
     with pytest.raises(ValueError, match="root"):
         build_config(data="real")
+    official = build_config(config_file="official.toml")  # shipped in training/configs/
+    assert (official.mode, official.rgb_norm, official.fusion) == ("official", "none", "official")
+    assert official.theta_loss_scale == 0.5 and official.selection == "target_oracle"
+    assert build_config(config_file="paper.toml", profile="full").lr == 0.001
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
@@ -138,6 +151,9 @@ def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     result = json.loads((run / "results.json").read_text())
     assert result["status"] == "failed" and "iteration 6" in result["error"]
     assert load_checkpoint(run / "checkpoint.pt")["trainer"]["iteration"] == 4
+    changed = build_config(profile="quick", overrides={**TINY, "lr": "0.5"})
+    with pytest.raises(ValueError, match=r"settings differ.*lr"):
+        run_training(changed, out=tmp_path, resume=True, log=lambda *_: None)
 
 
 def test_cli_reports_bad_settings(capsys):

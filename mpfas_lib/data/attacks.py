@@ -157,9 +157,9 @@ def replay_scene(
     size = frame.shape[0]
     mx, my, _ = plane_coords(size, place)
     pitch = display.pitch * size
-    ix, iy = np.floor(mx / pitch), np.floor(my / pitch)
-    pixels = sample(frame, ((ix + 0.5) * pitch).astype(np.float32),
-                    ((iy + 0.5) * pitch).astype(np.float32))
+    # The content is sampled smoothly: a real display has far more pixels across a face than
+    # we can render, so only its subpixel grid (below) is kept, not the blocky low resolution.
+    pixels = sample(frame, mx, my)
     emitted = display.contrast * np.clip(pixels, 0, 1) ** display.gamma + display.black
     emitted = emitted * np.asarray(display.white, np.float32) * display.brightness
     # RGB stripes: each pixel has three vertical subpixels, so channel c is modulated at the

@@ -45,7 +45,7 @@ from mpfas_lib.data.render import (
 )
 from mpfas_lib.paths import cache_dir
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 7
 SPLITS = ("train", "val", "test", "all")
 ATTACK_TYPES = ("live", "print", "print-warped", "print-cut", "replay", "mask")
 
@@ -97,7 +97,7 @@ DOMAINS: dict[str, Domain] = {
             Camera("laptop", 0.7, 1.0, 0.03, (1.06, 1.0, 0.9), 2.2, 0.9, 72),
             Camera("android", 1.0, 0.5, 0.015, (0.96, 1.0, 1.05), 2.3, 1.1, 88),
         ),
-        lights=(Light(4000, 1.0, (0.1, -0.6, 1.0), 0.3, 0.15),),
+        lights=(Light(4000, 1.0, (0.1, -0.4, 1.0), 0.45, 0.1),),
         attacks=(("print", "printed_photo"), ("replay", "ipad"), ("replay", "iphone")),
         printers=(Printer("printed_photo", 1 / 60, 0.95, (0.93, 0.92, 0.88), 0.03, 0.6, 0.7),),
         displays=(
@@ -149,10 +149,10 @@ DOMAINS: dict[str, Domain] = {
                  ("replay", "display1"), ("replay", "display2")),
         printers=(
             Printer("printer1", 1 / 62, 0.95, (0.94, 0.93, 0.9), 0.03, 0.5, 0.8),
-            Printer("printer2", 1 / 44, 0.8, (0.9, 0.88, 0.82), 0.05, 0.4, 0.3),
+            Printer("printer2", 1 / 44, 0.8, (0.9, 0.88, 0.82), 0.05, 0.4, 0.55),
         ),
         displays=(
-            Display("display1", 1 / 40, 2.4, 0.85, 0.05, (0.9, 1.0, 1.1), 0.9, 0.2, 0.7),
+            Display("display1", 1 / 40, 2.4, 0.85, 0.05, (0.9, 1.0, 1.1), 0.9, 0.2, 0.4),
             Display("display2", 1 / 62, 2.2, 0.95, 0.02, (0.98, 1.0, 1.04), 1.1, 0.35, 0.25),
         ),
         source_light=Light(4500, 1.0, (0.0, -0.5, 1.0), 0.3, 0.12),
@@ -375,6 +375,9 @@ class SyntheticBenchmark:
         tex = paper_texture(size, getattr(instrument, "texture", 0.0), rng)
         place0 = (rng.uniform(-0.04, 0.04), rng.uniform(-0.04, 0.04), rng.uniform(-5, 5),
                   rng.uniform(1.05, 1.3))
+        # The medium is larger than the frame, but the face on it has the live face's size
+        # (a face crop normalises the face, not the medium).
+        src_scale = rng.uniform(0.95, 1.05) / place0[3]
         hand = np.cumsum(rng.normal(0, d.hand_motion, (t, 3)), axis=0)
         bend = rng.uniform(0.6, 0.9) if spec.attack == "print-warped" else 0.0
         if spec.attack.startswith("print"):

@@ -56,6 +56,9 @@ def main(args: argparse.Namespace) -> int:
     except NonFiniteLossError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     finally:
         if dist is not None:
             cleanup()

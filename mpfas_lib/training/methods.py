@@ -89,7 +89,9 @@ def build_phi(method: Method) -> nn.Module | None:
     if method.phi == "map":
         from mpfas_lib.features import build_map
 
-        return build_map(method.phi_name)
+        fixed = build_map(method.phi_name)
+        fixed.requires_grad_(False)  # a handcrafted map is never trained (Table I)
+        return fixed
     from mpfas_lib.models.extractor import build_extractor
 
     return build_extractor(method.phi_name)

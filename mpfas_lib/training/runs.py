@@ -45,6 +45,9 @@ from mpfas_lib.training.trainer import (
 )
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+# settings a resumed run may change (more iterations, another device, logging)
+RESUME_FREE = {"iterations", "device", "threads", "progress", "tensorboard", "eval_batch_size",
+               "root"}
 PROFILE_FIELDS = (
     "image_size", "backbone", "iterations", "batch_per_class", "inner_steps", "lr", "momentum",
     "eval_frames", "synth_subjects", "synth_frames", "eval_every",
@@ -81,8 +84,8 @@ class TrainConfig:
     phi_name: str = "conv2"
     fusion: str = "hfm"
     streams: str = "both"
-    rgb_norm: str | None = None
-    map_norm: str | None = None
+    rgb_norm: str = "imagenet"  # "none" feeds raw [0, 1] RGB (the authors' code)
+    map_norm: str = "imagenet"
     pretrained: str | None = None
     theta_loss_scale: float | None = None  # None: 1 (paper) or 0.5 (official)
     weight_decay: float = 0.0
@@ -330,8 +333,9 @@ def run_training(
 
     if config.threads > 0 and device.type == "cpu":
         torch.set_num_threads(config.threads)
-    seed_everything(config.seed)
     protocol = build_data(config)
+    # seed after building the data: rendering or loading it must not shift the model's init
+    seed_everything(config.seed)
     phi, theta = build_models(config)
     batches = DomainBalancedBatches(
         protocol.sources, k=config.batch_per_class, seed=config.seed, rank=rank, world_size=world
@@ -350,6 +354,16 @@ def run_training(
     resumed_from = None
     if resume and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
+        changed = sorted(
+            key for key, value in asdict(config).items()
+            if key not in RESUME_FREE and state["config"].get(key, value) != value
+        )
+        if changed:
+            raise ValueError(
+                f"cannot resume {ckpt_path}: settings differ from the checkpoint's: "
+                + ", ".join(f"{k} ({state['config'].get(k)!r} -> {getattr(config, k)!r})"
+                            for k in changed)
+            )
         trainer.load_state_dict(state["trainer"])
         history, trace = list(state["history"]), list(state["trace"])
         elapsed = float(state["wall_seconds"])

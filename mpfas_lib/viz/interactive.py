@@ -72,10 +72,10 @@ def pattern_panels(
     if pattern.dim() != 3 or pattern.shape[0] != 3:
         raise ValueError(f"pattern must be [3, H, W], got {list(pattern.shape)}")
     panels = [to_uint8(image), to_uint8(pattern)]
-    titles = ["input (RGB)", "Meta Pattern (3 ch as RGB)"]
+    titles = ["input", "MP (as RGB)"]
     for c in range(3):
         panels.append(to_uint8(pattern[c], cmap=cmap))
-        titles.append(f"MP channel {c + 1}")
+        titles.append(f"MP ch. {c + 1}")
     for name, m in (maps or {}).items():
         panels.append(to_uint8(m))
         titles.append(name)
@@ -161,24 +161,24 @@ def grid_explorer(
     ]
     buttons = [
         {
-            "label": str(lab),
+            "label": f"{dropdown_name}: {lab}",
             "method": "restyle",
             "args": [{"visible": [k // n_p == d for k in range(n_d * n_p)]}],
         }
         for d, lab in enumerate(dropdown_labels)
     ]
+    # the menu sits left of the slider, both anchored below the panels, so neither covers
+    # the panel titles whatever height the page gives the figure
     fig.update_layout(
-        title={"text": title or "", "font": {"size": 14}},
+        title={"text": title or "", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
         height=int(width_px / n_p) + 230,
         autosize=True,
-        margin={"l": 10, "r": 10, "t": 110, "b": 10},
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
         sliders=[{"active": 0, "currentvalue": {"prefix": f"{slider_name}: "},
-                  "pad": {"t": 10}, "steps": steps}],
+                  "pad": {"t": 10}, "steps": steps, "x": 0.36, "len": 0.64}],
         updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0,
-                      "xanchor": "left", "y": 1.32, "yanchor": "top", "showactive": True}],
-        annotations=list(fig.layout.annotations)
-        + [{"text": f"{dropdown_name}:", "x": 0.0, "xref": "paper", "xanchor": "right",
-            "y": 1.3, "yref": "paper", "yanchor": "top", "showarrow": False}],
+                      "xanchor": "left", "y": -0.02, "yanchor": "top", "showactive": True,
+                      "pad": {"t": 20}}],
     )
     for ann in fig.layout.annotations:
         ann.font = {"size": 10}
@@ -199,7 +199,7 @@ def html(fig: go.Figure, div_id: str | None = None):
     include = not _PLOTLYJS_EMBEDDED
     _PLOTLYJS_EMBEDDED = True
     return HTML(fig.to_html(full_html=False, include_plotlyjs=include, div_id=div_id,
-                            auto_play=False, config={"displaylogo": False, "responsive": True}))
+                            auto_play=False, config={"displayModeBar": False, "responsive": True}))
 
 
 def widget_explorer(

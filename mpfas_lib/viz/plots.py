@@ -128,7 +128,7 @@ def ablation_bars(
             raise ValueError(f"ablation_bars: column {col!r} not in {list(data.columns)}")
     groups = list(dict.fromkeys(data[group]))
     variants = list(order) if order is not None else list(dict.fromkeys(data[variant]))
-    ax = _axes(ax, (max(4.0, 1.3 * len(groups) * max(1, len(variants)) / 2 + 1.5), 3.2))
+    ax = _axes(ax, (min(8.0, max(4.0, 0.45 * len(groups) * max(1, len(variants)) + 1.5)), 3.4))
     width = 0.8 / max(1, len(variants))
     x = np.arange(len(groups))
     for i, v in enumerate(variants):
@@ -145,7 +145,8 @@ def ablation_bars(
     ax.set_xticks(x, [str(g) for g in groups])
     ax.set_ylabel(ylabel)
     ax.margins(y=0.15)
-    ax.legend(fontsize=8, ncols=min(len(variants), 6), loc="upper left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False,
+              ncols=min(len(variants), 4))
     if title:
         ax.set_title(title, fontsize=10)
     return ax
