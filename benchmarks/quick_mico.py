@@ -36,10 +36,16 @@ def main() -> int:
     parser.add_argument("--out", default=None, help="default: results/quick")
     parser.add_argument("--reuse", action="store_true", help="keep finished runs' results")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--keep-checkpoints", action="store_true",
+                        help="keep checkpoint.pt and model_best.pt of every run")
     args = parser.parse_args()
     out = Path(args.out) if args.out else results_dir() / "quick"
     overrides = dict(item.split("=", 1) for item in args.set)
     overrides.setdefault("progress", "false")
+    overrides.setdefault("tensorboard", "false")  # keep results/ small and stable
+    if not args.keep_checkpoints:  # results/ keeps JSON, traces and TensorBoard logs only
+        overrides.setdefault("keep_checkpoint", "false")
+        overrides.setdefault("save_best", "false")
     start = time.perf_counter()
     rows = []
     for protocol in args.protocols:

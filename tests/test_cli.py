@@ -162,3 +162,13 @@ def test_cli_reports_bad_settings(capsys):
     args = parser.parse_args(["--set", "nope=1"])
     assert cli.main(args) == 2
     assert "unknown setting 'nope'" in capsys.readouterr().err
+
+
+def test_finished_run_can_drop_its_checkpoints(tmp_path):
+    overrides = {**TINY, "iterations": "2", "eval_every": "2", "keep_checkpoint": "false",
+                 "save_best": "false"}
+    result = run_training(build_config(profile="quick", method="rgb", overrides=overrides),
+                          out=tmp_path, log=lambda *_: None)
+    run = tmp_path / "MICO_OCI-M-rgb-s0"
+    assert result["status"] == "completed" and (run / "results.json").is_file()
+    assert not list(run.glob("*.pt"))

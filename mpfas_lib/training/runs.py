@@ -47,7 +47,7 @@ from mpfas_lib.training.trainer import (
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 # settings a resumed run may change (more iterations, another device, logging)
 RESUME_FREE = {"iterations", "device", "threads", "progress", "tensorboard", "eval_batch_size",
-               "root"}
+               "root", "keep_checkpoint", "save_best"}
 PROFILE_FIELDS = (
     "image_size", "backbone", "iterations", "batch_per_class", "inner_steps", "lr", "momentum",
     "eval_frames", "synth_subjects", "synth_frames", "eval_every",
@@ -92,6 +92,8 @@ class TrainConfig:
     # run mechanics
     selection: str = "source_val"  # which evaluation results.json reports first
     checkpoint_every: int = 0  # 0: at every evaluation
+    keep_checkpoint: bool = True  # False: delete checkpoint.pt once the run completed
+    save_best: bool = True  # write model_best.pt (Φ, Θ at the source-val selection)
     eval_batch_size: int = 64
     device: str | None = None
     threads: int = 0  # torch CPU threads (0: leave torch's default)
@@ -403,7 +405,7 @@ def run_training(
                     writer.add_scalar("target/auc", video["auc"], it)
                     if "source_val" in record:
                         writer.add_scalar("source_val/eer", record["source_val"]["eer"], it)
-                if main and select(history, "source_val") is record:
+                if main and config.save_best and select(history, "source_val") is record:
                     atomic_save({"config": asdict(config), **trainer.model_state(),
                                  "iteration": it}, run_dir / "model_best.pt")
             if main and (it % every_ckpt == 0 or it == config.iterations):
@@ -452,6 +454,8 @@ def run_training(
         atomic_write_text(json.dumps(_jsonable(trace)), run_dir / "trace.json")
     if failure is not None:
         raise failure
+    if main and not config.keep_checkpoint and ckpt_path.is_file():
+        ckpt_path.unlink()  # a finished run needs only its results (small artefacts)
     return results
 
 
