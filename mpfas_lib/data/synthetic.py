@@ -45,7 +45,7 @@ from mpfas_lib.data.render import (
 )
 from mpfas_lib.paths import cache_dir
 
-GENERATOR_VERSION = 7
+GENERATOR_VERSION = 8
 SPLITS = ("train", "val", "test", "all")
 ATTACK_TYPES = ("live", "print", "print-warped", "print-cut", "replay", "mask")
 
@@ -82,8 +82,8 @@ def _phones(prefix: str, n: int, seed: int) -> tuple[Camera, ...]:
     cams = []
     for i in range(n):
         cams.append(Camera(
-            f"{prefix}{i + 1}", resolution=float(rng.uniform(0.7, 1.0)),
-            blur=float(rng.uniform(0.4, 0.9)), noise=float(rng.uniform(0.015, 0.045)),
+            f"{prefix}{i + 1}", resolution=float(rng.uniform(0.55, 0.9)),
+            blur=float(rng.uniform(0.7, 1.3)), noise=float(rng.uniform(0.015, 0.045)),
             white_balance=tuple(float(g) for g in rng.uniform(0.9, 1.1, 3)),
             saturation=float(rng.uniform(0.9, 1.25)), jpeg=int(rng.integers(75, 95)),
             gamma=float(rng.uniform(2.0, 2.5)), sharpen=float(rng.uniform(0.0, 1.2))))
