@@ -38,13 +38,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mpfas_lib.data.datasets import to_tensor
 from mpfas_lib.data.faces import FaceCropper
 from mpfas_lib.data.index import LABEL_NAMES, NamingError, parse
 from mpfas_lib.data.protocols import PROTOCOLS, build_protocol
-from mpfas_lib.data.synthetic import ATTACK_TYPES, DOMAIN_NAMES, from_profile
+from mpfas_lib.data.synthetic import DOMAIN_NAMES, from_profile
 from mpfas_lib.evaluation.metrics import auc
-from mpfas_lib.viz.figures import draw_detection, image_grid
+from mpfas_lib.viz.figures import benchmark_gallery, draw_detection
 
 # %% [markdown]
 # ## Five datasets, five domains
@@ -186,14 +185,8 @@ catalogue[["mirrors", "cameras", "lights", "attacks", "videos_per_subject"]]
 # domain has no such attack):
 
 # %%
-grid, kinds = [], list(ATTACK_TYPES)
-for d in DOMAIN_NAMES:
-    present = {a for a in catalogue.loc[d, "attacks"]} | {"live"}
-    grid.append([to_tensor(bench.render_video(d, 1, a)[0]) if a in present else None
-                 for a in kinds])
-fig = image_grid(grid, row_labels=[f"domain {d}" for d in DOMAIN_NAMES],
-                 col_labels=["genuine" if k == "live" else k for k in kinds], cell=1.45,
-                 title=f"Synthetic benchmark, {S.profile.image_size} px (quick profile)")
+fig = benchmark_gallery(bench, subject=1, title=f"Synthetic benchmark, "
+                        f"{S.profile.image_size} px ({S.profile.name} profile)")
 plt.show()
 
 # %% [markdown]

@@ -38,16 +38,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
 
-from mpfas_lib.evaluation import comparison_table
-from mpfas_lib.training import build_config, run_training
-from mpfas_lib.viz.plots import (
+from mpfas_lib.evaluation import (
     PAPER_NAMES,
-    ablation_bars,
     comparison_entries,
+    comparison_table,
     load_runs,
     run_rows,
-    style_results,
 )
+from mpfas_lib.training import build_config, run_training
+from mpfas_lib.viz.plots import ablation_bars, style_results
 
 # %% [markdown]
 # ## Quick-profile runs

@@ -38,8 +38,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
 
+from mpfas_lib.evaluation import load_runs, run_rows
 from mpfas_lib.training import build_config, run_training
-from mpfas_lib.viz.plots import ablation_bars, load_runs, run_rows
+from mpfas_lib.viz.plots import ablation_bars
 
 # %% [markdown]
 # ## The runs

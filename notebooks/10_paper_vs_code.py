@@ -36,11 +36,12 @@ import torch
 import torch.nn.functional as F
 from myst_nb import glue
 
+from mpfas_lib.evaluation import load_runs, run_rows
 from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, hfn_loss
 from mpfas_lib.models.summary import parameter_table
 from mpfas_lib.training import meta_pattern_step, split_domains
 from mpfas_lib.training.algorithm1 import phi_optimizer_for
-from mpfas_lib.viz.plots import ParameterTrace, load_runs, parameter_trace_plot, run_rows
+from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 
 # %% [markdown]
 # ## Overview

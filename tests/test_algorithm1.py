@@ -23,14 +23,6 @@ DOMAINS = ["C", "I", "O"]
 ALPHA = 0.05
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest (and steadiest on shared cores) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 class TinyOut(NamedTuple):
     logits: torch.Tensor

@@ -26,14 +26,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest (and steadiest on shared cores) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def tiny_args(out: Path, *extra: str) -> list[str]:
     args = ["train", "--protocol", "MICO:OCI-M", "--method", "mp", "--profile", "quick",

@@ -11,15 +11,6 @@ from mpfas_lib.features import MAP_NAMES, build_map
 from mpfas_lib.features.sfs import shape_from_shading
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU, oversubscribed threads are much slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _astronaut(size: int | None = None) -> tuple[np.ndarray, torch.Tensor]:
     img = skimage.data.astronaut()
     if size is not None:

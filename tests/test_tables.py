@@ -16,10 +16,12 @@ from mpfas_lib.evaluation.paper import (
     paper_table,
 )
 from mpfas_lib.evaluation.tables import (
+    PAPER_NAMES,
+    comparison_entries,
     comparison_table,
-    load_results,
-    ours_from_results,
+    load_runs,
     row_label,
+    run_rows,
 )
 
 PROTOCOLS = {
@@ -119,39 +121,141 @@ def test_comparison_table_rejects_bad_rows() -> None:
         comparison_table([_ours(data="fake")], "I")
 
 
-def _result(protocol: str = "MICO:OCI-M", **metrics: float) -> dict[str, object]:
-    """A results-file dict."""
-    return {"protocol": protocol, "method": "MP", "profile": "quick", "data": "synthetic",
-            "seed": 0, "metrics": metrics or {"auc": 91.0, "hter_target_eer": 9.0,
-                                              "hter_source": 12.0, "hter_0.5": 15.0}}
+def _target(hter_target_eer: float, hter_source: float, auc: float) -> dict[str, object]:
+    """Target metrics of one evaluation (frame and video level), as evaluate() returns them."""
+    m = {"auc": auc, "eer": hter_target_eer, "hter_target_eer": hter_target_eer,
+         "hter_source": hter_source, "hter_0.5": 40.0, "iso_threshold": "source"}
+    return {"frame": {**m, "level": "frame", "hter_target_eer": hter_target_eer + 1.0},
+            "video": {**m, "level": "video"}}
 
 
-def test_load_results_and_rows(tmp_path: Path) -> None:
-    (tmp_path / "a.json").write_text(json.dumps(_result()))
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "b.json").write_text(json.dumps([_result("TWO:MI-C", auc=70.0,
-                                                                 hter_target_eer=30.0)]))
-    (tmp_path / "broken.json").write_text("{not json")
-    (tmp_path / "config.json").write_text(json.dumps({"lr": 0.001}))
-    (tmp_path / "notes.txt").write_text("ignored")
+def _run(protocol: str = "MICO:OCI-M", method: str = "mp", seed: int = 0,
+         hters: tuple[float, float] = (9.0, 12.0), auc: float = 91.0) -> dict[str, object]:
+    """A results.json as mpfas_lib.training.runs.run_training writes it (trimmed)."""
+    name = f"{protocol.replace(':', '_')}-{method}-s{seed}"
+    config = {"protocol": protocol, "method": method, "data": "synthetic",
+              "profile": "quick", "seed": seed, "iterations": 4, "selection": "source_val"}
+    return {
+        "run": name, "status": "completed", "error": None,
+        "provenance": {"git_commit": "abc", "config": config, "profile": "quick",
+                       "device": "cpu", "world_size": 1, "seed": seed,
+                       "wall_seconds": 1.5, "iterations": 4},
+        "selection": "source_val",
+        "metrics": {
+            "last": {"iteration": 4, "target": _target(20.0, 25.0, 80.0),
+                     "source_val": {"auc": 90.0, "eer": 10.0}},
+            "source_val": {"iteration": 2, "target": _target(*hters, auc),
+                           "source_val": {"auc": 95.0, "eer": 5.0}},
+            "target_oracle": {"iteration": 3, "target": _target(5.0, 7.0, 97.0),
+                              "source_val": {"auc": 92.0, "eer": 8.0}},
+        },
+        "history": [{"iteration": i} for i in (2, 3, 4)],
+    }
+
+
+def _write_run(root: Path, run: dict[str, object]) -> Path:
+    """``root/<run>/results.json``."""
+    path = root / str(run["run"]) / "results.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(run))
+    return path
+
+
+def test_load_runs_skips_bad_files_with_warning(tmp_path: Path) -> None:
+    _write_run(tmp_path, _run())
+    _write_run(tmp_path, _run("TWO:MI-C", "colorlbp", hters=(30.0, 35.0), auc=70.0))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.json").write_text("{not json")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "results.json").write_text(json.dumps({"lr": 0.001}))
+    failed = {**_run(method="erm"), "status": "failed", "metrics": {}}
+    _write_run(tmp_path, failed)
+    (tmp_path / "summary.json").write_text(json.dumps({"runs": 2}))  # not matched
     with pytest.warns(UserWarning) as record:
-        results = load_results(tmp_path)
-    messages = " | ".join(str(w.message) for w in record)
-    assert "broken.json: not readable JSON" in messages
-    assert "config.json: not a results file (missing key(s)" in messages
-    assert [r["protocol"] for r in results] == ["MICO:OCI-M", "TWO:MI-C"]
-    assert results[0]["seed"] == 0 and results[0]["file"].endswith("a.json")
-    rows = ours_from_results(results)
-    assert [(r["protocol"], r["threshold"], r["hter"]) for r in rows] == [
-        ("MICO:OCI-M", "target_eer", 9.0), ("MICO:OCI-M", "source", 12.0),
-        ("MICO:OCI-M", "0.5", 15.0), ("TWO:MI-C", "target_eer", 30.0)]
-    assert row_label(rows[1]) == "MP (ours, synthetic, quick, thr=source)"
-    df = comparison_table(ours_from_results(results, thresholds=["source"]), "I")
-    assert df.loc["MP (ours, synthetic, quick, thr=source)", "OCI-M"] == "12.00 / 91.00"
-    with pytest.raises(ValueError, match="unknown threshold"):
-        ours_from_results(results, thresholds=["oracle"])
+        runs = load_runs(tmp_path)
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 3
+    broken = str(tmp_path / "broken" / "results.json")
+    assert any(m.startswith(f"skipping {broken}: not readable JSON") for m in messages)
+    other = str(tmp_path / "other" / "results.json")
+    assert any(m.startswith(f"skipping {other}: not a run's results (missing key(s)")
+               for m in messages)
+    assert any("MICO_OCI-M-erm-s0" in m and "no metrics (status 'failed')" in m
+               for m in messages)
+    assert [r["run"] for r in runs] == ["MICO_OCI-M-mp-s0", "TWO_MI-C-colorlbp-s0"]
+    assert runs[0]["file"] == str(tmp_path / "MICO_OCI-M-mp-s0" / "results.json")
+    assert load_runs(tmp_path / "nope") == []
 
 
-def test_load_results_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="does not exist"):
-        load_results(tmp_path / "nope")
+def test_load_runs_pattern(tmp_path: Path) -> None:
+    _write_run(tmp_path / "quick", _run())
+    _write_run(tmp_path / "full", _run(seed=1))
+    assert load_runs(tmp_path) == []  # default pattern: */results.json only
+    runs = load_runs(tmp_path, "**/results.json")
+    assert [r["provenance"]["seed"] for r in runs] == [1, 0]  # full/ sorts before quick/
+
+
+def test_run_rows_rule_and_level(tmp_path: Path) -> None:
+    runs = [_run(), _run("TWO:MI-C", "colorlbp", hters=(30.0, 35.0), auc=70.0)]
+    rows = run_rows(runs)
+    assert list(rows[["protocol", "method", "data", "profile"]].itertuples(index=False,
+                                                                          name=None)) == [
+        ("MICO:OCI-M", "mp", "synthetic", "quick"),
+        ("TWO:MI-C", "colorlbp", "synthetic", "quick")]
+    first = rows.iloc[0]
+    assert (first["selection"], first["level"], first["evaluated at"]) == ("source_val",
+                                                                          "video", 2)
+    assert (first["hter_target_eer"], first["hter_source"], first["auc"]) == (9.0, 12.0, 91.0)
+    assert (first["iterations"], first["seed"], first["device"], first["wall_seconds"]) == (
+        4, 0, "cpu", 1.5)
+    oracle = run_rows(runs, rule="target_oracle").iloc[0]
+    assert (oracle["selection"], oracle["evaluated at"], oracle["hter_target_eer"]) == (
+        "target_oracle", 3, 5.0)
+    assert run_rows(runs, rule="last").iloc[0]["hter_source"] == 25.0
+    assert run_rows(runs, level="frame").iloc[0]["hter_target_eer"] == 10.0
+    no_source = _run()
+    del no_source["metrics"]["source_val"]["target"]["video"]["hter_source"]  # type: ignore[index]
+    assert math.isnan(run_rows([no_source]).iloc[0]["hter_source"])
+    assert run_rows([]).empty
+
+
+def test_comparison_entries_feed_comparison_table(tmp_path: Path) -> None:
+    _write_run(tmp_path, _run())
+    _write_run(tmp_path, _run(seed=1, hters=(11.0, 14.0), auc=93.0))
+    _write_run(tmp_path, _run("TWO:MI-C", "colorlbp", hters=(30.0, 35.0), auc=70.0))
+    _write_run(tmp_path, _run("MICO:OMI-C", "mp-k2"))  # no paper name: kept as is
+    rows = run_rows(load_runs(tmp_path))
+    entries = comparison_entries(rows)
+    assert len(entries) == 8  # 4 runs x thresholds ("source", "target_eer")
+    assert entries[0] == {"protocol": "MICO:OCI-M", "method": "HFN+MP", "hter": 12.0,
+                          "auc": 91.0, "threshold": "source", "data": "synthetic",
+                          "profile": "quick"}
+    assert entries[1]["threshold"] == "target_eer" and entries[1]["hter"] == 9.0
+    assert {e["method"] for e in entries} == {"HFN+MP", "HFN+ColorLBP", "mp-k2"}
+    assert PAPER_NAMES["colorlbp"] == "HFN+ColorLBP"
+    assert row_label(entries[0]) == "HFN+MP (ours, synthetic, quick, thr=source)"
+
+    labelled = comparison_entries(rows, profile_label="quick, 4 it.", thresholds=["source"])
+    assert len(labelled) == 4 and {e["profile"] for e in labelled} == {"quick, 4 it."}
+    df = comparison_table(labelled, "I")
+    mp = "HFN+MP (ours, synthetic, quick, 4 it., thr=source)"
+    assert list(df.index) == [*TABLES["I"].rows, mp, "mp-k2 (ours, synthetic, quick, 4 it., "
+                                                     "thr=source)"]
+    assert df.loc[mp, "source"] == "ours"
+    assert df.loc[mp, "OCI-M"] == "13.00±1.41 / 92.00±1.41"  # two seeds averaged
+    assert df.loc[mp, "OMI-C"] == "– / –"
+    k2 = "mp-k2 (ours, synthetic, quick, 4 it., thr=source)"
+    assert (df.loc[k2, "OCI-M"], df.loc[k2, "OMI-C"]) == ("– / –", "12.00 / 91.00")
+    assert df.loc["HFN+MP", "OCI-M"] == "5.24 / 97.28"  # the paper's row is unchanged
+
+    both = comparison_table(comparison_entries(rows), "IV")  # TWO:MI-C only
+    lbp = "HFN+ColorLBP (ours, synthetic, quick, thr=target_eer)"
+    assert both.loc[lbp, "MI-C"] == "30.00 / 70.00"
+    assert both.loc["HFN+ColorLBP (ours, synthetic, quick, thr=source)", "MI-C"] == (
+        "35.00 / 70.00")
+    assert both.loc[lbp, "MI-O"] == "– / –"
+    numeric = comparison_table(comparison_entries(rows), "I", numeric=True)
+    ours = numeric[(numeric["source"] == "ours") & (numeric["method"] == "HFN+MP")]
+    assert set(zip(ours["threshold"], ours["n"], ours["hter"], strict=True)) == {
+        ("source", 2, 13.0), ("target_eer", 2, 10.0)}
+    assert set(ours["data"]) == {"synthetic"} and set(ours["profile"]) == {"quick"}

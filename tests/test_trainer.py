@@ -24,14 +24,6 @@ from mpfas_lib.training.trainer import (
 DOMAINS = ["C", "I", "O"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest (and steadiest on shared cores) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 class Out(NamedTuple):
     logits: torch.Tensor

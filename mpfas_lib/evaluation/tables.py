@@ -1,15 +1,20 @@
-"""Our results beside the paper's Tables I-IV, labelled so they are never mistaken for the paper's.
+"""Reading training runs' results, and our results beside the paper's Tables I-IV.
 
-Results JSON files (written by the training/evaluation commands) are read by
-:func:`load_results`. Each file holds one result dict (or a list of them) with at least
+This is the one place where run results are read. Every training run writes
+``<out>/<run>/results.json`` (``mpfas_lib.training.runs.run_training``) with
 
-- ``protocol``: protocol name such as "MICO:OCI-M" (see mpfas_lib.data.protocols);
-- ``method``: what was trained, e.g. "MP", "ColorLBP", "MP w/o OA";
-- ``profile``: "quick" or "full"; ``data``: "synthetic" or "real";
-- ``metrics``: {name: value} as returned by mpfas_lib.evaluation.metrics.evaluate, in percent
-  ("auc", "hter_target_eer", optionally "hter_source", "hter_0.5", ...);
+- ``run``, ``status`` ("completed" or "failed"), ``error``;
+- ``provenance``: ``config`` (protocol, method, data, ...), ``profile``, ``iterations``,
+  ``seed``, ``device``, ``wall_seconds``, git commit, ...;
+- ``selection``: the run's default model-selection rule;
+- ``metrics``: {rule: {"iteration", "target": {"frame": {...}, "video": {...}},
+  "source_val": {...}}} for the rules "last", "source_val" and "target_oracle", with the
+  target metrics of mpfas_lib.evaluation.metrics.evaluate in percent;
+- ``history``: every evaluation.
 
-plus any metadata (seed, iteration, git commit, device, ...), which is kept as is.
+:func:`load_runs` reads them, :func:`run_rows` makes one table row per run and
+:func:`comparison_entries` turns those rows into entries for :func:`comparison_table`, which
+labels our rows so that they are never mistaken for the paper's.
 """
 
 from __future__ import annotations
@@ -17,48 +22,60 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mpfas_lib.evaluation.paper import SETTING_TO_PROTOCOL, paper_table
 
 __all__ = [
-    "REQUIRED_RESULT_KEYS",
+    "PAPER_NAMES",
     "THRESHOLDS",
+    "comparison_entries",
     "comparison_table",
-    "load_results",
-    "ours_from_results",
+    "load_runs",
     "row_label",
+    "run_rows",
 ]
 
-REQUIRED_RESULT_KEYS = ("protocol", "method", "profile", "data", "metrics")
 #: Threshold names: EER of the target test set (oracle), held-out source validation, fixed 0.5.
 THRESHOLDS = ("target_eer", "source", "0.5")
 _PROTOCOL_TO_SETTING = {p: s for s, p in SETTING_TO_PROTOCOL.items()}
 _DASH = "–"
 
+#: Our method keys (mpfas_lib.training.methods) -> the paper's row names where one exists.
+PAPER_NAMES = {"mp": "HFN+MP", "colorlbp": "HFN+ColorLBP", "albedo": "HFN+Albedo",
+               "depth": "HFN+Depth", "reflectance": "HFN+Reflectance",
+               "erm": "HFN+MP w/o OA (ERM)", "rgb": "RGB only (ERM)"}
 
-def _result_problem(obj: Any) -> str | None:
-    """Why ``obj`` is not a results dict, or None when it is one."""
-    if not isinstance(obj, dict):
-        return f"expected a JSON object, got {type(obj).__name__}"
-    missing = [k for k in REQUIRED_RESULT_KEYS if k not in obj]
+
+def _run_problem(data: Any) -> str | None:
+    """Why ``data`` is not a usable run result, or None when it is one."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object, got {type(data).__name__}"
+    missing = [k for k in ("provenance", "metrics") if k not in data]
     if missing:
         return f"missing key(s) {missing}"
-    if not isinstance(obj["metrics"], dict):
+    if not isinstance(data["metrics"], dict):
         return "'metrics' is not an object"
+    if not data["metrics"]:
+        return f"no metrics (status {data.get('status')!r})"
     return None
 
 
-def load_results(folder: str | Path, pattern: str = "**/*.json") -> list[dict[str, Any]]:
-    """Read every results JSON under ``folder`` (sorted); warn about and skip other files."""
+def load_runs(folder: Any, pattern: str = "*/results.json") -> list[dict[str, Any]]:
+    """The ``results.json`` of every training run under ``folder`` (sorted; [] if none).
+
+    Each run gets a ``"file"`` key with its path. Files that are not valid JSON, or not the
+    results of a run with metrics, are skipped with a warning naming them.
+    """
     root = Path(folder)
     if not root.is_dir():
-        raise ValueError(f"results folder {root} does not exist or is not a directory")
-    results: list[dict[str, Any]] = []
+        return []
+    runs = []
     for path in sorted(root.glob(pattern)):
         if not path.is_file():
             continue
@@ -67,41 +84,55 @@ def load_results(folder: str | Path, pattern: str = "**/*.json") -> list[dict[st
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             warnings.warn(f"skipping {path}: not readable JSON ({exc})", stacklevel=2)
             continue
-        items = data if isinstance(data, list) else [data]
-        for k, item in enumerate(items):
-            where = f"{path}[{k}]" if isinstance(data, list) else str(path)
-            problem = _result_problem(item)
-            if problem:
-                warnings.warn(f"skipping {where}: not a results file ({problem})", stacklevel=2)
-                continue
-            results.append({**item, "file": where})
-    return results
+        problem = _run_problem(data)
+        if problem:
+            warnings.warn(f"skipping {path}: not a run's results ({problem})", stacklevel=2)
+            continue
+        runs.append({**data, "file": str(path)})
+    return runs
 
 
-def ours_from_results(
-    results: Iterable[dict[str, Any]], thresholds: Sequence[str] = THRESHOLDS
-) -> list[dict[str, Any]]:
-    """Turn loaded results into comparison rows, one per available threshold."""
-    unknown = [t for t in thresholds if t not in THRESHOLDS]
-    if unknown:
-        raise ValueError(f"unknown threshold(s) {unknown}; choose from {THRESHOLDS}")
+def run_rows(runs: Sequence[dict[str, Any]], rule: str | None = None, level: str = "video"
+             ) -> pd.DataFrame:
+    """One row per training run: protocol, method, both HTERs, AUC, selection, provenance.
+
+    ``rule`` picks the evaluation of each run ("source_val", "last" or "target_oracle";
+    default: the run's own selection); ``level`` is "video" or "frame".
+    """
     rows = []
-    for r in results:
-        m = r["metrics"]
+    for r in runs:
+        cfg, prov = r["provenance"]["config"], r["provenance"]
+        sel = rule or r.get("selection", "source_val")
+        chosen = r["metrics"][sel]
+        m = chosen["target"][level]
+        rows.append({
+            "protocol": cfg["protocol"], "method": cfg["method"], "data": cfg["data"],
+            "profile": prov["profile"], "iterations": prov["iterations"],
+            "selection": sel, "level": level, "evaluated at": chosen["iteration"],
+            "hter_source": m.get("hter_source", np.nan), "hter_target_eer": m["hter_target_eer"],
+            "auc": m["auc"], "seed": prov.get("seed"), "device": prov.get("device"),
+            "wall_seconds": prov.get("wall_seconds"),
+        })
+    return pd.DataFrame(rows)
+
+
+def comparison_entries(rows: pd.DataFrame, profile_label: str | None = None,
+                       thresholds: Sequence[str] = ("source", "target_eer")
+                       ) -> list[dict[str, Any]]:
+    """Rows of :func:`run_rows` as entries for :func:`comparison_table`.
+
+    Methods get the paper's row names (:data:`PAPER_NAMES`); ``profile_label`` replaces the
+    profile name (e.g. "quick, 3 it.") so the label says how small the run was.
+    """
+    out = []
+    for r in rows.itertuples(index=False):
         for t in thresholds:
-            if f"hter_{t}" in m:
-                rows.append(
-                    {
-                        "protocol": r["protocol"],
-                        "method": r["method"],
-                        "hter": m[f"hter_{t}"],
-                        "auc": m.get("auc"),
-                        "threshold": t,
-                        "data": r["data"],
-                        "profile": r["profile"],
-                    }
-                )
-    return rows
+            out.append({
+                "protocol": r.protocol, "method": PAPER_NAMES.get(r.method, r.method),
+                "hter": getattr(r, f"hter_{t}"), "auc": r.auc, "threshold": t,
+                "data": r.data, "profile": profile_label or r.profile,
+            })
+    return out
 
 
 def row_label(entry: dict[str, Any]) -> str:

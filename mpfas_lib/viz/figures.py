@@ -208,3 +208,17 @@ def hfn_diagram(
     ax.text(6.2, 0.2, "Eq. 9:  $m_i = C(m^t_i) + C(m^b_i) + U[C(m_{i-1})]$,  i = 1, 2, 3",
             ha="center", fontsize=9)
     return fig
+
+
+def benchmark_gallery(bench, subject: int = 1, frame: int = 0, title: str | None = None,
+                      cell: float = 1.45) -> Figure:
+    """One frame per synthetic domain (rows) and attack type (columns); blank where absent."""
+    from mpfas_lib.data.datasets import to_tensor
+    from mpfas_lib.data.synthetic import ATTACK_TYPES, DOMAIN_NAMES
+
+    attacks = {entry["domain"]: set(entry["attacks"]) | {"live"} for entry in bench.catalogue()}
+    grid = [[to_tensor(bench.render_video(d, subject, a)[frame]) if a in attacks[d] else None
+             for a in ATTACK_TYPES] for d in DOMAIN_NAMES]
+    return image_grid(grid, row_labels=[f"domain {d}" for d in DOMAIN_NAMES],
+                      col_labels=["genuine" if a == "live" else a for a in ATTACK_TYPES],
+                      title=title, cell=cell)

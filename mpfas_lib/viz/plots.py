@@ -4,9 +4,7 @@ and the parameter-change trace of one Algorithm 1 iteration (paper Sec. III-A, I
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -19,12 +17,8 @@ from torch import nn
 from mpfas_lib.evaluation.metrics import roc
 
 __all__ = [
-    "PAPER_NAMES",
     "ParameterTrace",
     "ablation_bars",
-    "comparison_entries",
-    "load_runs",
-    "run_rows",
     "parameter_trace_plot",
     "roc_curves",
     "score_histograms",
@@ -150,68 +144,6 @@ def ablation_bars(
     if title:
         ax.set_title(title, fontsize=10)
     return ax
-
-
-#: Our method keys (mpfas_lib.training.methods) -> the paper's row names where one exists.
-PAPER_NAMES = {"mp": "HFN+MP", "colorlbp": "HFN+ColorLBP", "albedo": "HFN+Albedo",
-               "depth": "HFN+Depth", "reflectance": "HFN+Reflectance",
-               "erm": "HFN+MP w/o OA (ERM)", "rgb": "RGB only (ERM)"}
-
-
-def load_runs(folder: Any, pattern: str = "*/results.json") -> list[dict[str, Any]]:
-    """The ``results.json`` of every training run under ``folder`` (sorted; [] if none)."""
-    root = Path(folder)
-    if not root.is_dir():
-        return []
-    runs = []
-    for path in sorted(root.glob(pattern)):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and "provenance" in data and data.get("metrics"):
-            runs.append({**data, "file": str(path)})
-    return runs
-
-
-def run_rows(runs: Sequence[dict[str, Any]], rule: str | None = None, level: str = "video"
-             ) -> pd.DataFrame:
-    """One row per training run: protocol, method, both HTERs, AUC, selection, provenance.
-
-    ``rule`` picks the evaluation of each run ("source_val", "last" or "target_oracle";
-    default: the run's own selection); ``level`` is "video" or "frame".
-    """
-    rows = []
-    for r in runs:
-        cfg, prov = r["provenance"]["config"], r["provenance"]
-        sel = rule or r.get("selection", "source_val")
-        chosen = r["metrics"][sel]
-        m = chosen["target"][level]
-        rows.append({
-            "protocol": cfg["protocol"], "method": cfg["method"], "data": cfg["data"],
-            "profile": prov["profile"], "iterations": prov["iterations"],
-            "selection": sel, "level": level, "evaluated at": chosen["iteration"],
-            "hter_source": m.get("hter_source", np.nan), "hter_target_eer": m["hter_target_eer"],
-            "auc": m["auc"], "seed": prov.get("seed"), "device": prov.get("device"),
-            "wall_seconds": prov.get("wall_seconds"),
-        })
-    return pd.DataFrame(rows)
-
-
-def comparison_entries(rows: pd.DataFrame, profile_label: str | None = None,
-                       thresholds: Sequence[str] = ("source", "target_eer")
-                       ) -> list[dict[str, Any]]:
-    """Rows of :func:`run_rows` as entries for ``evaluation.tables.comparison_table``.
-
-    Methods get the paper's row names (:data:`PAPER_NAMES`); ``profile_label`` replaces the
-    profile name (e.g. "quick, 3 it.") so the label says how small the run was.
-    """
-    out = []
-    for r in rows.itertuples(index=False):
-        for t in thresholds:
-            out.append({
-                "protocol": r.protocol, "method": PAPER_NAMES.get(r.method, r.method),
-                "hter": getattr(r, f"hter_{t}"), "auc": r.auc, "threshold": t,
-                "data": r.data, "profile": profile_label or r.profile,
-            })
-    return out
 
 
 def style_results(df: pd.DataFrame, source_col: str = "source", digits: int = 2):
