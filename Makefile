@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The book and the tests always run the quick (CPU) profile, with their own data cache.
 QUICK := MPFAS_PROFILE=quick MPFAS_CACHE=$(CURDIR)/.mpfas_cache
 
-.PHONY: venv book test lint lab sync clean
+.PHONY: venv book check-book test lint lab sync clean
 
 venv: $(STAMP)
 
@@ -23,9 +23,14 @@ book: $(STAMP)
 	$(QUICK) $(BIN)/jupyter-book build . --builder html -W --keep-going
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
+# Load the built explorer page in headless Chromium (Debian: apt-get install chromium):
+# no console errors, and moving the slider changes the picture.
+check-book: book
+	$(BIN)/python scripts/check_book_page.py --html _build/html --shots _build/shots
+
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(QUICK) $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=600 -p no:cacheprovider
+	$(QUICK) $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=600 -p no:cacheprovider --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
