@@ -58,6 +58,15 @@ def test_config_layers(tmp_path):
         build_config(config_file=tmp_path / "missing.toml")
     with pytest.raises(ValueError, match="root"):
         build_config(data="real")
+
+
+def test_real_data_root_from_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("MPFAS_DATA", raising=False)
+    with pytest.raises(ValueError, match=r"--root DIR or \$MPFAS_DATA"):
+        build_config(data="real")
+    monkeypatch.setenv("MPFAS_DATA", str(tmp_path))
+    assert build_config(data="real").root == str(tmp_path)
+    assert build_config(data="real", root="/elsewhere").root == "/elsewhere"
     official = build_config(config_file="official.toml")  # shipped in training/configs/
     assert (official.mode, official.rgb_norm, official.fusion) == ("official", "none", "official")
     assert official.theta_loss_scale == 0.5 and official.selection == "target_oracle"

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mpfas_lib.paths import REPO_ROOT, results_dir
+from mpfas_lib.paths import REPO_ROOT, data_dir, results_dir
 from mpfas_lib.profile import Profile, get_profile
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
 from mpfas_lib.training.checkpoints import (
@@ -119,7 +119,9 @@ class TrainConfig:
         if self.data not in ("synthetic", "real"):
             raise ValueError(f"data must be 'synthetic' or 'real', got {self.data!r}")
         if self.data == "real" and not self.root:
-            raise ValueError("data='real' needs root (the prepared datasets; --root DIR)")
+            raise ValueError(
+                "data='real' needs the prepared datasets: --root DIR or $MPFAS_DATA"
+            )
         if self.algorithm not in ("mp", "erm"):
             raise ValueError(f"algorithm must be 'mp' or 'erm', got {self.algorithm!r}")
         if self.mode not in ("paper", "official"):
@@ -218,6 +220,8 @@ def build_config(
             if key not in known:
                 raise ValueError(f"{where}: unknown setting {key!r}; known: {sorted(known)}")
             values[key] = _coerce(known[key], value, where)
+    if values.get("data") == "real" and not values.get("root") and data_dir() is not None:
+        values["root"] = str(data_dir())
     config = TrainConfig(**values)
     config.validate()
     return config
