@@ -17,7 +17,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,7 +48,7 @@ def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads:
 
     from mpfas_lib.models.losses import hfn_loss
     from mpfas_lib.training.runs import build_config, build_models
-    from mpfas_lib.training.trainer import Trainer
+    from mpfas_lib.training.trainer import Trainer, timed_steps
 
     if threads:
         torch.set_num_threads(threads)
@@ -63,13 +62,8 @@ def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads:
     for _ in range(warmup):
         trainer.step()
     batches.images = 0
-    inner = theta_s = 0.0
-    start = time.perf_counter()
-    for _ in range(iterations):
-        stats = trainer.step()
-        inner += stats.inner_seconds
-        theta_s += stats.theta_seconds
-    wall = time.perf_counter() - start
+    timing = timed_steps(trainer, iterations)
+    wall, inner, theta_s = timing.wall_seconds, timing.inner_seconds, timing.theta_seconds
     return {
         "profile": profile, "algorithm": algorithm, "iterations": iterations,
         "image_size": cfg.image_size, "backbone": cfg.backbone, "K": cfg.inner_steps,

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from mpfas_lib.models.losses import hfn_loss  # noqa: E402
 from mpfas_lib.training.runs import build_config, build_models  # noqa: E402
-from mpfas_lib.training.trainer import Trainer  # noqa: E402
+from mpfas_lib.training.trainer import Trainer, timed_steps  # noqa: E402
 
 # dense bf16 tensor-core peaks (FLOP/s) from the vendors' data sheets
 PEAKS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
@@ -83,14 +83,8 @@ def bench(algorithm: str, iterations: int, device: torch.device, amp: bool,
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     batches.images = 0
-    inner = theta_s = 0.0
-    start = time.perf_counter()
-    for _ in range(iterations):
-        stats = trainer.step()
-        inner += stats.inner_seconds
-        theta_s += stats.theta_seconds
-    _sync(device)
-    wall = time.perf_counter() - start
+    timing = timed_steps(trainer, iterations, sync=lambda: _sync(device))
+    wall, inner, theta_s = timing.wall_seconds, timing.inner_seconds, timing.theta_seconds
     # FLOPs per image of the counted iteration times images/s (the split size varies)
     achieved = flops / flops_images * batches.images / wall
     return {

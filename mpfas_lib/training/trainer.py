@@ -10,6 +10,7 @@ metrics with every HTER labelled by its threshold.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -231,6 +232,30 @@ class Trainer:
         set_python_rng_state(state["split_rng"], self.split_rng)
         self.batches.load_state_dict(state["batches"])
         self.iteration = int(state["iteration"])
+
+
+@dataclass
+class Timing:
+    """Wall time of some outer iterations and its split into the K inner passes and Θ steps."""
+
+    iterations: int
+    wall_seconds: float
+    inner_seconds: float
+    theta_seconds: float
+
+
+def timed_steps(trainer: Trainer, iterations: int,
+                sync: Callable[[], None] = lambda: None) -> Timing:
+    """Run ``iterations`` trainer steps and time them (``sync`` waits for a GPU's queue)."""
+    inner = theta = 0.0
+    sync()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        stats = trainer.step()
+        inner += stats.inner_seconds
+        theta += stats.theta_seconds
+    sync()
+    return Timing(iterations, time.perf_counter() - start, inner, theta)
 
 
 @dataclass
