@@ -145,6 +145,14 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
     return rows
 
 
+def video_frames(folder: Path, frames_per_video: int | None = None) -> list[tuple[Path, int]]:
+    """The frame images of a prepared video folder, ``frames_per_video`` evenly spaced ones."""
+    from mpfas_lib.data.sampling import evenly_spaced
+
+    frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return [(frames[j], j) for j in evenly_spaced(len(frames), frames_per_video or None)]
+
+
 class PreparedDataset(FrameDataset):
     """A prepared real dataset: ``root/<domain>/manifest.csv`` + one frame folder per video.
 
@@ -156,8 +164,6 @@ class PreparedDataset(FrameDataset):
         self, root: str | Path, domain: str, split: str, image_size: int | None = None,
         frames_per_video: int | None = None,
     ) -> None:
-        from mpfas_lib.data.sampling import evenly_spaced
-
         base = Path(root) / domain
         if not base.is_dir():
             raise FileNotFoundError(f"prepared dataset folder not found: {base}")
@@ -168,17 +174,14 @@ class PreparedDataset(FrameDataset):
             if row["split"] not in splits:
                 continue
             folder = base / row["video"]
-            frames = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            frames = video_frames(folder, frames_per_video) if folder.is_dir() else []
             if not frames:
                 if int(row.get("frames") or 0) == 0:
                     continue  # prepare found no face in this video (it was reported then)
                 raise FileNotFoundError(f"no frames in {folder} (listed in {base / MANIFEST})")
-            keep = range(len(frames))
-            if frames_per_video:
-                keep = evenly_spaced(len(frames), frames_per_video)
-            for j in keep:
+            for path, j in frames:
                 records.append(FrameRecord(
-                    str(frames[j]), int(int(row["label"]) == 0), row["attack"], domain,
+                    str(path), int(int(row["label"]) == 0), row["attack"], domain,
                     f"{domain}/{row['video']}", j, row["split"]))
         if not records:
             raise ValueError(f"no {split!r} videos in {base / MANIFEST}")
@@ -196,8 +199,6 @@ class ListDataset(FrameDataset):
         self, list_file: str | Path, root: str | Path | None = None, domain: str = "?",
         split: str = "?", image_size: int | None = None, frames_per_video: int | None = None,
     ) -> None:
-        from mpfas_lib.data.sampling import evenly_spaced
-
         list_file = Path(list_file)
         if not list_file.is_file():
             raise FileNotFoundError(f"list file not found: {list_file}")
@@ -213,13 +214,9 @@ class ListDataset(FrameDataset):
                 attack = {0: "live", 1: "print", 2: "replay"}[raw]
                 path = base / row[0].strip()
                 if path.is_dir():
-                    frames = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-                    if not frames:
+                    items = [(str(p), j) for p, j in video_frames(path, frames_per_video)]
+                    if not items:
                         raise FileNotFoundError(f"{list_file}:{n}: no frames in folder {path}")
-                    keep = range(len(frames))
-                    if frames_per_video:
-                        keep = evenly_spaced(len(frames), frames_per_video)
-                    items = [(str(frames[j]), j) for j in keep]
                 elif path.is_file():
                     items = [(str(path), 0)]
                 else:
