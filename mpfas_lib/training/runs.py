@@ -483,12 +483,3 @@ def summarize_seeds(results: list[dict], rule: str | None = None,
     heads = [headline(r, rule, level) for r in results]
     return aggregate_seeds(heads, keys=["hter_source", "hter_target_eer", "auc"])
 
-
-def load_results(path: str | os.PathLike) -> dict:
-    """A run's results.json (a run folder or the file itself)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no results at {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
