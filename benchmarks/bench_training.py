@@ -46,9 +46,9 @@ def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads:
     """Time ``iterations`` steps of one algorithm in this process."""
     import torch
 
-    from mpfas_lib.models.losses import hfn_loss
-    from mpfas_lib.training.runs import build_config, build_models
-    from mpfas_lib.training.trainer import Trainer, timed_steps
+    from mpfas_lib.training.config import build_config
+    from mpfas_lib.training.runs import build_models, build_trainer
+    from mpfas_lib.training.timing import timed_steps
 
     if threads:
         torch.set_num_threads(threads)
@@ -56,9 +56,8 @@ def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads:
     cfg = build_config(method=method, profile=profile)
     torch.manual_seed(0)
     phi, theta = build_models(cfg)
-    batches = RandomBatches(cfg.image_size, cfg.batch_per_class)
-    trainer = Trainer(phi, theta, batches, ["C", "I", "O"], hfn_loss, algorithm=algorithm,
-                      inner_steps=cfg.inner_steps, lr=cfg.lr, momentum=cfg.momentum)
+    batches = RandomBatches(cfg.profile.image_size, cfg.profile.batch_per_class)
+    trainer = build_trainer(cfg, phi, theta, batches, ["C", "I", "O"])
     for _ in range(warmup):
         trainer.step()
     batches.images = 0
@@ -66,7 +65,8 @@ def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads:
     wall, inner, theta_s = timing.wall_seconds, timing.inner_seconds, timing.theta_seconds
     return {
         "profile": profile, "algorithm": algorithm, "iterations": iterations,
-        "image_size": cfg.image_size, "backbone": cfg.backbone, "K": cfg.inner_steps,
+        "image_size": cfg.profile.image_size, "backbone": cfg.profile.backbone,
+        "K": cfg.method.inner_steps,
         "seconds_per_iteration": wall / iterations,
         "images_per_second": batches.images / wall,
         "images_per_iteration": batches.images / iterations,

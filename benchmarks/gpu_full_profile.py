@@ -22,9 +22,9 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mpfas_lib.models.losses import hfn_loss  # noqa: E402
-from mpfas_lib.training.runs import build_config, build_models  # noqa: E402
-from mpfas_lib.training.trainer import Trainer, timed_steps  # noqa: E402
+from mpfas_lib.training.config import build_config  # noqa: E402
+from mpfas_lib.training.runs import build_models, build_trainer  # noqa: E402
+from mpfas_lib.training.timing import timed_steps  # noqa: E402
 
 # dense bf16 tensor-core peaks (FLOP/s) from the vendors' data sheets
 PEAKS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
@@ -64,13 +64,12 @@ def bench(algorithm: str, iterations: int, device: torch.device, amp: bool,
     """Time one algorithm: warm-up, FLOP count of one iteration, timed loop."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    cfg = build_config(method="mp" if algorithm == "mp" else "erm", profile=profile)
+    cfg = build_config(method="mp" if algorithm == "mp" else "erm", profile=profile, amp=amp,
+                       channels_last=True)
     torch.manual_seed(0)
     phi, theta = build_models(cfg)
-    batches = DeviceBatches(cfg.image_size, cfg.batch_per_class, device)
-    trainer = Trainer(phi, theta, batches, ["C", "I", "O"], hfn_loss, algorithm=algorithm,
-                      inner_steps=cfg.inner_steps, lr=cfg.lr, momentum=cfg.momentum,
-                      device=device, amp=amp, channels_last=True)
+    batches = DeviceBatches(cfg.profile.image_size, cfg.profile.batch_per_class, device)
+    trainer = build_trainer(cfg, phi, theta, batches, ["C", "I", "O"], device)
     for _ in range(min(5, iterations)):
         trainer.step()
     counter = FlopCounterMode(display=False)

@@ -144,10 +144,10 @@ table
 # %%
 torch.manual_seed(0)
 xs = torch.randn(1, 2, 5, 5)
-cdc = CDConv2d(2, 4, theta=0.7)
+cdc = CDConv2d(2, 4, cdc_theta=0.7)
 patches = F.unfold(xs, kernel_size=3, padding=1).view(1, 2, 9, 25)  # [B, C, p_n, p_0]
 centre = xs.view(1, 2, 1, 25)
-diffs = patches - cdc.theta * centre
+diffs = patches - cdc.cdc_theta * centre
 by_definition = torch.einsum("ocn,bcnl->bol", cdc.weight.view(4, 2, 9), diffs).view(1, 4, 5, 5)
 
 # %%
@@ -163,7 +163,7 @@ print(f"max |CDConv2d - definition| = {gap:.2e}")
 
 # %%
 with torch.no_grad():
-    reference_gap = (cdc(xs) - cdc_reference(xs, cdc.weight, None, cdc.theta)).abs().max()
+    reference_gap = (cdc(xs) - cdc_reference(xs, cdc.weight, None, cdc.cdc_theta)).abs().max()
 reference_gap.item()
 
 # %% [markdown]
@@ -173,7 +173,7 @@ reference_gap.item()
 # %%
 vanilla = torch.nn.Conv2d(2, 4, 3, padding=1, bias=False)
 vanilla.weight.data.copy_(cdc.weight.data)
-cdc0 = CDConv2d(2, 4, theta=0.0)
+cdc0 = CDConv2d(2, 4, cdc_theta=0.0)
 cdc0.weight.data.copy_(cdc.weight.data)
 with torch.no_grad():
     same = torch.allclose(cdc0(xs), vanilla(xs))
@@ -285,7 +285,7 @@ by_hand
 
 # %%
 const = torch.full((1, 3, 6, 6), 0.8)
-cdc1 = CDConv2d(3, 2, theta=1.0)
+cdc1 = CDConv2d(3, 2, cdc_theta=1.0)
 out = cdc1(const)
 print("interior max |y|:", out[..., 1:-1, 1:-1].abs().max().item())
 print("border max |y|:  ", out.abs().max().item())

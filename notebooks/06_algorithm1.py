@@ -35,7 +35,7 @@ from myst_nb import glue
 from mpfas_lib.data.protocols import build_protocol
 from mpfas_lib.data.sampling import DomainBalancedBatches
 from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, hfn_loss
-from mpfas_lib.training import meta_pattern_step
+from mpfas_lib.training import get_method, meta_pattern_step
 from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 
 # %% [markdown]
@@ -65,19 +65,25 @@ from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 #
 # ## Algorithm 1
 #
+# The listing keeps the paper's own line numbers (its Algorithm 1); the comments in
+# `mpfas_lib/training/algorithm1.py` cite the same numbers.
+#
 # ```text
-# input: iterations T, inner steps K, learning rate α, source domains D_S
-# initialise Φ, Θ
-# for t = 1 .. T:
-#     split D_S at random into disjoint, non-empty D_φ and D_θ
-#     Φ_0 ← Φ
-#     for k = 1 .. K:                                   # Θ is fixed here
-#         sample a batch (x_φ, y_φ) from D_φ
-#         Φ_k ← Φ_{k-1} − α ∇_Φ L(x_φ, y_φ | Θ, Φ_{k-1})
-#     Φ̂ ← Φ_K                                          # approximates Φ*
-#     sample a batch (x_θ, y_θ) from D_θ                # Φ̂ is fixed here
-#     Θ ← Θ − α ∇_Θ L(x_θ, y_θ | Θ, Φ̂)
-#     Φ ← Φ_K
+#  1-3  input: iterations T, inner steps K, learning rate α, source domains D_S
+#    4  initialise Φ and Θ
+#    5  for t = 1 .. T:
+#    6      split D_S at random into disjoint, non-empty D_φ and D_θ
+#    7      Φ_0 ← Φ
+#    9      for k = 1 .. K:                               # Θ is fixed here
+#   10          sample a batch (x_φ, y_φ) from D_φ
+#   11          Φ_k ← Φ_{k-1} − α ∇_Φ L(x_φ, y_φ | Θ, Φ_{k-1})      # Eq. 7
+#   12      end
+#   14      Φ̂ ← Φ_K                                      # approximates Φ*
+#   15      sample a batch (x_θ, y_θ) from D_θ            # Φ̂ is fixed here
+#   16      Θ ← Θ − α ∇_Θ L(x_θ, y_θ | Θ, Φ̂)                       # Eq. 8
+#   17      Φ ← Φ_K
+#   18  end
+#   19  output: Φ*, Θ*
 # ```
 #
 # `mpfas_lib.training.meta_pattern_step` is one outer iteration of this loop. Its default
@@ -191,10 +197,11 @@ phi_q, theta_q = build_extractor("conv2"), build_hfn(S.profile)
 batches_q = DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class, seed=0)
 trace_q = ParameterTrace(phi_q, theta_q)
 opt_q = torch.optim.SGD(theta_q.parameters(), lr=S.profile.lr, momentum=S.profile.momentum)
+K = get_method("mp").inner_steps  # the method owns K; the profile owns α and the sizes
 stats_q = meta_pattern_step(
     phi_q, theta_q, hfn_loss, trace_q.wrap(lambda d: batches_q.batch(d)[:2]), opt_q, domains,
-    random.Random(0), inner_steps=S.profile.inner_steps, lr=S.profile.lr)
-quick = trace_q.finish(S.profile.inner_steps)
+    random.Random(0), inner_steps=K, lr=S.profile.lr)
+quick = trace_q.finish(K)
 parameter_trace_plot(quick, title=f"one iteration, {S.profile.name} profile (synthetic)")
 plt.show()
 

@@ -138,11 +138,11 @@ means.round(2)
 # %%
 curves = []
 for r in runs:
-    cfg = r["provenance"]["config"]
-    if cfg["method"] != "mp":
+    if r["provenance"]["method"] != "mp":
         continue
+    setting = r["provenance"]["config"]["protocol"].split(":")[1]
     for h in r["history"]:
-        curves.append({"iteration": h["iteration"], "setting": cfg["protocol"].split(":")[1],
+        curves.append({"iteration": h["iteration"], "setting": setting,
                        "HTER (source thr)": h["target"]["video"].get("hter_source")})
 curves = pd.DataFrame(curves).pivot(index="iteration", columns="setting",
                                     values="HTER (source thr)")

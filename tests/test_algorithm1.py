@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import copy
 import random
-from typing import NamedTuple
 
 import pytest
 import torch
-from torch import nn
+from standins import TinyPhi, TinyTheta, tiny_loss
 
 from mpfas_lib.training.algorithm1 import (
     NonFiniteLossError,
@@ -18,40 +17,11 @@ from mpfas_lib.training.algorithm1 import (
     split_domains,
 )
 from mpfas_lib.training.erm import Pipeline, erm_step
+from mpfas_lib.training.methods import get_method
 
 DOMAINS = ["C", "I", "O"]
 ALPHA = 0.05
 
-
-
-class TinyOut(NamedTuple):
-    logits: torch.Tensor
-
-
-class TinyPhi(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 3, 3, padding=1)
-        self.bn = nn.BatchNorm2d(3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.bn(self.conv(x)))
-
-
-class TinyTheta(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(6, 4, 3, padding=1)
-        self.bn = nn.BatchNorm2d(4)
-        self.conv2 = nn.Conv2d(4, 2, 3, padding=1)
-
-    def forward(self, rgb: torch.Tensor, pattern: torch.Tensor) -> TinyOut:
-        h = torch.relu(self.bn(self.conv1(torch.cat([rgb, pattern], 1))))
-        return TinyOut(self.conv2(h).mean((2, 3)))
-
-
-def tiny_loss(out: TinyOut, labels: torch.Tensor) -> torch.Tensor:
-    return nn.functional.cross_entropy(out.logits, labels)
 
 
 class Recorder:
@@ -83,8 +53,10 @@ def run_step(mode: str = "paper", k: int = 3, seed: int = 0):
     opt = torch.optim.SGD(theta.parameters(), lr=ALPHA, momentum=0.9)
     phi_opt = phi_optimizer_for(phi, ALPHA, k) if mode == "official" else None
     rng = random.Random(seed)
+    scale = get_method("mp-official" if mode == "official" else "mp").theta_loss_scale
     stats = meta_pattern_step(phi, theta, tiny_loss, rec, opt, DOMAINS, rng, inner_steps=k,
-                              lr=ALPHA, mode=mode, phi_optimizer=phi_opt)
+                              lr=ALPHA, mode=mode, phi_optimizer=phi_opt,
+                              theta_loss_scale=scale)
     return phi0, theta0, phi, theta, rec, stats
 
 
@@ -171,7 +143,7 @@ def test_official_mode_bn_and_optimiser():
         opt.step()
     for a, b in zip(phi.parameters(), man_phi.parameters(), strict=True):
         torch.testing.assert_close(a, b)
-    # Θ-step loss is (MSE + CE) / 2, i.e. half the loss
+    # Θ-step loss of mp-official is (MSE + CE) / 2, i.e. half the loss
     _, x, y = rec.log[k]
     man_theta.train()
     with torch.no_grad():

@@ -11,7 +11,7 @@ from mpfas_lib.models.cdc import CDConv2d, cdc_reference
 @pytest.mark.parametrize("theta", [0.0, 0.5, 0.7, 1.0])
 def test_cdc_matches_per_pixel_definition(theta: float, bias: bool) -> None:
     torch.manual_seed(0)
-    conv = CDConv2d(2, 3, bias=bias, theta=theta).double()
+    conv = CDConv2d(2, 3, bias=bias, cdc_theta=theta).double()
     x = torch.randn(2, 2, 5, 4, dtype=torch.float64)
     expected = cdc_reference(x, conv.weight.detach(), None if conv.bias is None else
                              conv.bias.detach(), theta)
@@ -20,7 +20,7 @@ def test_cdc_matches_per_pixel_definition(theta: float, bias: bool) -> None:
 
 def test_cdc_theta_zero_is_vanilla_conv() -> None:
     torch.manual_seed(1)
-    cdc = CDConv2d(3, 4, bias=True, theta=0.0)
+    cdc = CDConv2d(3, 4, bias=True, cdc_theta=0.0)
     vanilla = nn.Conv2d(3, 4, 3, padding=1, bias=True)
     vanilla.load_state_dict(cdc.state_dict())
     x = torch.randn(2, 3, 7, 7)
@@ -29,8 +29,8 @@ def test_cdc_theta_zero_is_vanilla_conv() -> None:
 
 def test_cdc_stride_two_matches_definition_subsampled() -> None:
     torch.manual_seed(2)
-    strided = CDConv2d(2, 2, stride=2, theta=0.7).double()
-    dense = CDConv2d(2, 2, stride=1, theta=0.7).double()
+    strided = CDConv2d(2, 2, stride=2, cdc_theta=0.7).double()
+    dense = CDConv2d(2, 2, stride=1, cdc_theta=0.7).double()
     dense.load_state_dict(strided.state_dict())
     x = torch.randn(1, 2, 8, 8, dtype=torch.float64)
     torch.testing.assert_close(strided(x), dense(x)[:, :, ::2, ::2])
@@ -40,4 +40,4 @@ def test_cdc_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="padding"):
         CDConv2d(3, 3, kernel_size=3, padding=0)
     with pytest.raises(ValueError, match="theta"):
-        CDConv2d(3, 3, theta=1.5)
+        CDConv2d(3, 3, cdc_theta=1.5)

@@ -3,46 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from torch import nn
+from standins import TinyPhi, TinyTheta, tiny_loss
 
 from mpfas_lib.training.distributed import DistInfo, init_distributed
 from mpfas_lib.training.trainer import Trainer
 
 DOMAINS = ["C", "I", "O"]
 SETTINGS = [("mp", "paper"), ("mp", "official"), ("erm", "paper")]
-
-
-class Out(NamedTuple):
-    logits: torch.Tensor
-
-
-class Phi(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 3, 3, padding=1)
-        self.bn = nn.BatchNorm2d(3)
-
-    def forward(self, x):
-        return torch.sigmoid(self.bn(self.conv(x)))
-
-
-class Theta(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(6, 2, 3, padding=1)
-        self.bn = nn.BatchNorm2d(2)
-
-    def forward(self, rgb, pattern):
-        return Out(self.bn(self.conv(torch.cat([rgb, pattern], 1))).mean((2, 3)))
-
-
-def loss_fn(out, y):
-    return nn.functional.cross_entropy(out.logits, y)
 
 
 class RankBatches:
@@ -66,7 +37,7 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         results = {}
         for algorithm, mode in SETTINGS:
             torch.manual_seed(rank)  # different init per rank: rank 0's is broadcast
-            trainer = Trainer(Phi(), Theta(), RankBatches(rank), DOMAINS, loss_fn,
+            trainer = Trainer(TinyPhi(), TinyTheta(), RankBatches(rank), DOMAINS, tiny_loss,
                               algorithm=algorithm, mode=mode, inner_steps=2, lr=0.05, seed=7,
                               dist=info)
             splits = [trainer.step().phi_domains for _ in range(4)]
@@ -83,7 +54,7 @@ def test_two_gloo_ranks_end_identical(tmp_path):
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     torch.manual_seed(0)
-    fresh = {f"theta.{k}": v for k, v in Theta().state_dict().items()}
+    fresh = {f"theta.{k}": v for k, v in TinyTheta().state_dict().items()}
     for name in r0:
         assert r0[name]["splits"] == r1[name]["splits"]  # same D_φ/D_θ on every rank
         for key, value in r0[name]["state"].items():
@@ -91,7 +62,7 @@ def test_two_gloo_ranks_end_identical(tmp_path):
                 continue  # BN statistics stay local to each rank's batches
             torch.testing.assert_close(value, r1[name]["state"][key], rtol=0, atol=0,
                                        msg=f"{name}: {key} differs between ranks")
-        assert not torch.equal(r0[name]["state"]["theta.conv.weight"], fresh["theta.conv.weight"])
+        assert not torch.equal(r0[name]["state"]["theta.conv1.weight"], fresh["theta.conv1.weight"])
 
 
 def test_init_distributed_single_process(monkeypatch):

@@ -36,8 +36,8 @@ def test_variants_shape_range_and_sizes(name: str) -> None:
 
 
 def test_cdc_theta_is_passed_on() -> None:
-    phi = build_extractor("cdc2", theta=0.3)
-    assert all(m.theta == 0.3 for m in phi.modules() if isinstance(m, CDConv2d))
+    phi = build_extractor("cdc2", cdc_theta=0.3)
+    assert all(m.cdc_theta == 0.3 for m in phi.modules() if isinstance(m, CDConv2d))
 
 
 def test_bad_names_and_inputs() -> None:

@@ -31,7 +31,10 @@ def test_profiles_share_fields_and_differ_in_scale() -> None:
     quick, full = PROFILES["quick"], PROFILES["full"]
     assert full.image_size == 256 and full.map_size == 32 and full.backbone == "resnet50"
     assert quick.image_size < full.image_size and quick.iterations < full.iterations
-    assert full.lr == 0.001 and full.momentum == 0.9 and full.inner_steps == 4
+    assert full.lr == 0.001 and full.momentum == 0.9 and full.batch_per_class == 4
+    study = PROFILES["study"]
+    assert study.iterations > quick.iterations and study.synth_subjects > quick.synth_subjects
+    assert (study.image_size, study.backbone) == (quick.image_size, quick.backbone)
     assert quick.replace(iterations=3).iterations == 3
 
 

@@ -1,60 +1,23 @@
-"""The shared trainer, evaluation loop, model selection and seed aggregation (tiny models)."""
+"""The shared trainer, and the evaluation loop, model selection and seed aggregation it feeds."""
 
 from __future__ import annotations
 
 import copy
-from typing import NamedTuple
 
 import numpy as np
 import pytest
 import torch
+from standins import TinyPhi, TinyTheta, tiny_loss, tiny_score
 from torch import nn
 
+from mpfas_lib.evaluation.scoring import Scores, evaluate_scores, score_dataset
+from mpfas_lib.evaluation.selection import aggregate_seeds, select, summarize_seeds
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
 from mpfas_lib.training.methods import METHODS, get_method
-from mpfas_lib.training.trainer import (
-    Scores,
-    Trainer,
-    aggregate_seeds,
-    evaluate_scores,
-    score_dataset,
-    select,
-)
+from mpfas_lib.training.trainer import Trainer
 
 DOMAINS = ["C", "I", "O"]
 
-
-
-class Out(NamedTuple):
-    logits: torch.Tensor
-
-
-class Phi(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 3, 3, padding=1)
-
-    def forward(self, x):
-        return torch.sigmoid(self.conv(x))
-
-
-class Theta(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(6, 2, 3, padding=1)
-        self.bn = nn.BatchNorm2d(2)
-
-    def forward(self, rgb, pattern):
-        pattern = torch.zeros_like(rgb) if pattern is None else pattern
-        return Out(self.bn(self.conv(torch.cat([rgb, pattern], 1))).mean((2, 3)))
-
-
-def loss_fn(out, y):
-    return nn.functional.cross_entropy(out.logits, y)
-
-
-def score_fn(out):
-    return out.logits.softmax(1)[:, 1]
 
 
 class Batches:
@@ -91,8 +54,8 @@ class Frames(torch.utils.data.Dataset):
 
 def make(algorithm="mp", mode="paper", seed=0, k=2):
     torch.manual_seed(seed)
-    return Trainer(Phi(), Theta(), Batches(seed=seed), DOMAINS, loss_fn, algorithm=algorithm,
-                   mode=mode, inner_steps=k, lr=0.05, seed=seed)
+    return Trainer(TinyPhi(), TinyTheta(), Batches(seed=seed), DOMAINS, tiny_loss,
+                   algorithm=algorithm, mode=mode, inner_steps=k, lr=0.05, seed=seed)
 
 
 @pytest.mark.parametrize("algorithm,mode", [("mp", "paper"), ("mp", "official"), ("erm", "paper")])
@@ -116,19 +79,20 @@ def test_trainer_erm_with_fixed_map_trains_theta_only():
             return 1 - x
 
     torch.manual_seed(0)
-    trainer = Trainer(FixedMap(), Theta(), Batches(), DOMAINS, loss_fn, algorithm="erm", lr=0.05)
+    trainer = Trainer(FixedMap(), TinyTheta(), Batches(), DOMAINS, tiny_loss, algorithm="erm",
+                      lr=0.05)
     before = copy.deepcopy(trainer.theta.state_dict())
     trainer.step()
-    assert (trainer.theta.conv.weight != before["conv.weight"]).any()
+    assert (trainer.theta.conv1.weight != before["conv1.weight"]).any()
     with pytest.raises(ValueError, match="trainable extractor"):
-        Trainer(FixedMap(), Theta(), Batches(), DOMAINS, loss_fn, algorithm="mp")
+        Trainer(FixedMap(), TinyTheta(), Batches(), DOMAINS, tiny_loss, algorithm="mp")
 
 
 def test_trainer_rgb_only_without_phi():
     torch.manual_seed(0)
-    trainer = Trainer(None, Theta(), Batches(), DOMAINS, loss_fn, algorithm="erm", lr=0.05)
+    trainer = Trainer(None, TinyTheta(), Batches(), DOMAINS, tiny_loss, algorithm="erm", lr=0.05)
     trainer.step()
-    scores = score_dataset(None, trainer.theta, Frames(), score_fn)
+    scores = score_dataset(None, trainer.theta, Frames(), tiny_score)
     assert scores.scores.shape == (16,)
 
 
@@ -153,7 +117,7 @@ def test_trainer_state_dict_continues_identically():
 def test_nan_is_reported_with_iteration_and_loss():
     trainer = make()
     trainer.step()
-    trainer.loss_fn = lambda out, y: loss_fn(out, y) + float("inf")
+    trainer.loss_fn = lambda out, y: tiny_loss(out, y) + float("inf")
     with pytest.raises(NonFiniteLossError, match="iteration 2: inner loss"):
         trainer.step()
     assert trainer.iteration == 1
@@ -164,8 +128,8 @@ def test_score_dataset_restores_modes_and_is_deterministic():
     trainer.step()
     trainer.phi.train()
     trainer.theta.train()
-    s1 = score_dataset(trainer.phi, trainer.theta, Frames(), score_fn, batch_size=5)
-    s2 = score_dataset(trainer.phi, trainer.theta, Frames(), score_fn, batch_size=16)
+    s1 = score_dataset(trainer.phi, trainer.theta, Frames(), tiny_score, batch_size=5)
+    s2 = score_dataset(trainer.phi, trainer.theta, Frames(), tiny_score, batch_size=16)
     assert trainer.theta.training and trainer.phi.training
     np.testing.assert_allclose(s1.scores, s2.scores, rtol=1e-5)
     assert s1.video_ids[:2] == ["M/v0", "M/v0"] and s1.labels.tolist()[:4] == [0, 0, 1, 1]
@@ -215,13 +179,12 @@ def test_method_registry():
         assert name in METHODS
     assert get_method("erm").algorithm == "erm" and get_method("mp").algorithm == "mp"
     assert get_method("colorlbp").phi == "map" and get_method("rgb").streams == "rgb"
-    assert get_method("mp-k2").config == {"inner_steps": 2}
+    assert get_method("mp-k2").inner_steps == 2 and get_method("mp").inner_steps == 4
     with pytest.raises(ValueError, match="unknown method"):
         get_method("nope")
 
 
 def test_summarize_seeds_over_results():
-    from mpfas_lib.training.runs import summarize_seeds
 
     def result(h):
         video = {"hter_source": h, "hter_target_eer": h / 2, "auc": 100 - h}

@@ -145,10 +145,19 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
     return rows
 
 
+def evenly_spaced(n_frames: int, n: int | None) -> list[int]:
+    """``n`` frame indices spread evenly over a video of ``n_frames`` (all when n is None)."""
+    if n_frames <= 0:
+        return []
+    if n is None or n >= n_frames:
+        return list(range(n_frames))
+    if n <= 0:
+        raise ValueError(f"number of frames to keep must be positive, got {n}")
+    return [int((i + 0.5) * n_frames / n) for i in range(n)]
+
+
 def video_frames(folder: Path, frames_per_video: int | None = None) -> list[tuple[Path, int]]:
     """The frame images of a prepared video folder, ``frames_per_video`` evenly spaced ones."""
-    from mpfas_lib.data.sampling import evenly_spaced
-
     frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     return [(frames[j], j) for j in evenly_spaced(len(frames), frames_per_video or None)]
 

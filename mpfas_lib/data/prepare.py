@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mpfas_lib.data.datasets import evenly_spaced
 from mpfas_lib.data.index import NamingError, dataset_key, find_videos, parse, read_msu_lists
-from mpfas_lib.data.sampling import evenly_spaced
 
 MANIFEST_FIELDS = ["video", "label", "attack", "split", "subject", "frames", "sampled",
                    "no_face", "status", "source"]

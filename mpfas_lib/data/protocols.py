@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpfas_lib.data.datasets import MANIFEST, FrameDataset, PreparedDataset
+from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.paths import data_dir
+from mpfas_lib.profile import Profile, get_profile
 
 # name -> (source domains, target domain)
 PROTOCOLS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -68,18 +70,14 @@ def check_real_root(root: Path, domains: tuple[str, ...]) -> None:
 
 
 def build_protocol(
-    name: str, source: str = "synthetic", profile: object | None = None,
+    name: str, source: str = "synthetic", profile: Profile | None = None,
     root: str | Path | None = None, seed: int = 0,
 ) -> Protocol:
     """Build a protocol on the synthetic benchmark or on prepared real data under ``root``."""
-    from mpfas_lib.profile import get_profile
-
     sources_d, target_d = protocol_domains(name)
     profile = profile if profile is not None else get_profile()
-    size = profile.image_size  # type: ignore[attr-defined]
+    size = profile.image_size
     if source == "synthetic":
-        from mpfas_lib.data.synthetic import from_profile
-
         bench = from_profile(profile, seed=seed, root=root)
         tr = {d: bench.dataset(d, "train") for d in sources_d}
         va = {d: bench.dataset(d, "val") for d in sources_d}

@@ -15,18 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mpfas_lib.data.datasets import FrameDataset
-
-
-def evenly_spaced(n_frames: int, n: int | None) -> list[int]:
-    """``n`` frame indices spread evenly over a video of ``n_frames`` (all when n is None)."""
-    if n_frames <= 0:
-        return []
-    if n is None or n >= n_frames:
-        return list(range(n_frames))
-    if n <= 0:
-        raise ValueError(f"number of frames to keep must be positive, got {n}")
-    return [int((i + 0.5) * n_frames / n) for i in range(n)]
+from mpfas_lib.data.datasets import FrameDataset, evenly_spaced
 
 
 def evaluation_frames(dataset: FrameDataset, n: int | None) -> FrameDataset:

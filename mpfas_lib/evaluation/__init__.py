@@ -1,4 +1,4 @@
-"""Evaluation: anti-spoofing metrics, the paper's tables as data, comparison tables."""
+"""Evaluation: scores (Eq. 11), metrics, model selection, seed statistics, the paper's tables."""
 
 from mpfas_lib.evaluation.metrics import (
     auc,
@@ -12,6 +12,20 @@ from mpfas_lib.evaluation.metrics import (
     video_scores,
 )
 from mpfas_lib.evaluation.paper import CITATION, SETTING_TO_PROTOCOL, TABLES, paper_rows
+from mpfas_lib.evaluation.scoring import (
+    Scores,
+    evaluate_scores,
+    score_dataset,
+    score_domains,
+    source_val_metrics,
+)
+from mpfas_lib.evaluation.selection import (
+    SELECTIONS,
+    aggregate_seeds,
+    headline,
+    select,
+    summarize_seeds,
+)
 from mpfas_lib.evaluation.tables import (
     PAPER_NAMES,
     comparison_entries,
@@ -21,6 +35,16 @@ from mpfas_lib.evaluation.tables import (
 )
 
 __all__ = [
+    "SELECTIONS",
+    "Scores",
+    "aggregate_seeds",
+    "evaluate_scores",
+    "headline",
+    "score_dataset",
+    "score_domains",
+    "select",
+    "source_val_metrics",
+    "summarize_seeds",
     "CITATION",
     "PAPER_NAMES",
     "SETTING_TO_PROTOCOL",

@@ -4,12 +4,15 @@ This is the one place where run results are read. Every training run writes
 ``<out>/<run>/results.json`` (``mpfas_lib.training.runs.run_training``) with
 
 - ``run``, ``status`` ("completed" or "failed"), ``error``;
-- ``provenance``: ``config`` (protocol, method, data, ...), ``profile``, ``iterations``,
-  ``seed``, ``device``, ``wall_seconds``, git commit, ...;
+- ``provenance``: ``config`` (protocol, data, ..., with ``profile`` and ``method`` nested;
+  results written before format 2 hold a flat config with their names), ``profile``,
+  ``method``, ``iterations``, ``seed``, ``device``, ``wall_seconds``, git commit, ...;
 - ``selection``: the run's default model-selection rule;
 - ``metrics``: {rule: {"iteration", "target": {"frame": {...}, "video": {...}},
   "source_val": {...}}} for the rules "last", "source_val" and "target_oracle", with the
   target metrics of mpfas_lib.evaluation.metrics.evaluate in percent;
+- ``scores``: {rule: video-level target scores} of the selected evaluations (format 2; read by
+  :func:`mpfas_lib.evaluation.stats.run_scores`);
 - ``history``: every evaluation.
 
 :func:`load_runs` reads them, :func:`run_rows` makes one table row per run and
@@ -92,6 +95,11 @@ def load_runs(folder: Any, pattern: str = "*/results.json") -> list[dict[str, An
     return runs
 
 
+def _name(entry: Any) -> str:
+    """The name of a config's profile or method: nested (format 2) or flat (before)."""
+    return entry["name"] if isinstance(entry, dict) else str(entry)
+
+
 def run_rows(runs: Sequence[dict[str, Any]], rule: str | None = None, level: str = "video"
              ) -> pd.DataFrame:
     """One row per training run: protocol, method, both HTERs, AUC, selection, provenance.
@@ -106,7 +114,7 @@ def run_rows(runs: Sequence[dict[str, Any]], rule: str | None = None, level: str
         chosen = r["metrics"][sel]
         m = chosen["target"][level]
         rows.append({
-            "protocol": cfg["protocol"], "method": cfg["method"], "data": cfg["data"],
+            "protocol": cfg["protocol"], "method": _name(cfg["method"]), "data": cfg["data"],
             "profile": prov["profile"], "iterations": prov["iterations"],
             "selection": sel, "level": level, "evaluated at": chosen["iteration"],
             "hter_source": m.get("hter_source", np.nan), "hter_target_eer": m["hter_target_eer"],

@@ -1,4 +1,4 @@
-"""Handcrafted maps f(x) that replace Phi in the hybrid baselines (paper Table I).
+"""Handcrafted maps f(x) that replace Phi in the hybrid baselines (paper Eq. 4-5, Table I).
 
 Every map is a parameter-free ``nn.Module``: [B, 3, H, W] in [0, 1] -> [B, 3, H, W] in [0, 1]
 (single-channel maps repeated to three channels).

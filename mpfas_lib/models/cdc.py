@@ -8,14 +8,14 @@ from torch import Tensor, nn
 
 
 class CDConv2d(nn.Conv2d):
-    """Central difference convolution: y(p0) = sum_n w(p_n) * (x(p0 + p_n) - theta * x(p0)) + b.
+    """Central difference convolution: y(p0) = sum_n w(p_n) (x(p0 + p_n) - θ_cdc x(p0)) + b.
 
-    Implemented as a vanilla convolution minus ``theta`` times a 1x1 convolution whose
-    kernel is the spatial sum of ``w`` (Yu et al., CVPR 2020, Eq. 2-3). ``theta = 0`` is a
-    plain ``nn.Conv2d``; ``theta = 1`` keeps only the central differences. Zero padding is
-    part of the definition (a padded neighbour contributes ``w * (0 - theta * x(p0))``).
-    The bias, when present, is added once and is not scaled by ``1 - theta`` (the authors'
-    CDC code subtracts it ``theta`` times too; the paper's formula has no bias).
+    Implemented as a vanilla convolution minus ``cdc_theta`` times a 1x1 convolution whose
+    kernel is the spatial sum of ``w`` (Yu et al., CVPR 2020, Eq. 2-3). ``cdc_theta = 0`` is a
+    plain ``nn.Conv2d``; ``cdc_theta = 1`` keeps only the central differences. Zero padding is
+    part of the definition (a padded neighbour contributes ``w * (0 - cdc_theta * x(p0))``).
+    The bias, when present, is added once and is not scaled by ``1 - cdc_theta`` (the authors'
+    CDC code subtracts it ``cdc_theta`` times too; the paper's formula has no bias).
     """
 
     def __init__(
@@ -26,32 +26,32 @@ class CDConv2d(nn.Conv2d):
         padding: int = 1,
         stride: int = 1,
         bias: bool = False,
-        theta: float = 0.7,
+        cdc_theta: float = 0.7,
     ) -> None:
         if kernel_size % 2 != 1 or padding != kernel_size // 2:
             raise ValueError(
                 f"CDConv2d needs an odd kernel centred on p0 (padding = kernel_size // 2); "
                 f"got kernel_size={kernel_size}, padding={padding}"
             )
-        if not 0.0 <= theta <= 1.0:
-            raise ValueError(f"CDConv2d theta must lie in [0, 1], got {theta}")
+        if not 0.0 <= cdc_theta <= 1.0:
+            raise ValueError(f"CDConv2d cdc_theta must lie in [0, 1], got {cdc_theta}")
         super().__init__(in_ch, out_ch, kernel_size, stride=stride, padding=padding, bias=bias)
-        self.theta = float(theta)
+        self.cdc_theta = float(cdc_theta)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Vanilla response minus theta * x(p0) * sum(w) (central difference term)."""
+        """Vanilla response minus cdc_theta * x(p0) * sum(w) (central difference term)."""
         out = super().forward(x)
-        if self.theta == 0.0:
+        if self.cdc_theta == 0.0:
             return out
         kernel_sum = self.weight.sum(dim=(2, 3), keepdim=True)
         center = F.conv2d(x, kernel_sum, bias=None, stride=self.stride, padding=0)
-        return out - self.theta * center
+        return out - self.cdc_theta * center
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", theta={self.theta}"
+        return super().extra_repr() + f", cdc_theta={self.cdc_theta}"
 
 
-def cdc_reference(x: Tensor, weight: Tensor, bias: Tensor | None, theta: float) -> Tensor:
+def cdc_reference(x: Tensor, weight: Tensor, bias: Tensor | None, cdc_theta: float) -> Tensor:
     """Direct per-pixel evaluation of the CDC definition (stride 1, zero padding); for tests."""
     b, c_in, h, w = x.shape
     c_out, _, k, _ = weight.shape
@@ -69,6 +69,7 @@ def cdc_reference(x: Tensor, weight: Tensor, bias: Tensor | None, theta: float) 
                                 ii, jj = i + di, j + dj
                                 inside = 0 <= ii < h and 0 <= jj < w
                                 val = float(x[n, c, ii, jj]) if inside else 0.0
-                                acc += float(weight[o, c, di + r, dj + r]) * (val - theta * centre)
+                                w_n = float(weight[o, c, di + r, dj + r])
+                                acc += w_n * (val - cdc_theta * centre)
                     out[n, o, i, j] = acc
     return out

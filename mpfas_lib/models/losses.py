@@ -23,14 +23,14 @@ def hfn_loss(
     out: HFNOutput,
     labels: Tensor,
     pixel_weight: float = 1.0,
-    official: bool = False,
     reduction: str = "mean",
 ) -> Tensor:
     """Eq. 10: L = L_BCE + L_MSE (labels 1 genuine / 0 spoof; pixel target all ones / zeros).
 
     The paper's "BCE" on the binary vector is a two-logit softmax cross-entropy, as in the
-    authors' code. ``pixel_weight`` scales L_MSE. ``official=True`` returns the code's
-    (L_MSE + L_CE) / 2. ``reduction``: "mean" (default), "sum" or "none" (per sample).
+    authors' code. ``pixel_weight`` scales L_MSE. (The code's Θ step halves the loss, (L_MSE +
+    L_CE) / 2: that is the method setting ``theta_loss_scale``, not a loss option.)
+    ``reduction``: "mean" (default), "sum" or "none" (per sample).
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -40,8 +40,6 @@ def hfn_loss(
         )
     ce, mse = loss_terms(out, labels)
     loss = ce + pixel_weight * mse
-    if official:
-        loss = loss / 2
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":

@@ -3,7 +3,10 @@
 - :func:`meta_pattern_step` — one outer iteration of the paper's Algorithm 1;
 - :func:`erm_step` — end-to-end ERM ("without OA") and the fixed-map baselines;
 - :class:`Trainer` — Φ, Θ, optimisers and batches; :data:`METHODS` — the method registry;
-- :func:`run_training` / :func:`build_config` — a whole run writing ``results.json``.
+- :func:`build_config` / :class:`RunConfig` — one run's settings (profile, method, run);
+- :func:`run_training` — a whole run writing ``results.json``.
+
+Scoring, thresholds, model selection and seed statistics live in :mod:`mpfas_lib.evaluation`.
 """
 
 from mpfas_lib.training.algorithm1 import (
@@ -12,10 +15,11 @@ from mpfas_lib.training.algorithm1 import (
     meta_pattern_step,
     split_domains,
 )
+from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.erm import Pipeline, erm_step
 from mpfas_lib.training.methods import METHODS, Method, get_method
-from mpfas_lib.training.runs import TrainConfig, build_config, run_training
-from mpfas_lib.training.trainer import Trainer, aggregate_seeds, evaluate_scores, score_dataset
+from mpfas_lib.training.runs import run_training
+from mpfas_lib.training.trainer import Trainer
 
 __all__ = [
     "METHODS",
@@ -23,15 +27,12 @@ __all__ = [
     "MetaStepStats",
     "NonFiniteLossError",
     "Pipeline",
-    "TrainConfig",
+    "RunConfig",
     "Trainer",
-    "aggregate_seeds",
     "build_config",
     "erm_step",
-    "evaluate_scores",
     "get_method",
     "meta_pattern_step",
     "run_training",
-    "score_dataset",
     "split_domains",
 ]

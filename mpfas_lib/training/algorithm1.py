@@ -1,11 +1,15 @@
 """Algorithm 1 of the paper: learning the Meta Pattern extractor Φ with the network Θ.
 
-One outer iteration (paper, Algorithm 1, the first-order solution of the bi-level Eq. 6):
+One outer iteration t (the paper's Algorithm 1, first-order solution of the bi-level Eq. 6),
+numbered as in the paper and in chapter 06's pseudo-code:
 
-1. randomly split the source domains into disjoint, non-empty D_φ and D_θ;
-2. Φ_0 ← Φ; for k = 1..K: Φ_k = Φ_{k−1} − α ∇_Φ L(x_φ^k, y_φ^k | Θ, Φ_{k−1}) on a fresh D_φ batch;
-3. Φ̂ ← Φ_K; one step of Θ's optimiser with ∇_Θ L(x_θ, y_θ | Θ, Φ̂) on a D_θ batch;
-4. Φ ← Φ_K.  No second-order gradients and no surrogate model.
+- line 6: randomly split the source domains into disjoint, non-empty D_φ and D_θ;
+- line 7: Φ_0 ← Φ;
+- lines 9-12: for k = 1..K, sample a fresh D_φ batch (line 10) and take
+  Φ_k = Φ_{k−1} − α ∇_Φ L(x_φ^k, y_φ^k | Θ, Φ_{k−1}) (line 11, Eq. 7);
+- line 14: Φ̂ ← Φ_K;
+- lines 15-16: sample a D_θ batch and update Θ with ∇_Θ L(x_θ, y_θ | Θ, Φ̂) (Eq. 8);
+- line 17: Φ ← Φ_K.  No second-order gradients and no surrogate model.
 
 ``mode="paper"`` (default) is the text above.  During the K inner passes Θ runs in train mode
 (batch statistics, exactly the forward of the Θ step) but its BatchNorm running statistics are
@@ -16,8 +20,8 @@ and its running statistics are restored, so Φ after the iteration is exactly Φ
 ``mode="official"`` mirrors the authors' public code: the domains are shuffled, the first one
 goes to D_φ and the remaining ones to D_θ; Φ has its own SGD optimiser (momentum 0.9,
 lr = α·K, state kept across iterations) stepped in place over K fresh D_φ batches; Θ's
-BatchNorm statistics are updated by those batches; the Θ step minimises (MSE + CE) / 2, i.e. the
-loss scaled by ``theta_loss_scale = 0.5``.
+BatchNorm statistics are updated by those batches. The code's Θ step minimises (MSE + CE) / 2:
+the method ``mp-official`` passes ``theta_loss_scale = 0.5``.
 """
 
 from __future__ import annotations
@@ -144,7 +148,7 @@ def meta_pattern_step(
     lr: float = 1e-3,
     mode: str = "paper",
     phi_optimizer: torch.optim.Optimizer | None = None,
-    theta_loss_scale: float | None = None,
+    theta_loss_scale: float = 1.0,
     theta_train: nn.Module | None = None,
     grad_sync: GradSync | None = None,
     autocast: Callable[[], AbstractContextManager] = nullcontext,
@@ -162,28 +166,25 @@ def meta_pattern_step(
     if mode == "official" and phi_optimizer is None:
         raise ValueError("mode='official' needs phi_optimizer (SGD, momentum 0.9, lr = alpha*K)")
     theta_train = theta if theta_train is None else theta_train
-    scale = theta_loss_scale
-    if scale is None:
-        scale = 0.5 if mode == "official" else 1.0
-    phi_domains, theta_domains = split_domains(domains, rng, mode)
+    phi_domains, theta_domains = split_domains(domains, rng, mode)  # line 6
     stats = MetaStepStats(iteration, phi_domains, theta_domains)
     phi_params = trainable(phi)
     phi.train()
     theta.train()
 
-    # Lines 7-12: K first-order steps of Φ on fresh D_φ batches, Θ fixed.
+    # Lines 7-12: Φ_0 ← Φ, then K first-order steps of Φ (Eq. 7) on fresh D_φ batches, Θ fixed.
     start = time.perf_counter()
     keep_theta_bn = preserved_batchnorm_stats(theta) if mode == "paper" else nullcontext()
     with keep_theta_bn:
         for k in range(inner_steps):
-            x_phi, y_phi = sample(phi_domains)
+            x_phi, y_phi = sample(phi_domains)  # line 10
             with autocast():
                 loss = loss_fn(theta(x_phi, phi(x_phi)), y_phi)
             stats.inner_losses.append(_check(loss, iteration, f"inner loss (k={k + 1}, D_phi)"))
             grads = list(torch.autograd.grad(loss, phi_params))  # ∇_Φ only: Θ gets nothing
             if grad_sync is not None:
                 grad_sync(grads)
-            if mode == "paper":
+            if mode == "paper":  # line 11: Φ_k = Φ_{k-1} - α ∇_Φ L (Eq. 7)
                 with torch.no_grad():
                     for p, g in zip(phi_params, grads, strict=True):
                         p.sub_(lr * g.to(p.dtype))
@@ -195,18 +196,18 @@ def meta_pattern_step(
                 phi_optimizer.zero_grad(set_to_none=True)
     stats.inner_seconds = time.perf_counter() - start
 
-    # Lines 14-17: Φ̂ = Φ_K frozen; one step of Θ on a D_θ batch; Φ keeps Φ_K.
+    # Lines 14-17: Φ̂ = Φ_K frozen; one step of Θ on a D_θ batch (Eq. 8); Φ keeps Φ_K.
     start = time.perf_counter()
-    x_theta, y_theta = sample(theta_domains)
+    x_theta, y_theta = sample(theta_domains)  # line 15
     keep_phi_bn = preserved_batchnorm_stats(phi) if mode == "paper" else nullcontext()
     with keep_phi_bn, torch.no_grad(), autocast():
         pattern = phi(x_theta)
     theta_optimizer.zero_grad(set_to_none=True)
     with autocast():
-        loss = scale * loss_fn(theta_train(x_theta, pattern.detach()), y_theta)
+        loss = theta_loss_scale * loss_fn(theta_train(x_theta, pattern.detach()), y_theta)
     stats.theta_loss = _check(loss, iteration, "theta loss (D_theta)")
     loss.backward()
-    theta_optimizer.step()
+    theta_optimizer.step()  # line 16 (Eq. 8)
     theta_optimizer.zero_grad(set_to_none=True)
     stats.theta_seconds = time.perf_counter() - start
     return stats

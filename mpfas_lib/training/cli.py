@@ -2,8 +2,8 @@
 
 Example: ``python -m mpfas_lib train --protocol MICO:OCI-M --method mp --data synthetic``.
 Settings come from the profile, then the method, then ``--config FILE`` (JSON or TOML), then the
-other flags, then ``--set key=value`` overrides. Under ``torchrun`` every rank trains on its own
-balanced batches and rank 0 writes the files.
+other flags, then ``--set key=value`` overrides (see ``mpfas_lib.training.config``). Under
+``torchrun`` every rank trains on its own balanced batches and rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -12,20 +12,29 @@ import argparse
 import json
 import sys
 
+from mpfas_lib.evaluation.selection import headline
+from mpfas_lib.profile import PROFILES
+from mpfas_lib.training.algorithm1 import NonFiniteLossError
+from mpfas_lib.training.config import build_config, parse_overrides
+from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
 from mpfas_lib.training.methods import METHODS
+from mpfas_lib.training.runs import run_training
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``train`` command's flags."""
-    parser.add_argument("--protocol", default="MICO:OCI-M", help="e.g. MICO:OCI-M, TWO:MI-C")
-    parser.add_argument("--method", default="mp", choices=sorted(METHODS), metavar="METHOD",
+    parser.add_argument("--protocol", default=None,
+                        help="e.g. MICO:OCI-M (default), TWO:MI-C")
+    parser.add_argument("--method", default=None, choices=sorted(METHODS), metavar="METHOD",
                         help=f"one of {', '.join(sorted(METHODS))} (default mp)")
-    parser.add_argument("--data", default="synthetic", choices=["synthetic", "real"])
+    parser.add_argument("--data", default=None, choices=["synthetic", "real"],
+                        help="default synthetic")
     parser.add_argument("--root", default=None, help="prepared real datasets (--data real)")
     parser.add_argument("--config", default=None, help="JSON or TOML file of settings")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting (repeatable), e.g. --set inner_steps=2")
-    parser.add_argument("--profile", default=None, choices=["quick", "full"])
+    parser.add_argument("--profile", default=None, choices=sorted(PROFILES),
+                        help="scale (default: $MPFAS_PROFILE, else full with CUDA, else quick)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", default=None, help="output folder (default results/runs)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
@@ -36,10 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Build the config, train (distributed when launched by torchrun), print the headline."""
-    from mpfas_lib.training.algorithm1 import NonFiniteLossError
-    from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
-    from mpfas_lib.training.runs import build_config, headline, parse_overrides, run_training
-
     try:
         config = build_config(
             protocol=args.protocol, method=args.method, profile=args.profile,

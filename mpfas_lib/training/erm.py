@@ -1,9 +1,9 @@
 """End-to-end ERM: the "without OA" ablation and the fixed-map / RGB baselines (paper Sec. IV).
 
-Θ̂ = [Θ, Φ] is trained jointly by plain empirical risk minimisation (Eq. 10 loss) on batches
-drawn from all source domains at once; there is no domain split and no inner loop.  When Φ is a
-parameter-free handcrafted map (ColorLBP, Albedo, ...) or absent (single-stream RGB), the same
-step trains Θ alone.
+Θ̂ = [Θ, Φ] is trained jointly by plain empirical risk minimisation (Eq. 1, one SGD step is
+Eq. 3; the loss is Eq. 10) on batches drawn from all source domains at once; there is no domain
+split and no inner loop.  When Φ is a parameter-free handcrafted map f(x) (ColorLBP, Albedo,
+...; Eq. 4, one step is Eq. 5) or absent (single-stream RGB), the same step trains Θ alone.
 """
 
 from __future__ import annotations

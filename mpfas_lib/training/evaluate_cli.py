@@ -1,8 +1,8 @@
 """Evaluate a checkpoint (checkpoint.pt or model_best.pt) on a protocol's target domain.
 
-Prints frame- and video-level AUC, EER, HTER at the target-EER threshold (oracle), at the
-threshold fixed on source validation (honest) and at 0.5, and APCER/BPCER/ACER (paper Eq. 11
-scores). The protocol defaults to the one the checkpoint was trained on.
+Prints frame- and video-level AUC, EER, HTER at the target-EER threshold, at the threshold
+fixed on source validation (honest) and at 0.5, and APCER/BPCER/ACER (paper Eq. 11 scores).
+The protocol defaults to the one the checkpoint was trained on.
 """
 
 from __future__ import annotations
@@ -10,8 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
+
+import torch
+
+from mpfas_lib.runtime import pick_device
+from mpfas_lib.training.checkpoints import atomic_write_text, load_checkpoint
+from mpfas_lib.training.config import RunConfig
+from mpfas_lib.training.runs import build_data, build_models, evaluate_models
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,21 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def evaluate_checkpoint(path: str | Path, protocol: str | None = None, data: str | None = None,
                         root: str | None = None, device: str | None = None) -> dict:
     """Load Φ and Θ from a checkpoint (weights_only) and evaluate them on a protocol."""
-    from mpfas_lib.runtime import pick_device
-    from mpfas_lib.training.checkpoints import load_checkpoint
-    from mpfas_lib.training.runs import TrainConfig, build_data, build_models, evaluate_models
-
     state = load_checkpoint(path)
     if "config" not in state:
         raise ValueError(f"checkpoint {path} has no config: not written by mpfas_lib training")
-    known = {f.name for f in fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
-    if protocol:
-        config.protocol = protocol
-    if data:
-        config.data = data
-    if root:
-        config.root = root
+    config = RunConfig.from_dict(state["config"])
+    changes = {k: v for k, v in (("protocol", protocol), ("data", data), ("root", root)) if v}
+    config = config.replace(**changes)
     models = state["trainer"] if "trainer" in state else state
     phi, theta = build_models(config)
     if phi is not None and models.get("phi"):
@@ -49,13 +46,11 @@ def evaluate_checkpoint(path: str | Path, protocol: str | None = None, data: str
     theta.load_state_dict(models["theta"])
     dev = pick_device(device or config.device)
     if config.threads > 0 and dev.type == "cpu":
-        import torch
-
         torch.set_num_threads(config.threads)  # same kernels as training: same scores
     phi = phi.to(dev) if phi is not None else None
     theta = theta.to(dev)
     out = evaluate_models(phi, theta, build_data(config), config, dev)
-    return {"checkpoint": str(path), "protocol": config.protocol, "method": config.method,
+    return {"checkpoint": str(path), "protocol": config.protocol, "method": config.method.name,
             "iteration": int(models.get("iteration", state.get("iteration", 0))), **out}
 
 
@@ -69,8 +64,6 @@ def main(args: argparse.Namespace) -> int:
         return 2
     text = json.dumps(result, indent=2)
     if args.out:
-        from mpfas_lib.training.checkpoints import atomic_write_text
-
         atomic_write_text(text, args.out)
     print(text)
     return 0

@@ -1,53 +1,108 @@
-"""The method registry: Algorithm 1 and every baseline/ablation of the paper's Section IV.
+"""The method registry: Algorithm 1 and every baseline and ablation of the paper's Section IV.
 
-Each method names how Φ is built (a learnable Meta Pattern extractor, a fixed handcrafted map
-or nothing), how Θ is built (HFN fusion and streams) and which trainer step it uses.
+A :class:`Method` holds every setting that defines *what* is trained, whatever the scale: how Φ
+is built (a learnable Meta Pattern extractor, a fixed handcrafted map or nothing), how Θ is
+built (fusion, streams, input normalisation), which algorithm trains them and how a
+checkpoint is selected. Sizes and step counts belong to the profile (:mod:`mpfas_lib.profile`).
 
-===============  ==========================================================================
-name             what it trains
-===============  ==========================================================================
-mp               HFN + MP, Algorithm 1 (paper's form), CONV2 extractor, HFM fusion
-mp-official      same, Algorithm 1 as in the authors' code (``mode="official"``)
-erm              HFN + MP trained end to end by ERM of [Θ, Φ] ("without OA", Fig. 7)
-rgb              single-stream RGB network (no pattern), ERM
-colorlbp ...     HFN + a fixed handcrafted map (colorlbp, albedo, depth, reflectance, hsv,
-                 ycrcb; Table I), only Θ trains, ERM
-mp-concat        HFN + MP with concatenation instead of HFM (Fig. 6)
-mp-conv1 ...     extractor variants conv1, conv3, cdc1, cdc2, cdc3 (Fig. 8; mp = conv2)
-mp-k1 ...        K = 1, 2, 8 inner steps (Fig. 9; mp = K 4)
-===============  ==========================================================================
+=================  =========================================================================
+name               what it trains
+=================  =========================================================================
+mp                 HFN + MP, Algorithm 1 (paper's form), CONV2 extractor, HFM fusion
+mp-official        the authors' public code: Algorithm 1 in the code's form, the code's fusion
+                   head, raw RGB input, loss (MSE + CE) / 2, checkpoint chosen on the target
+erm                HFN + MP trained end to end by ERM of [Θ, Φ] ("without OA", Fig. 7)
+rgb                single-stream RGB network (no pattern), ERM
+colorlbp ...       HFN + a fixed handcrafted map (one per ``features.MAP_NAMES``; Table I),
+                   only Θ trains, ERM; ``<map>-concat`` with concatenation fusion
+mp-concat          HFN + MP with concatenation instead of HFM (Fig. 6); ``erm-concat`` by ERM
+mp-conv1 ...       extractor variants (one per ``models.EXTRACTOR_NAMES``; Fig. 8; mp = conv2)
+mp-k1 ...          K = 1, 2, 4, 8 inner steps (Fig. 9; mp = K 4)
+=================  =========================================================================
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-MAP_NAMES = ("colorlbp", "albedo", "depth", "reflectance", "hsv", "ycrcb")
-EXTRACTORS = ("conv1", "conv2", "conv3", "cdc1", "cdc2", "cdc3")
+from mpfas_lib.evaluation.selection import SELECTIONS
+from mpfas_lib.features import MAP_NAMES, build_map
+from mpfas_lib.models.extractor import EXTRACTOR_NAMES, build_extractor
+from mpfas_lib.models.hfn import FUSIONS, HFN, NORMS, STREAMS
+from mpfas_lib.training.algorithm1 import MODES
+
+ALGORITHMS = ("mp", "erm")
+PHI_KINDS = ("extractor", "map", "none")
 
 
 @dataclass(frozen=True)
 class Method:
-    """How one method builds Φ and Θ and which step trains them."""
+    """How one method builds Φ and Θ, which algorithm trains them and how a run is selected."""
 
     name: str
     description: str
-    algorithm: str = "mp"  # "mp" (Algorithm 1) or "erm"
+    algorithm: str = "mp"  # "mp" (Algorithm 1) or "erm" (Eq. 1/3, end to end)
+    mode: str = "paper"  # Algorithm 1 as in the paper or "official" (the authors' code)
     phi: str = "extractor"  # "extractor", "map" or "none"
     phi_name: str = "conv2"  # extractor variant or handcrafted map name
+    cdc_theta: float = 0.7  # the CDC constant of the cdc* extractors (not the network Θ)
     fusion: str = "hfm"
     streams: str = "both"
-    config: dict[str, Any] = field(default_factory=dict)  # TrainConfig defaults of the method
+    rgb_norm: str = "imagenet"  # "none" feeds raw [0, 1] RGB (the authors' code)
+    map_norm: str = "imagenet"
+    inner_steps: int = 4  # K of Algorithm 1
+    theta_loss_scale: float = 1.0  # the code's Θ step minimises (MSE + CE) / 2
+    weight_decay: float = 0.0
+    selection: str = "source_val"  # which evaluation results.json reports first
+
+    def replace(self, **changes: Any) -> Method:
+        """A copy with some settings changed."""
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        """Refuse settings that no run can use, or that contradict each other."""
+        choices = {"algorithm": ALGORITHMS, "mode": MODES, "phi": PHI_KINDS, "fusion": FUSIONS,
+                   "streams": tuple(STREAMS), "rgb_norm": NORMS, "map_norm": NORMS,
+                   "selection": SELECTIONS}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"method {self.name}: {key} must be one of {list(allowed)}, "
+                                 f"got {getattr(self, key)!r}")
+        names = {"extractor": EXTRACTOR_NAMES, "map": MAP_NAMES}.get(self.phi)
+        if names is not None and self.phi_name not in names:
+            raise ValueError(f"method {self.name}: phi_name must be one of {list(names)} when "
+                             f"phi={self.phi!r}, got {self.phi_name!r}")
+        if self.algorithm == "mp" and self.phi != "extractor":
+            raise ValueError(f"method {self.name}: Algorithm 1 (algorithm='mp') needs a "
+                             f"learnable extractor (phi='extractor'), got phi={self.phi!r}")
+        if self.mode == "official" and self.algorithm != "mp":
+            raise ValueError(f"method {self.name}: mode='official' is a form of Algorithm 1 and "
+                             "needs algorithm='mp'")
+        if (self.phi == "none") != (self.streams == "rgb"):
+            raise ValueError(f"method {self.name}: phi='none' goes with streams='rgb' (no "
+                             f"pattern stream), got phi={self.phi!r}, streams={self.streams!r}")
+        if self.inner_steps < 1:
+            raise ValueError(f"method {self.name}: inner_steps (K) must be >= 1, got "
+                             f"{self.inner_steps}")
+        if not 0.0 <= self.cdc_theta <= 1.0:
+            raise ValueError(f"method {self.name}: cdc_theta must lie in [0, 1], got "
+                             f"{self.cdc_theta}")
+        if self.theta_loss_scale <= 0 or self.weight_decay < 0:
+            raise ValueError(f"method {self.name}: need theta_loss_scale > 0 and "
+                             "weight_decay >= 0")
 
 
 def _registry() -> dict[str, Method]:
     methods = [
         Method("mp", "HFN + Meta Pattern, Algorithm 1 (paper)"),
-        Method("mp-official", "HFN + Meta Pattern, Algorithm 1 as in the authors' code",
-               config={"mode": "official"}),
+        # REFERENCE section 4: everything the authors' public code does differently
+        Method("mp-official", "HFN + Meta Pattern, as in the authors' public code",
+               mode="official", fusion="official", rgb_norm="none", theta_loss_scale=0.5,
+               selection="target_oracle"),
         Method("erm", "HFN + Meta Pattern, end-to-end ERM of [Θ, Φ] (without OA)",
                algorithm="erm"),
         Method("rgb", "single-stream RGB network, ERM", algorithm="erm", phi="none",
@@ -62,13 +117,14 @@ def _registry() -> dict[str, Method]:
                               algorithm="erm", phi="map", phi_name=name))
         methods.append(Method(f"{name}-concat", f"HFN + fixed {name} map, concat fusion, ERM",
                               algorithm="erm", phi="map", phi_name=name, fusion="concat"))
-    for name in EXTRACTORS:
-        if name != "conv2":
+    default = Method("", "").phi_name
+    for name in EXTRACTOR_NAMES:
+        if name != default:
             methods.append(Method(f"mp-{name}", f"HFN + Meta Pattern, {name} extractor",
                                   phi_name=name))
     for k in (1, 2, 4, 8):
         methods.append(Method(f"mp-k{k}", f"HFN + Meta Pattern, Algorithm 1 with K = {k}",
-                              config={"inner_steps": k}))
+                              inner_steps=k))
     return {m.name: m for m in methods}
 
 
@@ -87,20 +143,15 @@ def build_phi(method: Method) -> nn.Module | None:
     if method.phi == "none":
         return None
     if method.phi == "map":
-        from mpfas_lib.features import build_map
-
         fixed = build_map(method.phi_name)
         fixed.requires_grad_(False)  # a handcrafted map is never trained (Table I)
         return fixed
-    from mpfas_lib.models.extractor import build_extractor
-
-    return build_extractor(method.phi_name)
+    return build_extractor(method.phi_name, cdc_theta=method.cdc_theta)
 
 
-def build_theta(method: Method, backbone: str, **hfn_kwargs: Any) -> nn.Module:
-    """Θ of a method: the HFN with the method's fusion and streams."""
-    from mpfas_lib.models.hfn import HFN
-
-    kwargs = {"backbone": backbone, "fusion": method.fusion, "streams": method.streams}
-    kwargs.update({k: v for k, v in hfn_kwargs.items() if v is not None})
-    return HFN(**kwargs)
+def build_theta(method: Method, backbone: str, pretrained: str | None = None,
+                **hfn_kwargs: Any) -> nn.Module:
+    """Θ of a method: the HFN with the method's fusion, streams and input normalisation."""
+    return HFN(backbone=backbone, fusion=method.fusion, streams=method.streams,
+               rgb_norm=method.rgb_norm, map_norm=method.map_norm, pretrained=pretrained,
+               **hfn_kwargs)

@@ -1,22 +1,17 @@
-"""The trainer shared by Algorithm 1 and the ERM baselines, and the evaluation loop.
+"""The trainer shared by Algorithm 1 and the ERM baselines.
 
 ``Trainer`` owns Φ, Θ, their optimisers, the domain-split RNG and the batch source; ``step()``
 runs one outer iteration of Algorithm 1 (``algorithm="mp"``) or one ERM step
-(``algorithm="erm"``).  ``score_dataset`` computes Eq. 11 scores of a test set, and
-``evaluate_scores`` turns target and source-validation scores into frame- and video-level
-metrics with every HTER labelled by its threshold.
+(``algorithm="erm"``). Scoring and metrics live in :mod:`mpfas_lib.evaluation`.
 """
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -28,9 +23,10 @@ from mpfas_lib.training.algorithm1 import (
     trainable,
 )
 from mpfas_lib.training.checkpoints import python_rng_state, set_python_rng_state
+from mpfas_lib.training.distributed import average_tensors, broadcast_module, wrap_ddp
 from mpfas_lib.training.erm import Pipeline, erm_step
 
-ALGORITHMS = ("mp", "erm")
+ALGORITHMS = ("mp", "erm")  # Algorithm 1, or ERM (Eq. 1/3)
 
 
 class RecordedBatches:
@@ -94,7 +90,7 @@ class Trainer:
         lr: float = 1e-3,
         momentum: float = 0.9,
         weight_decay: float = 0.0,
-        theta_loss_scale: float | None = None,
+        theta_loss_scale: float = 1.0,
         seed: int = 0,
         device: torch.device | str = "cpu",
         amp: bool = False,
@@ -125,8 +121,6 @@ class Trainer:
         self.pipeline = Pipeline(self.phi, self.theta)
         distributed = dist is not None and dist.world_size > 1
         if distributed:
-            from mpfas_lib.training.distributed import broadcast_module, wrap_ddp
-
             broadcast_module(self.pipeline)
             wrapped = self.theta if algorithm == "mp" else self.pipeline
             self.train_module = wrap_ddp(wrapped, self.device)
@@ -168,8 +162,6 @@ class Trainer:
             if self.algorithm == "mp":
                 grad_sync = None
                 if self.dist is not None and self.dist.world_size > 1:
-                    from mpfas_lib.training.distributed import average_tensors
-
                     grad_sync = average_tensors
                 return meta_pattern_step(
                     self.phi,
@@ -232,154 +224,3 @@ class Trainer:
         set_python_rng_state(state["split_rng"], self.split_rng)
         self.batches.load_state_dict(state["batches"])
         self.iteration = int(state["iteration"])
-
-
-@dataclass
-class Timing:
-    """Wall time of some outer iterations and its split into the K inner passes and Θ steps."""
-
-    iterations: int
-    wall_seconds: float
-    inner_seconds: float
-    theta_seconds: float
-
-
-def timed_steps(trainer: Trainer, iterations: int,
-                sync: Callable[[], None] = lambda: None) -> Timing:
-    """Run ``iterations`` trainer steps and time them (``sync`` waits for a GPU's queue)."""
-    inner = theta = 0.0
-    sync()
-    start = time.perf_counter()
-    for _ in range(iterations):
-        stats = trainer.step()
-        inner += stats.inner_seconds
-        theta += stats.theta_seconds
-    sync()
-    return Timing(iterations, time.perf_counter() - start, inner, theta)
-
-
-@dataclass
-class Scores:
-    """Frame scores of one test set (Eq. 11), with labels and video ids."""
-
-    scores: np.ndarray
-    labels: np.ndarray
-    video_ids: list[str]
-
-
-@torch.no_grad()
-def score_dataset(
-    phi: nn.Module | None,
-    theta: nn.Module,
-    dataset: Any,
-    score_fn: Callable[[Any], torch.Tensor],
-    *,
-    device: torch.device | str = "cpu",
-    batch_size: int = 64,
-    amp: bool = False,
-    channels_last: bool = False,
-) -> Scores:
-    """Eq. 11 genuine score of every frame of a dataset, models in eval mode."""
-    device = torch.device(device)
-    modules = [m for m in (phi, theta) if m is not None]
-    was_training = [m.training for m in modules]
-    for m in modules:
-        m.eval()
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    scores, labels, videos = [], [], []
-    use_amp = amp and device.type == "cuda"
-    try:
-        for batch in loader:
-            images = batch[0].to(device)
-            if channels_last and device.type == "cuda":
-                images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext():
-                pattern = phi(images) if phi is not None else None
-                out = theta(images, pattern)
-                score = score_fn(out)
-            scores.append(score.float().cpu().numpy())
-            labels.append(torch.as_tensor(batch[1]).long().numpy())
-            videos.extend(str(v) for v in batch[3])
-    finally:
-        for m, flag in zip(modules, was_training, strict=True):
-            m.train(flag)
-    if not scores:
-        raise ValueError("cannot score an empty dataset")
-    return Scores(np.concatenate(scores), np.concatenate(labels), videos)
-
-
-def evaluate_scores(target: Scores, source_val: Scores | None = None) -> dict[str, dict]:
-    """Frame- and video-level metrics of the target; HTER thresholds from source val (honest)."""
-    from mpfas_lib.evaluation.metrics import evaluate, threshold_at_eer
-
-    out: dict[str, dict] = {}
-    for level in ("frame", "video"):
-        videos_t = target.video_ids if level == "video" else None
-        threshold = None
-        if source_val is not None:
-            videos_s = source_val.video_ids if level == "video" else None
-            threshold = threshold_at_eer(source_val.scores, source_val.labels, videos_s)
-        out[level] = evaluate(
-            target.scores, target.labels, videos_t, source_threshold=threshold, level=level
-        )
-    return out
-
-
-def source_val_metrics(source_val: Scores) -> dict[str, float]:
-    """Source-validation AUC/EER (video level), the criterion of ``source_val`` selection."""
-    from mpfas_lib.evaluation.metrics import auc, eer, video_scores
-
-    s, y, _ = video_scores(source_val.scores, source_val.labels, source_val.video_ids)
-    return {"auc": auc(s, y), "eer": eer(s, y)[0]}
-
-
-SELECTIONS = ("last", "source_val", "target_oracle")
-
-
-def select(history: list[dict], rule: str = "source_val") -> dict:
-    """Pick one evaluation from the history: last, best source-val EER, best target HTER."""
-    if rule not in SELECTIONS:
-        raise ValueError(f"unknown model selection {rule!r}: choose one of {SELECTIONS}")
-    if not history:
-        raise ValueError("no evaluation in the history to select from")
-    if rule == "last":
-        return history[-1]
-    if rule == "source_val":
-        usable = [h for h in history if h.get("source_val")]
-        if not usable:
-            return history[-1]
-        # lowest source-val EER, ties to higher AUC then to the later iteration
-        return min(
-            reversed(usable),
-            key=lambda h: (h["source_val"]["eer"], -h["source_val"]["auc"]),
-        )
-    return min(reversed(history), key=lambda h: h["target"]["video"]["hter_target_eer"])
-
-
-def aggregate_seeds(results: Sequence[dict], keys: Sequence[str] | None = None) -> dict:
-    """Mean ± std (sample std, ddof=1 when n > 1) of numeric metrics over several seeds' runs."""
-    if not results:
-        raise ValueError("no results to aggregate")
-    flat = [_flatten(r) for r in results]
-    names = keys if keys is not None else sorted(set.intersection(*(set(f) for f in flat)))
-    out: dict[str, dict] = {}
-    for name in names:
-        values = np.array([f[name] for f in flat], dtype=np.float64)
-        out[name] = {
-            "mean": float(values.mean()),
-            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "n": len(values),
-            "values": values.tolist(),
-        }
-    return out
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict[str, float]:
-    flat: dict[str, float] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            flat[name] = float(value)
-    return flat

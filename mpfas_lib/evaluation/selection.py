@@ -1,0 +1,84 @@
+"""Model selection over a run's evaluations, headline numbers and the mean ± std over seeds.
+
+A run evaluates every ``eval_every`` iterations; which evaluation it reports is a choice with
+consequences (REFERENCE section 5): ``last``; ``source_val``, the lowest EER on held-out
+*source* subjects (honest: no target label is used); ``target_oracle``, the lowest
+target HTER (what the field and the authors' code report, an oracle).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+SELECTIONS = ("last", "source_val", "target_oracle")
+
+
+def select(history: list[dict], rule: str = "source_val") -> dict:
+    """Pick one evaluation from the history: last, best source-val EER, best target HTER."""
+    if rule not in SELECTIONS:
+        raise ValueError(f"unknown model selection {rule!r}: choose one of {SELECTIONS}")
+    if not history:
+        raise ValueError("no evaluation in the history to select from")
+    if rule == "last":
+        return history[-1]
+    if rule == "source_val":
+        usable = [h for h in history if h.get("source_val")]
+        if not usable:
+            return history[-1]
+        # lowest source-val EER, ties to higher AUC then to the later iteration
+        return min(
+            reversed(usable),
+            key=lambda h: (h["source_val"]["eer"], -h["source_val"]["auc"]),
+        )
+    return min(reversed(history), key=lambda h: h["target"]["video"]["hter_target_eer"])
+
+
+def headline(results: dict, rule: str | None = None, level: str = "video") -> dict[str, float]:
+    """HTER (source threshold and target EER threshold) and AUC of the selected evaluation."""
+    rule = rule or results.get("selection", "source_val")
+    metrics = results["metrics"][rule]["target"][level]
+    return {
+        "hter_source": metrics.get("hter_source", math.nan),
+        "hter_target_eer": metrics["hter_target_eer"],
+        "auc": metrics["auc"],
+        "iteration": results["metrics"][rule]["iteration"],
+    }
+
+
+def aggregate_seeds(results: Sequence[dict], keys: Sequence[str] | None = None) -> dict:
+    """Mean ± std (sample std, ddof=1 when n > 1) of numeric metrics over several seeds' runs."""
+    if not results:
+        raise ValueError("no results to aggregate")
+    flat = [_flatten(r) for r in results]
+    names = keys if keys is not None else sorted(set.intersection(*(set(f) for f in flat)))
+    out: dict[str, dict] = {}
+    for name in names:
+        values = np.array([f[name] for f in flat], dtype=np.float64)
+        out[name] = {
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "n": len(values),
+            "values": values.tolist(),
+        }
+    return out
+
+
+def summarize_seeds(results: list[dict], rule: str | None = None,
+                    level: str = "video") -> dict[str, dict]:
+    """Mean ± std over several seeds' results.json of the headline metrics (honest report)."""
+    heads = [headline(r, rule, level) for r in results]
+    return aggregate_seeds(heads, keys=["hter_source", "hter_target_eer", "auc"])
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
