@@ -1,9 +1,10 @@
 """One training run end to end: config, data, models, loop, evaluation, checkpoints, results.
 
-``run_training(config, out)`` writes ``<out>/<run_name>/``: ``results.json`` (provenance and
-metrics), ``checkpoint.pt`` (everything needed by ``resume=True``, written atomically every
-``checkpoint_every`` iterations), ``model_best.pt`` (Φ and Θ at the source-validation-selected
-evaluation), ``trace.json`` (per-iteration Algorithm 1 trace) and ``tb/`` (TensorBoard logs).
+``run_training(config, out)`` writes ``<out>/<run_name>/``: ``results.json`` (provenance,
+metrics and video scores), ``checkpoint.pt`` (everything needed by ``resume=True``, written
+atomically every ``checkpoint_every`` iterations), ``model_best.pt`` (Φ and Θ at the
+source-validation-selected evaluation), ``phi_best.pt`` (that Φ alone, when it is learnt),
+``trace.json`` (per-iteration Algorithm 1 trace) and ``tb/`` (TensorBoard logs).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from mpfas_lib.evaluation.selection import SELECTIONS, select
 from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.paths import REPO_ROOT, results_dir
 from mpfas_lib.runtime import device_name, pick_device, seed_everything
-from mpfas_lib.training.algorithm1 import NonFiniteLossError
+from mpfas_lib.training.algorithm1 import NonFiniteLossError, trainable
 from mpfas_lib.training.checkpoints import (
     atomic_save,
     atomic_write_text,
@@ -239,9 +240,14 @@ def run_training(
                     writer.add_scalar("target/auc", video["auc"], it)
                     if "source_val" in record:
                         writer.add_scalar("source_val/eer", record["source_val"]["eer"], it)
-                if main and config.save_best and select(history, "source_val") is record:
-                    atomic_save({"config": config.to_dict(), **trainer.model_state(),
-                                 "iteration": it}, run_dir / "model_best.pt")
+                if main and select(history, "source_val") is record:
+                    models = trainer.model_state()
+                    if config.save_best:
+                        atomic_save({"config": config.to_dict(), **models, "iteration": it},
+                                    run_dir / "model_best.pt")
+                    if trainable(trainer.phi):  # Φ alone is tiny: kept with the results
+                        atomic_save({"method": method.name, "phi": models["phi"],
+                                     "iteration": it}, run_dir / "phi_best.pt")
             if main and (it % every_ckpt == 0 or it == prof.iterations):
                 atomic_save({
                     "format": RESULTS_FORMAT,

@@ -1,0 +1,276 @@
+"""``python -m mpfas_lib sweep PLAN``: many runs (protocol × method × seed) from a plan file.
+
+A plan is a TOML file (``mpfas_lib/training/plans/<name>.toml`` is found by name)::
+
+    description = "what the plan answers"
+    profile = "study"            # the scale of every run; results go to results/<profile>/
+    [set]                        # settings applied to every run (as --set)
+    threads = 1
+    [[runs]]                     # one or more blocks: the product of their lists
+    protocols = ["MICO:OCI-M"]
+    methods = ["mp", "erm"]
+    seeds = [0, 1, 2]
+
+The sweep builds and validates every run's configuration before any work, generates the
+synthetic data once, then trains the runs with ``--workers`` processes (seed 0 of every run
+first, so a partial sweep is already balanced). Finished runs are skipped, interrupted ones
+resume from their checkpoint, so the sweep can be stopped (Ctrl-C, a kill) and started again
+at any time. One sweep at a time may write to an output folder (a lock file says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import multiprocessing
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from mpfas_lib.data.protocols import protocol_domains
+from mpfas_lib.data.synthetic import from_profile
+from mpfas_lib.evaluation.selection import headline
+from mpfas_lib.paths import results_dir
+from mpfas_lib.profile import get_profile
+from mpfas_lib.training.checkpoints import atomic_write_text
+from mpfas_lib.training.config import RunConfig, build_config
+
+PLAN_DIR = Path(__file__).resolve().parent / "plans"
+PLAN_KEYS = {"description", "profile", "set", "runs", "out"}
+BLOCK_KEYS = {"protocols", "methods", "seeds"}
+# every sweep run: no bar per run (the sweep has one), no TensorBoard, no checkpoint once done
+RUN_DEFAULTS = {"progress": False, "tensorboard": False, "keep_checkpoint": False}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A parsed plan: its name, profile, shared settings and the runs' configurations."""
+
+    name: str
+    path: Path
+    description: str
+    profile: str
+    out: str
+    configs: tuple[RunConfig, ...]
+
+
+def find_plan(name: str | os.PathLike) -> Path:
+    """A plan file by path, or by name among the library's plans."""
+    path = Path(name)
+    for candidate in (path, PLAN_DIR / path, PLAN_DIR / f"{path}.toml"):
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in PLAN_DIR.glob("*.toml"))
+    raise FileNotFoundError(f"plan {name} not found (a file, or one of {known})")
+
+
+def _list(block: dict, key: str, where: str, kind: type) -> list:
+    value = block.get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, kind) for v in value):
+        raise ValueError(f"{where}: {key} must be a non-empty list of {kind.__name__}")
+    return value
+
+
+def read_plan(name: str | os.PathLike) -> Plan:
+    """Parse and validate a plan; every run's configuration is built (and checked) here."""
+    path = find_plan(name)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"plan {path}: cannot read or parse ({error})") from error
+    unknown = set(data) - PLAN_KEYS
+    if unknown:
+        raise ValueError(f"plan {path}: unknown key(s) {sorted(unknown)}; known: "
+                         f"{sorted(PLAN_KEYS)}")
+    profile = get_profile(str(data.get("profile", "study"))).name
+    shared = data.get("set", {})
+    if not isinstance(shared, dict):
+        raise ValueError(f"plan {path}: [set] must be a table of settings")
+    blocks = data.get("runs")
+    if not isinstance(blocks, list) or not blocks:
+        raise ValueError(f"plan {path}: needs at least one [[runs]] block")
+    configs: dict[str, RunConfig] = {}
+    for i, block in enumerate(blocks, 1):
+        where = f"plan {path}, [[runs]] block {i}"
+        if not isinstance(block, dict) or set(block) - BLOCK_KEYS:
+            raise ValueError(f"{where}: expected only the keys {sorted(BLOCK_KEYS)}")
+        seeds = _list(block, "seeds", where, int)
+        for seed in seeds:  # seed-major order: seed 0 of every run first
+            for protocol in _list(block, "protocols", where, str):
+                for method in _list(block, "methods", where, str):
+                    try:
+                        config = build_config(protocol=protocol, method=method, profile=profile,
+                                              seed=seed, overrides={**RUN_DEFAULTS, **shared})
+                        protocol_domains(protocol)
+                    except ValueError as error:
+                        raise ValueError(f"{where}: {error}") from None
+                    configs.setdefault(config.name(), config)
+    ordered = sorted(configs.values(), key=lambda c: c.seed)  # stable: plan order per seed
+    return Plan(path.stem, path, str(data.get("description", "")), profile,
+                str(data.get("out", profile)), tuple(ordered))
+
+
+def run_state(run_dir: Path) -> str:
+    """``done`` (completed results), ``partial`` (a checkpoint to resume) or ``new``."""
+    results = run_dir / "results.json"
+    if results.is_file():
+        try:
+            if json.loads(results.read_text(encoding="utf-8")).get("status") == "completed":
+                return "done"
+        except (OSError, ValueError):
+            pass  # unreadable: train it again (the checkpoint, if any, resumes it)
+    return "partial" if (run_dir / "checkpoint.pt").is_file() else "new"
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.sweep.lock`` for the sweep's lifetime; refuse if another sweep holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = (folder / ".sweep.lock").open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another sweep is writing to {folder} (lock {handle.name})"
+                               ) from None
+        yield
+    finally:
+        handle.close()
+
+
+def prepare_data(plan: Plan, workers: int) -> None:
+    """Generate the synthetic videos of every protocol once, before the runs share them."""
+    by_seed: dict[tuple, set[str]] = {}
+    for c in plan.configs:
+        if c.data == "synthetic":
+            sources, target = protocol_domains(c.protocol)
+            by_seed.setdefault((c.profile, c.data_seed), set()).update((*sources, target))
+    for (profile, data_seed), domains in by_seed.items():
+        bench = from_profile(profile, seed=data_seed)
+        specs = [s for d in sorted(domains) for s in bench.videos(d)]
+        bench.ensure(specs, workers=workers)
+
+
+def _train(config: dict[str, Any], out: str, resume: bool) -> dict[str, Any]:
+    """Worker-process entry: train one run and return its headline (or its error)."""
+    import torch
+
+    from mpfas_lib.training.runs import run_training  # the worker's own import, after spawn
+
+    cfg = RunConfig.from_dict(config)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    start = time.perf_counter()
+    try:
+        results = run_training(cfg, out=out, resume=resume, log=lambda *_: None)
+    except Exception as error:  # reported by the sweep, which goes on with the other runs
+        return {"run": cfg.name(), "status": "failed", "error": f"{type(error).__name__}: "
+                f"{error}", "seconds": time.perf_counter() - start}
+    return {"run": cfg.name(), "status": results["status"], "seconds":
+            time.perf_counter() - start, **headline(results)}
+
+
+def run_sweep(plan: Plan, out: Path, workers: int = 1, limit: int | None = None,
+              log: Any = print) -> list[dict[str, Any]]:
+    """Train every unfinished run of a plan; returns one record per run attempted."""
+    with folder_lock(out):
+        states = {c.name(): run_state(out / c.name()) for c in plan.configs}
+        todo = [c for c in plan.configs if states[c.name()] != "done"][:limit]
+        done = len(plan.configs) - sum(s != "done" for s in states.values())
+        log(f"plan {plan.name}: {len(plan.configs)} runs, {done} done, {len(todo)} to train "
+            f"({sum(states[c.name()] == 'partial' for c in todo)} resumed) in {out}")
+        if not todo:
+            return []
+        prepare_data(plan, workers)
+        records: list[dict[str, Any]] = []
+        started = time.time()
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+        bar = tqdm(total=len(todo), desc=f"sweep {plan.name}", unit="run", file=sys.stderr)
+        with ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1) as pool:
+            jobs: dict[Future, RunConfig] = {
+                pool.submit(_train, c.to_dict(), str(out), states[c.name()] == "partial"): c
+                for c in todo
+            }
+            pending = set(jobs)
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for job in finished:
+                        record = job.result()
+                        records.append(record)
+                        bar.update(1)
+                        bar.set_postfix_str(f"{record['run']} {record['status']}")
+                        if record["status"] != "completed":
+                            log(f"{record['run']}: {record.get('error')}")
+            except KeyboardInterrupt:
+                for job in pending:
+                    job.cancel()
+                log("interrupted: finished runs are kept, started ones resume next time")
+                raise
+            finally:
+                bar.close()
+        _append_log(out, plan, started, records, workers)
+        return records
+
+
+def _append_log(out: Path, plan: Plan, started: float, records: list[dict], workers: int
+                ) -> None:
+    """Add this session of the sweep to ``out/sweeps.json`` (wall time, runs, failures)."""
+    path = out / "sweeps.json"
+    try:
+        sessions = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    except (OSError, ValueError):
+        sessions = []
+    sessions.append({"plan": plan.name, "started": time.strftime(
+        "%Y-%m-%dT%H:%M:%S", time.localtime(started)), "wall_seconds": time.time() - started,
+        "workers": workers, "runs": len(records),
+        "failed": [r["run"] for r in records if r["status"] != "completed"]})
+    atomic_write_text(json.dumps(sessions, indent=2), path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``sweep`` command's flags."""
+    parser.add_argument("plan", help="plan file, or the name of one in mpfas_lib/training/plans")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="parallel training processes (default 1; one per spare core)")
+    parser.add_argument("--out", default=None, help="output folder (default results/<profile>)")
+    parser.add_argument("--limit", type=int, default=None, help="train at most N runs now")
+    parser.add_argument("--list", action="store_true", help="show each run's state and exit")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Validate the plan and arguments, then train what is left of it."""
+    try:
+        if args.workers < 1 or (args.limit is not None and args.limit < 1):
+            raise ValueError("--workers and --limit must be >= 1")
+        plan = read_plan(args.plan)
+        out = Path(args.out) if args.out else results_dir() / plan.out
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} exists and is not a folder")
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.list:
+        for c in plan.configs:
+            print(f"{run_state(out / c.name()):8} {c.name()}")
+        return 0
+    try:
+        records = run_sweep(plan, out, args.workers, args.limit)
+    except (RuntimeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    failed = [r for r in records if r["status"] != "completed"]
+    print(json.dumps({"plan": plan.name, "trained": len(records), "failed": len(failed)}))
+    return 1 if failed else 0

@@ -1,0 +1,70 @@
+"""The sweep command: plans validated up front, runs trained once, resumed, locked, logged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mpfas_lib.training import sweep
+
+TINY_SET = """
+[set]
+image_size = 32
+synth_subjects = 4
+synth_frames = 2
+iterations = 4
+eval_every = 2
+threads = 1
+"""
+
+
+def write_plan(tmp_path, methods='["rgb", "colorlbp"]', extra=""):
+    path = tmp_path / "tiny.toml"
+    path.write_text(f'description = "tiny"\nprofile = "quick"\n{TINY_SET}\n[[runs]]\n'
+                    f'protocols = ["MICO:OCI-M"]\nmethods = {methods}\nseeds = [0, 1]\n{extra}')
+    return path
+
+
+def test_shipped_plans_are_valid():
+    main = sweep.read_plan("study-main")
+    assert len(main.configs) == 4 * 4 * 3 and main.profile == "study"
+    assert [c.seed for c in main.configs[:16]] == [0] * 16  # seed 0 of every run first
+    assert all(c.threads == 1 and not c.progress for c in main.configs)
+    ablations = sweep.read_plan("study-ablations")
+    assert {c.method.name for c in ablations.configs} >= {"mp-official", "mp-k8", "mp-cdc3"}
+    assert len(sweep.read_plan("quick").configs) == 16
+
+
+def test_bad_plans_are_refused_before_any_work(tmp_path):
+    bad = write_plan(tmp_path, methods='["mp", "nope"]')
+    with pytest.raises(ValueError, match=r"block 1: unknown method 'nope'"):
+        sweep.read_plan(bad)
+    bad.write_text('profile = "quick"\n[[runs]]\nprotocols = ["MICO:XYZ-M"]\nmethods = ["mp"]\n'
+                   "seeds = [0]\n")
+    with pytest.raises(ValueError, match="block 1"):
+        sweep.read_plan(bad)
+    bad.write_text('profile = "quick"\nworkers = 3\n')
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['workers'\]"):
+        sweep.read_plan(bad)
+    with pytest.raises(FileNotFoundError, match="study-main"):
+        sweep.find_plan("no-such-plan")
+
+
+def test_sweep_trains_once_skips_done_runs_and_holds_a_lock(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPFAS_CACHE", str(tmp_path / "cache"))
+    plan = sweep.read_plan(write_plan(tmp_path))
+    out = tmp_path / "out"
+    records = sweep.run_sweep(plan, out, workers=1, limit=3, log=lambda *_: None)
+    assert [r["status"] for r in records] == ["completed"] * 3
+    states = {c.name(): sweep.run_state(out / c.name()) for c in plan.configs}
+    assert sorted(states.values()) == ["done", "done", "done", "new"]
+    run = out / "MICO_OCI-M-rgb-s0"
+    assert (run / "results.json").is_file() and not (run / "checkpoint.pt").exists()
+    records = sweep.run_sweep(plan, out, workers=1, log=lambda *_: None)
+    assert [r["run"] for r in records] == ["MICO_OCI-M-colorlbp-s1"]
+    assert sweep.run_sweep(plan, out, workers=1, log=lambda *_: None) == []
+    log = json.loads((out / "sweeps.json").read_text())
+    assert [s["runs"] for s in log] == [3, 1] and all(s["wall_seconds"] > 0 for s in log)
+    with sweep.folder_lock(out), pytest.raises(RuntimeError, match="another sweep"):
+        sweep.run_sweep(plan, out, workers=1, log=lambda *_: None)
