@@ -1,5 +1,5 @@
-"""The one switch for scale: the ``quick`` (tests, book), ``study`` (committed CPU experiments)
-and ``full`` (GPU) profiles.
+"""The one switch for scale: the ``quick`` (tests, book), ``study`` (committed CPU experiments),
+``full`` (GPU) and ``full-smoke`` (the full networks for a few steps) profiles.
 
 Every profile runs the same code; only the numbers below differ, and each of them lives here
 and nowhere else. The active profile is chosen by the ``MPFAS_PROFILE`` environment variable,
@@ -76,25 +76,31 @@ _QUICK = Profile(
     eval_every=16,
 )
 
+_FULL = Profile(
+    name="full",
+    image_size=256,
+    backbone="resnet50",
+    iterations=20000,
+    batch_per_class=4,
+    lr=0.001,
+    momentum=0.9,
+    eval_frames=2,
+    synth_subjects=30,
+    synth_frames=8,
+    eval_every=500,
+)
+
 PROFILES: dict[str, Profile] = {
     "quick": _QUICK,
     # The book's committed CPU experiments (results/study/): the quick networks and faces,
     # trained until the curves flatten, on enough target videos that one video moves the HTER
     # by at most one point.
     "study": _QUICK.replace(name="study", iterations=400, eval_every=50, synth_subjects=40),
-    "full": Profile(
-        name="full",
-        image_size=256,
-        backbone="resnet50",
-        iterations=20000,
-        batch_per_class=4,
-        lr=0.001,
-        momentum=0.9,
-        eval_frames=2,
-        synth_subjects=30,
-        synth_frames=8,
-        eval_every=500,
-    ),
+    "full": _FULL,
+    # The full profile's networks and faces for a few iterations on a few identities: checks
+    # that every chapter runs end to end on a GPU (scripts/gpu_check.py) in minutes.
+    "full-smoke": _FULL.replace(name="full-smoke", iterations=4, eval_every=2, synth_subjects=4,
+                                synth_frames=2),
 }
 
 

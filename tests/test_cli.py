@@ -120,7 +120,7 @@ def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     assert result["status"] == "failed" and "iteration 6" in result["error"]
     assert load_checkpoint(run / "checkpoint.pt")["trainer"]["iteration"] == 4
     changed = build_config(profile="quick", overrides={**TINY, "lr": "0.5"})
-    with pytest.raises(ValueError, match=r"settings differ.*lr"):
+    with pytest.raises(ValueError, match=r"settings differ.*profile.lr"):
         run_training(changed, out=tmp_path, resume=True, log=lambda *_: None)
 
 

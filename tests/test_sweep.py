@@ -68,3 +68,19 @@ def test_sweep_trains_once_skips_done_runs_and_holds_a_lock(tmp_path, monkeypatc
     assert [s["runs"] for s in log] == [3, 1] and all(s["wall_seconds"] > 0 for s in log)
     with sweep.folder_lock(out), pytest.raises(RuntimeError, match="another sweep"):
         sweep.run_sweep(plan, out, workers=1, log=lambda *_: None)
+
+
+def test_load_or_train_loads_resumes_and_refuses_other_settings(tmp_path, monkeypatch):
+    from mpfas_lib.training import build_config, load_or_train
+
+    monkeypatch.setenv("MPFAS_CACHE", str(tmp_path / "cache"))
+    tiny = {"image_size": 32, "synth_subjects": 4, "synth_frames": 2, "iterations": 2,
+            "eval_every": 2, "progress": False, "tensorboard": False}
+    cfg = build_config(method="rgb", profile="quick", overrides=tiny)
+    first = load_or_train(cfg, tmp_path, log=lambda *_: None)
+    stamp = (tmp_path / cfg.name() / "results.json").stat().st_mtime_ns
+    again = load_or_train(cfg, tmp_path, log=lambda *_: None)
+    assert again == first and (tmp_path / cfg.name() / "results.json").stat().st_mtime_ns == stamp
+    other = build_config(method="rgb", profile="quick", overrides={**tiny, "image_size": 40})
+    with pytest.raises(ValueError, match=r"settings differ.*profile.image_size"):
+        load_or_train(other, tmp_path, log=lambda *_: None)

@@ -18,7 +18,7 @@ from mpfas_lib.training.algorithm1 import (
 from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.erm import Pipeline, erm_step
 from mpfas_lib.training.methods import METHODS, Method, get_method
-from mpfas_lib.training.runs import run_training
+from mpfas_lib.training.runs import load_or_train, run_training
 from mpfas_lib.training.trainer import Trainer
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "build_config",
     "erm_step",
     "get_method",
+    "load_or_train",
     "meta_pattern_step",
     "run_training",
     "split_domains",

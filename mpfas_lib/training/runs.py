@@ -129,13 +129,13 @@ def _writer(run_dir: Path, enabled: bool, purge_step: int | None):
 
 
 def _check_resumable(config: RunConfig, saved: dict, ckpt_path: Path) -> None:
-    """Refuse to resume a checkpoint trained with other settings (naming each one)."""
+    """Refuse to continue (or reuse) a run made with other settings, naming each one."""
     mine, theirs = _flat(config.to_dict()), _flat(saved)
     changed = sorted(k for k, v in mine.items()
                      if k.split(".")[-1] not in RESUME_FREE and theirs.get(k, v) != v)
     if changed:
         raise ValueError(
-            f"cannot resume {ckpt_path}: settings differ from the checkpoint's: "
+            f"cannot use {ckpt_path}: settings differ from this run's: "
             + ", ".join(f"{k} ({theirs.get(k)!r} -> {mine[k]!r})" for k in changed)
         )
 
@@ -290,3 +290,27 @@ def run_training(
     if main and not config.keep_checkpoint and ckpt_path.is_file():
         ckpt_path.unlink()  # a finished run needs only its results (small artefacts)
     return results
+
+
+def load_or_train(config: RunConfig, out: str | os.PathLike, log: Any = print) -> dict:
+    """Load a finished run's results.json, resume an interrupted one, or train it (chapter 08).
+
+    The results of another profile, method or data never stand in for this config's: a
+    results.json whose recorded settings differ is an error naming the differences.
+    """
+    run_dir = Path(out) / config.name()
+    results_file = run_dir / "results.json"
+    if results_file.is_file():
+        try:
+            results = json.loads(results_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{results_file}: not readable JSON ({error}); delete it to "
+                             "train the run again") from None
+        if results.get("status") == "completed":
+            if results.get("format") == RESULTS_FORMAT:
+                _check_resumable(config, results["provenance"]["config"], results_file)
+            return results
+    resume = (run_dir / "checkpoint.pt").is_file()
+    if resume:
+        log(f"resuming {run_dir}")
+    return run_training(config, out=out, resume=resume, log=log)
