@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mpfas_lib.evaluation.paper import (
@@ -22,6 +23,7 @@ from mpfas_lib.evaluation.tables import (
     load_runs,
     row_label,
     run_rows,
+    seed_table,
 )
 
 PROTOCOLS = {
@@ -259,3 +261,28 @@ def test_comparison_entries_feed_comparison_table(tmp_path: Path) -> None:
     assert set(zip(ours["threshold"], ours["n"], ours["hter"], strict=True)) == {
         ("source", 2, 13.0), ("target_eer", 2, 10.0)}
     assert set(ours["data"]) == {"synthetic"} and set(ours["profile"]) == {"quick"}
+
+
+def _scored_run(protocol: str, method: str, seed: int, shift: float) -> dict:
+    rng = np.random.default_rng(seed)
+    labels = np.array([1] * 40 + [0] * 40)
+    scores = np.clip(0.5 + (labels - 0.5) * shift + rng.normal(0, 0.2, 80), 0, 1)
+    return {"selection": "source_val", "run": f"{protocol}-{method}-s{seed}",
+            "provenance": {"seed": seed, "config": {"protocol": protocol, "seed": seed,
+                                                    "method": {"name": method}}},
+            "scores": {"source_val": {"video_ids": [f"v{i}" for i in range(80)],
+                                      "labels": labels.tolist(), "scores": scores.tolist(),
+                                      "source_threshold": 0.5}}}
+
+
+def test_seed_table_gives_intervals_and_paired_verdicts():
+    runs = [_scored_run(p, m, s, shift)
+            for p in ("MICO:OCI-M", "MICO:OMI-C") for s in range(3)
+            for m, shift in (("mp", 0.6), ("rgb", 0.05))]
+    table = seed_table(runs, n_boot=300)
+    assert set(table["setting"]) == {"OCI-M", "OMI-C"}
+    mp_rows = table[table["method"] == "mp"]
+    assert (mp_rows["ci_low"] <= mp_rows["mean"]).all()
+    assert (mp_rows["mean"] <= mp_rows["ci_high"]).all()
+    rgb_hter = table[(table["method"] == "rgb") & (table["metric"] == "hter_source")]
+    assert (rgb_hter["diff"] > 0).all() and rgb_hter["verdict"].nunique() == 1

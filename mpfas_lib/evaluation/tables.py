@@ -17,7 +17,8 @@ This is the one place where run results are read. Every training run writes
 
 :func:`load_runs` reads them, :func:`run_rows` makes one table row per run and
 :func:`comparison_entries` turns those rows into entries for :func:`comparison_table`, which
-labels our rows so that they are never mistaken for the paper's.
+labels our rows so that they are never mistaken for the paper's; :func:`seed_table` gives
+the mean over seeds with confidence intervals and the paired differences between methods.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from mpfas_lib.evaluation.paper import SETTING_TO_PROTOCOL, paper_table
+from mpfas_lib.evaluation.stats import compare_table, run_scores
 
 __all__ = [
     "PAPER_NAMES",
@@ -234,3 +236,29 @@ def comparison_table(
     wide.index.name = "method"
     wide.columns.name = None
     return wide
+
+
+def seed_table(runs: Sequence[dict[str, Any]], reference: str = "mp",
+               rule: str | None = None, metrics: Sequence[str] = ("hter_source",
+                                                                  "hter_target_eer", "auc"),
+               n_boot: int = 2000) -> pd.DataFrame:
+    """Per setting and method: mean over seeds, bootstrap 95 % CI, and the paired difference
+    to ``reference`` with its CI and verdict (:mod:`mpfas_lib.evaluation.stats`).
+
+    Runs are grouped by protocol; a protocol without the reference method is skipped. The
+    selection ``rule`` defaults to each run's own (``results["selection"]``).
+    """
+    by_protocol: dict[str, dict[str, list]] = {}
+    for r in runs:
+        protocol = r["provenance"]["config"]["protocol"]
+        method = _name(r["provenance"]["config"]["method"])
+        chosen = rule or r.get("selection", "source_val")
+        by_protocol.setdefault(protocol, {}).setdefault(method, []).append(
+            run_scores(r, chosen))
+    rows = []
+    for protocol, groups in sorted(by_protocol.items()):
+        if reference not in groups:
+            continue
+        for row in compare_table(groups, reference, names=tuple(metrics), n_boot=n_boot):
+            rows.append({"protocol": protocol, "setting": protocol.split(":")[-1], **row})
+    return pd.DataFrame(rows)

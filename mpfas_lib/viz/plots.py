@@ -110,14 +110,16 @@ def ablation_bars(
     title: str | None = None,
     ylabel: str = "HTER (%)",
     order: Sequence[str] | None = None,
+    interval: tuple[str, str] | None = None,
 ) -> Axes:
     """Grouped bar chart as in the paper's Fig. 6-9: one group per setting, one bar per variant.
 
     ``data`` is long format with columns ``group`` (e.g. the protocol), ``variant`` (e.g.
-    "hfm"/"concat") and ``value``; ``error`` names an optional column of error-bar half-widths.
+    "hfm"/"concat") and ``value``; ``error`` names an optional column of error-bar half-widths,
+    ``interval`` a pair of columns (low, high) of a confidence interval drawn as error bars.
     Bars carry their value on top (lower is better for HTER).
     """
-    for col in (group, variant, value) + ((error,) if error else ()):
+    for col in (group, variant, value) + ((error,) if error else ()) + tuple(interval or ()):
         if col not in data.columns:
             raise ValueError(f"ablation_bars: column {col!r} not in {list(data.columns)}")
     groups = list(dict.fromkeys(data[group]))
@@ -131,6 +133,12 @@ def ablation_bars(
         errs = None
         if error:
             errs = [float(sub[error].get(g, 0.0)) if g in sub.index else 0.0 for g in groups]
+        elif interval:
+            lo = [float(sub[interval[0]].get(g, np.nan)) if g in sub.index else np.nan
+                  for g in groups]
+            hi = [float(sub[interval[1]].get(g, np.nan)) if g in sub.index else np.nan
+                  for g in groups]
+            errs = np.nan_to_num([np.subtract(heights, lo), np.subtract(hi, heights)])
         pos = x - 0.4 + width * (i + 0.5)
         bars = ax.bar(pos, heights, width, yerr=errs, capsize=2, color=PALETTE[i % len(PALETTE)],
                       label=str(v), edgecolor="black", linewidth=0.4)
