@@ -107,6 +107,7 @@ def write_json_atomic(data: dict, path: Path) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, default=str)
             handle.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
