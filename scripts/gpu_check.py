@@ -20,9 +20,8 @@ Sections (each one is recorded even when it fails, and the script goes on):
 - ``ddp_smoke``: ``python -m torch.distributed.run --nproc_per_node=1 -m mpfas_lib train``;
   ``ddp_gloo``: the same with 2 CPU processes (gloo), the only one that exercises
   DistributedDataParallel, since a world of size 1 trains without it;
-- ``notebooks``: ``pytest --nbmake notebooks -x`` under ``MPFAS_PROFILE=full`` (``quick`` with
-  ``--tiny``) and ``MPFAS_SMOKE=1``, the smoke scale of the notebooks (same networks and image
-  size, few iterations and identities; honoured by the notebooks once they read it).
+- ``notebooks``: ``pytest --nbmake notebooks -x`` under ``MPFAS_PROFILE=full-smoke`` (the full
+  networks and image size, few iterations and identities; ``quick`` with ``--tiny``).
 
 The report goes to ``<out>/<device-slug>-<YYYY-MM-DD>.json`` (written atomically); the exit
 code is 1 when a required check failed, else 0.
@@ -74,8 +73,8 @@ DDP_NOTE = (
     "when world_size > 1: this smoke checks the torchrun launch, not DDP itself (ddp_gloo does)"
 )
 SMOKE_NOTE = (
-    "MPFAS_SMOKE=1 asks the notebooks for their smoke scale (same networks and image size, few "
-    "iterations and identities); notebooks that do not read it yet run at the profile's scale"
+    "the notebooks run under MPFAS_PROFILE=full-smoke: the full profile's networks and image "
+    "size with few iterations and identities (mpfas_lib.profile)"
 )
 
 
@@ -206,7 +205,7 @@ class Check:
 
     def config(self, method: str, **settings: Any):
         """The config of one method at this check's profile, on the small synthetic benchmark."""
-        from mpfas_lib.training.runs import build_config
+        from mpfas_lib.training.config import build_config
 
         values = {**DATA, "device": str(self.device), "amp": True, "channels_last": True,
                   "progress": False, "tensorboard": False, **settings}
@@ -297,23 +296,15 @@ def make_trainer(check: Check, config: Any, protocol: Any, counting: bool = True
     import torch
 
     from mpfas_lib.data.sampling import DomainBalancedBatches
-    from mpfas_lib.models.losses import hfn_loss
-    from mpfas_lib.training.runs import build_models
-    from mpfas_lib.training.trainer import Trainer
+    from mpfas_lib.training.runs import build_models, build_trainer
 
     torch.manual_seed(config.seed)
     phi, theta = build_models(config)
-    batches: Any = DomainBalancedBatches(protocol.sources, k=config.batch_per_class,
+    batches: Any = DomainBalancedBatches(protocol.sources, k=config.profile.batch_per_class,
                                          seed=config.seed)
     if counting:
         batches = CountingBatches(batches)
-    trainer = Trainer(
-        phi, theta, batches, sorted(protocol.sources), hfn_loss, algorithm=config.algorithm,
-        mode=config.mode, inner_steps=config.inner_steps, lr=config.lr,
-        momentum=config.momentum, weight_decay=config.weight_decay,
-        theta_loss_scale=config.theta_loss_scale, seed=config.seed, device=check.device,
-        amp=config.amp, channels_last=config.channels_last,
-    )
+    trainer = build_trainer(config, phi, theta, batches, sorted(protocol.sources), check.device)
     return trainer, batches
 
 
@@ -373,9 +364,9 @@ def bench_method(check: Check, method: str) -> dict:
     flops_per_image = flops / flop_images if flops and flop_images else None
     row = {
         "method": method,
-        "algorithm": config.algorithm,
-        "backbone": config.backbone,
-        "image_size": config.image_size,
+        "algorithm": config.method.algorithm,
+        "backbone": config.profile.backbone,
+        "image_size": config.profile.image_size,
         "amp_bf16": trainer.amp,
         "channels_last": trainer.channels_last,
         "iterations": len(times),
@@ -387,7 +378,7 @@ def bench_method(check: Check, method: str) -> dict:
         "images_per_iteration": images_timed / len(times) if times else None,
         "images_per_second": images_per_second,
         "inner_fraction": (inner / (inner + theta_s)
-                           if config.algorithm == "mp" and inner + theta_s > 0 else None),
+                           if config.method.algorithm == "mp" and inner + theta_s > 0 else None),
         "flops_per_image": flops_per_image,
         "model_flops_per_second": (flops_per_image * images_per_second
                                    if flops_per_image and images_per_second else None),
@@ -470,8 +461,8 @@ def flops_section(check: Check) -> dict:
         "passed": flops > 0 and math.isfinite(achieved),
         "step": "Θ forward + backward (bf16 autocast, channels_last on CUDA)",
         "batch_images": int(images.shape[0]),
-        "image_size": config.image_size,
-        "backbone": config.backbone,
+        "image_size": config.profile.image_size,
+        "backbone": config.profile.backbone,
         "flops": flops,
         "seconds": seconds,
         "repetitions": reps,
@@ -640,13 +631,13 @@ def notebooks_section(check: Check) -> dict:
         return {"skipped": "nbmake not installed"}
     notebooks = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
     junit = check.tmp / "notebooks.xml"
-    profile = "quick" if check.tiny else "full"
+    profile = "quick" if check.tiny else "full-smoke"
     cmd = [sys.executable, "-m", "pytest", "--nbmake", "notebooks", "-x", "-v",
            "-p", "no:cacheprovider", f"--nbmake-timeout={check.args.notebook_timeout}",
            f"--junitxml={junit}", "-o", "addopts="]
     left = check.remaining()
     timeout = None if left is None else max(10.0, left)
-    env = child_env(MPFAS_PROFILE=profile, MPFAS_SMOKE="1", PYTHONUNBUFFERED="1")
+    env = child_env(MPFAS_PROFILE=profile, PYTHONUNBUFFERED="1")
     rc, output, seconds = run_process(cmd, env, timeout)
     per: dict[str, dict] = {name: {"status": "not run"} for name in notebooks}
     # the verbose lines survive a kill at the time limit; the JUnit file adds times and errors
