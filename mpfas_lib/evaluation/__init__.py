@@ -30,8 +30,12 @@ from mpfas_lib.evaluation.tables import (
     PAPER_NAMES,
     comparison_entries,
     comparison_table,
+    learning_curves,
     load_runs,
     run_rows,
+    seed_table,
+    training_losses,
+    verdicts,
 )
 
 __all__ = [
@@ -42,6 +46,7 @@ __all__ = [
     "headline",
     "score_dataset",
     "score_domains",
+    "seed_table",
     "select",
     "source_val_metrics",
     "summarize_seeds",
@@ -56,11 +61,14 @@ __all__ = [
     "evaluate",
     "hter",
     "iso_metrics",
+    "learning_curves",
     "load_runs",
     "min_hter",
     "paper_rows",
     "roc",
     "run_rows",
     "threshold_at_eer",
+    "training_losses",
+    "verdicts",
     "video_scores",
 ]

@@ -259,6 +259,59 @@ def seed_table(runs: Sequence[dict[str, Any]], reference: str = "mp",
     for protocol, groups in sorted(by_protocol.items()):
         if reference not in groups:
             continue
+        # pair on the seeds every method of this setting has (a sweep may be unfinished)
+        common = set.intersection(*({s.seed for s in runs_} for runs_ in groups.values()))
+        groups = {m: [s for s in runs_ if s.seed in common] for m, runs_ in groups.items()}
         for row in compare_table(groups, reference, names=tuple(metrics), n_boot=n_boot):
             rows.append({"protocol": protocol, "setting": protocol.split(":")[-1], **row})
     return pd.DataFrame(rows)
+
+
+def verdicts(table: pd.DataFrame, metric: str = "hter_source", reference: str = "mp"
+             ) -> pd.DataFrame:
+    """Setting × method: is ``reference`` better, worse or not distinguishable (paired CI)?
+
+    ``table`` is :func:`seed_table`'s; its verdicts say how each *method* compares with the
+    reference, so they are turned round here to speak of the reference.
+    """
+    turn = {"better": "worse", "worse": "better", "not distinguishable": "not distinguishable"}
+    rows = table[(table["metric"] == metric) & (table["method"] != reference)]
+    cells = rows.assign(verdict=rows["verdict"].map(turn).fillna("n/a"),
+                        text=lambda d: d["verdict"] + d["diff"].map(
+                            lambda x: f" ({-x:+.1f})" if np.isfinite(x) else ""))
+    return cells.pivot(index="setting", columns="method", values="text")
+
+
+def learning_curves(runs: Sequence[dict[str, Any]], value: str = "hter_source",
+                    level: str = "video") -> pd.DataFrame:
+    """Mean over seeds of a target metric at every evaluation: (setting, method) × iteration."""
+    rows = []
+    for r in runs:
+        cfg = r["provenance"]["config"]
+        for h in r["history"]:
+            rows.append({"setting": cfg["protocol"].split(":")[-1], "method": _name(cfg["method"]),
+                         "iteration": h["iteration"],
+                         value: h["target"][level].get(value, np.nan)})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return frame.groupby(["setting", "method", "iteration"])[value].mean().reset_index()
+
+
+def training_losses(runs: Sequence[dict[str, Any]], window: int = 25) -> pd.DataFrame:
+    """Θ-step loss over iterations (trace.json beside each results.json), smoothed, per method
+    and averaged over settings and seeds."""
+    rows = []
+    for r in runs:
+        if "file" not in r or not Path(r["file"]).with_name("trace.json").is_file():
+            continue
+        trace = json.loads(Path(r["file"]).with_name("trace.json").read_text(encoding="utf-8"))
+        loss = pd.Series([t["theta_loss"] for t in trace])
+        smooth = loss.rolling(window, min_periods=1).mean()
+        method = _name(r["provenance"]["config"]["method"])
+        rows.extend({"method": method, "iteration": i + 1, "loss": v}
+                    for i, v in enumerate(smooth))
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return frame.groupby(["method", "iteration"])["loss"].mean().unstack("method")

@@ -28,22 +28,24 @@ import os
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from mpfas_lib.data.protocols import protocol_domains
 from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.evaluation.selection import headline
 from mpfas_lib.paths import results_dir
-from mpfas_lib.profile import get_profile
+from mpfas_lib.profile import Profile, get_profile
 from mpfas_lib.training.checkpoints import atomic_write_text
 from mpfas_lib.training.config import RunConfig, build_config
+from mpfas_lib.training.runs import load_or_train, run_training
 
 PLAN_DIR = Path(__file__).resolve().parent / "plans"
 PLAN_KEYS = {"description", "profile", "set", "runs", "out"}
@@ -163,10 +165,6 @@ def prepare_data(plan: Plan, workers: int) -> None:
 
 def _train(config: dict[str, Any], out: str, resume: bool) -> dict[str, Any]:
     """Worker-process entry: train one run and return its headline (or its error)."""
-    import torch
-
-    from mpfas_lib.training.runs import run_training  # the worker's own import, after spawn
-
     cfg = RunConfig.from_dict(config)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -274,3 +272,19 @@ def main(args: argparse.Namespace) -> int:
     failed = [r for r in records if r["status"] != "completed"]
     print(json.dumps({"plan": plan.name, "trained": len(records), "failed": len(failed)}))
     return 1 if failed else 0
+
+
+def plan_runs(plan: str | os.PathLike, profile: Profile, out: str | os.PathLike | None = None,
+              seeds: Sequence[int] | None = None, log: Any = print) -> list[dict[str, Any]]:
+    """Every run of a plan at ``profile``: loaded, resumed or trained (``load_or_train``).
+
+    What chapters 08 and 09 call: the plan fixes protocols, methods and seeds, the profile the
+    scale (the full profile trains on a GPU; a tiny profile gives a labelled fallback).
+    Results go to ``out`` (default ``results/<profile>``), one writer at a time.
+    """
+    configs = [c.replace(profile=profile) for c in read_plan(plan).configs
+               if seeds is None or c.seed in seeds]
+    folder = Path(out) if out is not None else results_dir() / profile.name
+    with folder_lock(folder):
+        return [{**load_or_train(c, folder, log), "file": str(folder / c.name() / "results.json")}
+                for c in tqdm(configs, desc=f"{Path(plan).stem} at {profile.name}", unit="run")]
