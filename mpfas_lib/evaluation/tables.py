@@ -239,19 +239,22 @@ def comparison_table(
 
 
 def seed_table(runs: Sequence[dict[str, Any]], reference: str = "mp",
-               rule: str | None = None, metrics: Sequence[str] = ("hter_source",
-                                                                  "hter_target_eer", "auc"),
+               methods: Sequence[str] | None = None, rule: str | None = None,
+               metrics: Sequence[str] = ("hter_source", "hter_target_eer", "auc"),
                n_boot: int = 2000) -> pd.DataFrame:
     """Per setting and method: mean over seeds, bootstrap 95 % CI, and the paired difference
     to ``reference`` with its CI and verdict (:mod:`mpfas_lib.evaluation.stats`).
 
-    Runs are grouped by protocol; a protocol without the reference method is skipped. The
-    selection ``rule`` defaults to each run's own (``results["selection"]``).
+    Runs are grouped by protocol; a protocol without the reference method is skipped, and
+    ``methods`` (default: all) limits the comparison. The selection ``rule`` defaults to each
+    run's own (``results["selection"]``).
     """
     by_protocol: dict[str, dict[str, list]] = {}
     for r in runs:
         protocol = r["provenance"]["config"]["protocol"]
         method = _name(r["provenance"]["config"]["method"])
+        if methods is not None and method not in methods and method != reference:
+            continue
         chosen = rule or r.get("selection", "source_val")
         by_protocol.setdefault(protocol, {}).setdefault(method, []).append(
             run_scores(r, chosen))
