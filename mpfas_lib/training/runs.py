@@ -3,8 +3,8 @@
 ``run_training(config, out)`` writes ``<out>/<run_name>/``: ``results.json`` (provenance,
 metrics and video scores), ``checkpoint.pt`` (everything needed by ``resume=True``, written
 atomically every ``checkpoint_every`` iterations), ``model_best.pt`` (Φ and Θ at the
-source-validation-selected evaluation), ``phi_best.pt`` (that Φ alone, when it is learnt),
-``trace.json`` (per-iteration Algorithm 1 trace) and ``tb/`` (TensorBoard logs).
+source-validation-selected evaluation), ``phi.pt`` (a learnt Φ at iteration 0 and every
+evaluation), ``trace.json`` (per-iteration Algorithm 1 trace) and ``tb/`` (TensorBoard logs).
 """
 
 from __future__ import annotations
@@ -118,6 +118,11 @@ def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protoco
     return _jsonable(out)
 
 
+def _copy_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of a module's state dict (a snapshot that training cannot change)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
 def _writer(run_dir: Path, enabled: bool, purge_step: int | None):
     if not enabled:
         return None
@@ -200,11 +205,18 @@ def run_training(
     trace: list[dict] = []
     elapsed = 0.0
     resumed_from = None
+    learnt_phi = trainable(trainer.phi)
+    phi_snapshots: dict[str, Any] = {"method": method.name, "iterations": [], "states": [],
+                                     "selected": None}
+    if learnt_phi:
+        phi_snapshots["iterations"].append(0)
+        phi_snapshots["states"].append(_copy_state(trainer.phi))
     if resume and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
         _check_resumable(config, state["config"], ckpt_path)
         trainer.load_state_dict(state["trainer"])
         history, trace = list(state["history"]), list(state["trace"])
+        phi_snapshots = state.get("phi_snapshots", phi_snapshots)
         elapsed = float(state["wall_seconds"])
         restore_rng_states(state["rng"])
         resumed_from = trainer.iteration
@@ -240,14 +252,16 @@ def run_training(
                     writer.add_scalar("target/auc", video["auc"], it)
                     if "source_val" in record:
                         writer.add_scalar("source_val/eer", record["source_val"]["eer"], it)
-                if main and select(history, "source_val") is record:
-                    models = trainer.model_state()
-                    if config.save_best:
-                        atomic_save({"config": config.to_dict(), **models, "iteration": it},
-                                    run_dir / "model_best.pt")
-                    if trainable(trainer.phi):  # Φ alone is tiny: kept with the results
-                        atomic_save({"method": method.name, "phi": models["phi"],
-                                     "iteration": it}, run_dir / "phi_best.pt")
+                best = select(history, "source_val") is record
+                if main and best and config.save_best:
+                    atomic_save({"config": config.to_dict(), **trainer.model_state(),
+                                 "iteration": it}, run_dir / "model_best.pt")
+                if main and learnt_phi:  # Φ is tiny: its history is kept with the results
+                    phi_snapshots["iterations"].append(it)
+                    phi_snapshots["states"].append(_copy_state(trainer.phi))
+                    if best:
+                        phi_snapshots["selected"] = it
+                    atomic_save(phi_snapshots, run_dir / "phi.pt")
             if main and (it % every_ckpt == 0 or it == prof.iterations):
                 atomic_save({
                     "format": RESULTS_FORMAT,
@@ -256,6 +270,7 @@ def run_training(
                     "rng": capture_rng_states(),
                     "history": history,
                     "trace": trace,
+                    "phi_snapshots": phi_snapshots,
                     "wall_seconds": elapsed + time.perf_counter() - start,
                 }, ckpt_path)
     except NonFiniteLossError as error:
@@ -314,3 +329,11 @@ def load_or_train(config: RunConfig, out: str | os.PathLike, log: Any = print) -
     if resume:
         log(f"resuming {run_dir}")
     return run_training(config, out=out, resume=resume, log=log)
+
+
+def phi_snapshots(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The learnt Φ of a run at iteration 0 and every evaluation (``phi.pt``), or None."""
+    path = Path(run_dir) / "phi.pt"
+    if not path.is_file():
+        return None
+    return load_checkpoint(path)
