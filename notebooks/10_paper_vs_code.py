@@ -39,7 +39,7 @@ from myst_nb import glue
 from mpfas_lib.evaluation import load_runs, run_rows
 from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, hfn_loss
 from mpfas_lib.models.summary import parameter_table
-from mpfas_lib.training import meta_pattern_step, split_domains
+from mpfas_lib.training import get_method, meta_pattern_step, split_domains
 from mpfas_lib.training.algorithm1 import phi_optimizer_for
 from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 
@@ -218,22 +218,23 @@ protocol = build_protocol("MICO:OCI-M", source="synthetic", profile=S.profile)
 domains = sorted(protocol.sources)
 
 
-def one_iteration(mode):
-    """One Algorithm 1 iteration of the quick models in ``mode``, traced step by step."""
+def one_iteration(method):
+    """One Algorithm 1 iteration of the quick models as ``method`` trains, traced step by step."""
+    m = get_method(method)  # K, the form of Algorithm 1 and the Θ-loss scale
     torch.manual_seed(0)
     phi, theta = build_extractor("conv2"), build_hfn(S.profile)
     batches = DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class, seed=0)
     trace = ParameterTrace(phi, theta)
     sample = trace.wrap(lambda d: batches.batch(d)[:2])
     opt = torch.optim.SGD(theta.parameters(), lr=S.profile.lr, momentum=S.profile.momentum)
-    phi_opt = phi_optimizer_for(phi, S.profile.lr, S.profile.inner_steps)
+    phi_opt = phi_optimizer_for(phi, S.profile.lr, m.inner_steps)
     stats = meta_pattern_step(phi, theta, hfn_loss, sample, opt, domains, random.Random(1),
-                              inner_steps=S.profile.inner_steps, lr=S.profile.lr, mode=mode,
-                              phi_optimizer=phi_opt)
-    return trace.finish(S.profile.inner_steps), stats
+                              inner_steps=m.inner_steps, lr=S.profile.lr, mode=m.mode,
+                              phi_optimizer=phi_opt, theta_loss_scale=m.theta_loss_scale)
+    return trace.finish(m.inner_steps), stats
 
 # %%
-traces = {mode: one_iteration(mode) for mode in ("paper", "official")}
+traces = {"paper": one_iteration("mp"), "official": one_iteration("mp-official")}
 fig_axes = [parameter_trace_plot(t, title=f"mode={m} (quick profile, synthetic batches)")
             for m, (t, _) in traces.items()]
 
@@ -243,7 +244,7 @@ pd.concat({m: t[cols] for m, (t, _) in traces.items()}).round(5)
 
 # %%
 paper_t, official_t = traces["paper"][0], traces["official"][0]
-K = S.profile.inner_steps
+K = get_method("mp").inner_steps
 glue("pc_phi_paper", float(paper_t["|Φ−Φ0|"].iloc[K]), display=False)
 glue("pc_phi_official", float(official_t["|Φ−Φ0|"].iloc[K]), display=False)
 glue("pc_bn_official", float(official_t["|BN stats Θ − start|"].iloc[K]), display=False)
@@ -273,20 +274,20 @@ glue("pc_theta_loss_official", traces["official"][1].theta_loss, display=False)
 # (our default), and the best target HTER (the code's oracle, for comparison only).
 
 # %%
-runs = load_runs(S.results, "**/results.json")
-cols = ["protocol", "method", "evaluated at", "hter_target_eer", "hter_source"]
+runs = [r for r in load_runs(S.results / "study") if r["provenance"]["method"] == "mp"]
+cols = ["protocol", "method", "seed", "evaluated at", "hter_target_eer", "hter_source"]
 if runs:
     ours_sel = run_rows(runs, rule="source_val")[cols]
-    oracle = run_rows(runs, rule="target_oracle")[cols[2:]].add_suffix(" (target oracle)")
+    oracle = run_rows(runs, rule="target_oracle")[cols[3:]].add_suffix(" (target oracle)")
     display_table = pd.concat([ours_sel, oracle], axis=1).round(2)
 else:
     display_table = "no training runs with an evaluation history under " + str(S.results)
 display_table
 
 # %% [markdown]
-# When runs exist, the table above shows the same run's HTER under our selection and under
-# the code's target-oracle selection (synthetic data, quick profile, labelled by
-# threshold). {doc}`08_training_runs` trains and reports them.
+# When runs exist, the table above shows the same MP run's HTER under our selection and
+# under the code's target-oracle selection (synthetic data, study scale, labelled by
+# threshold). {doc}`08_training_runs` reports them.
 #
 # ## No released weights
 #

@@ -18,9 +18,9 @@
 # genuine and spoof faces, compare the MP with handcrafted maps, and compare the
 # extractor variants of the paper's ablation.
 #
-# Everything here uses the synthetic benchmark and a short quick-profile run on the CPU:
-# these are the patterns of a briefly trained small model on synthetic faces, not of the
-# paper's model on the real datasets.
+# Everything here uses the synthetic benchmark and a study-scale run on the CPU (or, without
+# it, a short run trained here): these are the patterns of a small model trained on
+# synthetic faces, not of the paper's model on the real datasets.
 
 # %%
 from mpfas_lib.runtime import setup
@@ -42,7 +42,8 @@ from mpfas_lib.data.sampling import DomainBalancedBatches
 from mpfas_lib.features import build_map
 from mpfas_lib.models import build_extractor, build_hfn, hfn_loss
 from mpfas_lib.models.extractor import EXTRACTOR_NAMES
-from mpfas_lib.training import Trainer
+from mpfas_lib.training import Trainer, get_method
+from mpfas_lib.training.runs import phi_snapshots
 from mpfas_lib.viz.interactive import (
     grid_explorer,
     html,
@@ -77,23 +78,23 @@ names
 # %% [markdown]
 # ## Snapshots of Φ during training
 #
-# We train Φ and Θ with Algorithm 1 for a few quick-profile iterations and keep a copy of
-# Φ every few iterations. If a previous run left its snapshots in the results folder (or
-# in the cache), they are loaded instead.
+# Every study run of {doc}`08_training_runs` kept its Φ at iteration 0 and at each
+# evaluation (`phi.pt` beside its results). We load those of MP on MICO:OCI-M, seed 0. If
+# they are missing, we train Φ and Θ with Algorithm 1 for a few quick-profile iterations
+# here and keep a copy of Φ every few iterations instead; the label says which.
 
 # %%
 ITERATIONS, EVERY = 24, 4
-name = f"explorer_phi_snapshots_{S.profile.name}.pt"
-found = [p for p in (S.results / "quick" / name, S.cache / name) if p.is_file()]
-if found:
-    saved = torch.load(found[0], weights_only=True)
-    print(f"loaded {found[0]}")
+STUDY_RUN = "MICO_OCI-M-mp-s0"
+saved = phi_snapshots(S.results / "study" / STUDY_RUN)
+if saved is not None:
+    source = f"study run {STUDY_RUN}, synthetic"
 else:
     torch.manual_seed(0)
     trainer = Trainer(
         build_extractor("conv2"), build_hfn(S.profile),
         DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class, seed=0),
-        sorted(protocol.sources), hfn_loss, inner_steps=S.profile.inner_steps,
+        sorted(protocol.sources), hfn_loss, inner_steps=get_method("mp").inner_steps,
         lr=S.profile.lr, momentum=S.profile.momentum, seed=0)
     saved = {"iterations": [0], "states": [copy.deepcopy(trainer.phi.state_dict())]}
     for _ in range(ITERATIONS):
@@ -101,8 +102,9 @@ else:
         if trainer.iteration % EVERY == 0:
             saved["iterations"].append(trainer.iteration)
             saved["states"].append(copy.deepcopy(trainer.phi.state_dict()))
-    torch.save(saved, S.cache / name)
-    print(f"trained {ITERATIONS} iterations, saved {S.cache / name}")
+    source = f"{S.profile.name} profile, {ITERATIONS} iterations trained here, synthetic"
+glue("ex_source", source, display=False)
+print(source)
 
 # %% [markdown]
 # The MP of every snapshot for the eight faces, with Φ in evaluation mode:
@@ -114,7 +116,7 @@ ax = pd.DataFrame(change.numpy(), index=saved["iterations"], columns=names).plot
     figsize=(7, 3.2), marker="o")
 ax.set_xlabel("Algorithm 1 iteration")
 ax.set_ylabel("mean |MP_t − MP_0|")
-ax.set_title("how far the Meta Pattern moved (quick profile, synthetic)")
+ax.set_title(f"how far the Meta Pattern moved ({source})")
 ax.legend(fontsize=6, ncols=2)
 plt.show()
 
@@ -150,7 +152,7 @@ print(stack.shape)
 # %%
 training_fig = grid_explorer(
     stack, [str(t) for t in saved["iterations"]], names, titles, slider_name="iteration",
-    dropdown_name="face", title="Meta Pattern during Algorithm 1 (quick profile, synthetic)")
+    dropdown_name="face", title=f"Meta Pattern during Algorithm 1 ({source})")
 html(training_fig, div_id="mp-training-explorer")
 
 # %% [markdown]
