@@ -35,6 +35,7 @@ from mpfas_lib.data.datasets import to_tensor
 from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.models import EXTRACTOR_NAMES, CDConv2d, build_extractor, count_parameters
 from mpfas_lib.models.cdc import cdc_reference
+from mpfas_lib.training.runs import trained_phi
 from mpfas_lib.viz.figures import channel_grid, image_grid
 
 # %% [markdown]
@@ -223,6 +224,25 @@ plt.show()
 # that motivated CDC for face anti-spoofing. Which of the two kinds of
 # convolution serves the fusion network better across domains is the
 # question of the paper's Fig. 8, answered by training, not by looking.
+#
+# ## A trained Meta Pattern
+#
+# What does training make of CONV2? `trained_phi` loads the Φ that Algorithm 1 learnt in
+# the study run of {doc}`08_training_runs` (MP on MICO:OCI-M, seed 0, the evaluation
+# selected on source validation); without that run it trains a short one here. The label
+# says which. Φ is in evaluation mode, as at test time.
+
+# %%
+phi_trained, trained_label = trained_phi(S.results, S.profile, S.cache)
+with torch.no_grad():
+    trained = phi_trained(frames)
+fig = image_grid(
+    [[frames[i], patterns["CONV2"][i], trained[i]] for i in range(len(kinds))],
+    row_labels=["genuine", "print", "replay", "mask"],
+    col_labels=["RGB\n(synthetic)", "MP, CONV2\n(untrained)", "MP, CONV2\n(trained)"],
+)
+fig.suptitle(trained_label, fontsize=8)
+plt.show()
 
 # %% [markdown]
 # ## Summary
@@ -235,8 +255,8 @@ plt.show()
 # - A CDC layer is a vanilla convolution minus $\theta$ times a 1×1
 #   convolution with the spatially summed kernel; we checked it against the
 #   definition numerically.
-# - Untrained extractors already produce structured patterns; their content
-#   comes from training with Algorithm 1.
+# - Untrained extractors already produce structured patterns; what they show
+#   after training is the work of Algorithm 1 (compare the trained column).
 
 # %% [markdown]
 # ## Exercises

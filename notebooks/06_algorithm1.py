@@ -36,6 +36,8 @@ from mpfas_lib.data.protocols import build_protocol
 from mpfas_lib.data.sampling import DomainBalancedBatches
 from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, hfn_loss
 from mpfas_lib.training import get_method, meta_pattern_step
+from mpfas_lib.training.runs import trained_phi
+from mpfas_lib.viz.figures import image_grid
 from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 
 # %% [markdown]
@@ -219,6 +221,27 @@ quick.round(5)
 # through Θ to reach Φ, even though Θ is not updated. An Algorithm 1 iteration therefore
 # costs about K + 1 ERM steps.
 #
+# ## What many iterations produce
+#
+# One iteration moves Φ by little. After a whole run, Φ is the pattern Algorithm 1 has
+# learnt: `trained_phi` loads the Φ of the study run of {doc}`08_training_runs` (or trains
+# a short run here when it is missing; the title says which). Below, for one genuine and
+# one spoof face of each source domain, the RGB input, the pattern of the untrained Φ of
+# the iteration above and the trained pattern.
+
+# %%
+phi_trained, trained_label = trained_phi(S.results, S.profile, S.cache)
+x, y, names = batches_q.batch(domains)
+pick = [i for d in domains for i in (names.index(d), names.index(d) + S.profile.batch_per_class)]
+with torch.no_grad():
+    before, after = build_extractor("conv2").eval()(x[pick]), phi_trained(x[pick])
+rows = [[x[i], b, a] for i, b, a in zip(pick, before, after, strict=True)]
+fig = image_grid(rows, row_labels=[f"{names[i]} {'genuine' if y[i] else 'spoof'}" for i in pick],
+                 col_labels=["RGB", "MP, untrained", "MP, trained"])
+fig.suptitle(trained_label, fontsize=8)
+plt.show()
+
+# %% [markdown]
 # ## Summary
 #
 # * Φ is defined by a bi-level problem (Eq. 6): the best extractor is the one with which Θ

@@ -34,6 +34,7 @@ from mpfas_lib.evaluation.scoring import (
 from mpfas_lib.evaluation.selection import SELECTIONS, select
 from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.paths import REPO_ROOT, results_dir
+from mpfas_lib.profile import Profile
 from mpfas_lib.runtime import device_name, pick_device, seed_everything
 from mpfas_lib.training.algorithm1 import NonFiniteLossError, trainable
 from mpfas_lib.training.checkpoints import (
@@ -43,8 +44,8 @@ from mpfas_lib.training.checkpoints import (
     load_checkpoint,
     restore_rng_states,
 )
-from mpfas_lib.training.config import RunConfig
-from mpfas_lib.training.methods import build_phi, build_theta
+from mpfas_lib.training.config import RunConfig, build_config
+from mpfas_lib.training.methods import build_phi, build_theta, get_method
 from mpfas_lib.training.trainer import Trainer
 
 RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
@@ -337,3 +338,30 @@ def phi_snapshots(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return load_checkpoint(path)
+
+
+STUDY_RUN = "MICO_OCI-M-mp-s0"
+
+
+def trained_phi(results: str | os.PathLike, profile: Profile, cache: str | os.PathLike,
+                run: str = STUDY_RUN) -> tuple[torch.nn.Module, str]:
+    """A trained Φ in eval mode and a label saying where it comes from (chapters 04, 06, 11).
+
+    The study run's selected Φ (``results/study/<run>/phi.pt``) when it is there, else a short
+    Algorithm 1 run at ``profile`` (24 iterations, trained once and cached), so a reader always
+    sees what training produced, and the label says which.
+    """
+    snaps = phi_snapshots(Path(results) / "study" / run)
+    label = f"study run {run}"
+    if snaps is None:
+        config = build_config(method="mp", progress=False, tensorboard=False).replace(
+            profile=profile.replace(iterations=24, eval_every=8))
+        load_or_train(config, Path(cache) / "short_runs", log=lambda *_: None)
+        snaps = phi_snapshots(Path(cache) / "short_runs" / config.name())
+        label = f"{profile.name} profile, 24 iterations"
+    assert snaps is not None
+    chosen = snaps["selected"] if snaps["selected"] is not None else snaps["iterations"][-1]
+    phi = build_phi(get_method(snaps["method"]))
+    assert phi is not None
+    phi.load_state_dict(snaps["states"][snaps["iterations"].index(chosen)])
+    return phi.eval(), f"{label}, iteration {chosen}, synthetic"
