@@ -16,13 +16,16 @@ import argparse
 import csv
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from mpfas_lib.data.datasets import evenly_spaced
 from mpfas_lib.data.index import NamingError, dataset_key, find_videos, parse, read_msu_lists
+from mpfas_lib.runtime import pick_device
 
 MANIFEST_FIELDS = ["video", "label", "attack", "split", "subject", "frames", "sampled",
                    "no_face", "status", "source"]
@@ -59,14 +62,17 @@ def read_frames(path: Path, n: int | None) -> tuple[list[int], list[np.ndarray]]
     return idx, frames
 
 
-def prepare_video(cropper: object, src: Path, dst: Path, n: int | None, batch: int
+Cropper = Callable[[list[np.ndarray]], list[np.ndarray | None]]
+
+
+def prepare_video(cropper: Cropper, src: Path, dst: Path, n: int | None, batch: int
                   ) -> dict[str, int]:
     """Crop the faces of one video into ``dst``; counts of sampled, written, no-face frames."""
     idx, frames = read_frames(src, n)
     dst.mkdir(parents=True, exist_ok=True)
     written, missing = 0, []
     for s in range(0, len(frames), batch):
-        crops = cropper(frames[s : s + batch])  # type: ignore[operator]
+        crops = cropper(frames[s : s + batch])
         for i, crop in zip(idx[s : s + batch], crops, strict=True):
             if crop is None:
                 missing.append(i)
@@ -99,10 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Prepare every video; print a report of problems and the throughput."""
-    from tqdm import tqdm
-
-    from mpfas_lib.data.faces import FaceCropper
-    from mpfas_lib.runtime import pick_device
+    from mpfas_lib.data.faces import FaceCropper  # facenet-pytorch: only when preparing
 
     root, out = Path(args.root), Path(args.out)
     try:

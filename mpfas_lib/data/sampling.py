@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +36,8 @@ def dataset_labels(dataset: Dataset) -> list[int]:
     records = getattr(dataset, "records", None)
     if records is not None:
         return [int(r.label) for r in records]
-    return [int(dataset[i][1]) for i in range(len(dataset))]  # type: ignore[arg-type]
+    items: Any = dataset  # a map-style dataset of (image, label, ...) tuples
+    return [int(items[i][1]) for i in range(len(items))]
 
 
 class _Stream:

@@ -11,6 +11,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
+from mpfas_lib.data.datasets import to_tensor
+from mpfas_lib.data.synthetic import ATTACK_TYPES, DOMAIN_NAMES
+
 ImageLike = torch.Tensor | np.ndarray
 
 
@@ -213,9 +216,6 @@ def hfn_diagram(
 def benchmark_gallery(bench, subject: int = 1, frame: int = 0, title: str | None = None,
                       cell: float = 1.45) -> Figure:
     """One frame per synthetic domain (rows) and attack type (columns); blank where absent."""
-    from mpfas_lib.data.datasets import to_tensor
-    from mpfas_lib.data.synthetic import ATTACK_TYPES, DOMAIN_NAMES
-
     attacks = {entry["domain"]: set(entry["attacks"]) | {"live"} for entry in bench.catalogue()}
     grid = [[to_tensor(bench.render_video(d, subject, a)[frame]) if a in attacks[d] else None
              for a in ATTACK_TYPES] for d in DOMAIN_NAMES]
