@@ -33,6 +33,7 @@ from mpfas_lib.evaluation.scoring import (
 )
 from mpfas_lib.evaluation.selection import SELECTIONS, select
 from mpfas_lib.models.losses import hfn_loss
+from mpfas_lib.models.pretrained import check_pretrained
 from mpfas_lib.paths import REPO_ROOT, results_dir
 from mpfas_lib.runtime import device_name, pick_device, seed_everything
 from mpfas_lib.training.algorithm1 import NonFiniteLossError, trainable
@@ -178,6 +179,7 @@ def run_training(
     """Train one run (Algorithm 1 or ERM), evaluating and checkpointing; returns results.json."""
     config.validate()
     prof, method = config.profile, config.method
+    check_pretrained(prof.pretrained, prof.backbone)  # seconds, before any data is generated
     rank = dist.rank if dist is not None else 0
     world = dist.world_size if dist is not None else 1
     main = rank == 0
