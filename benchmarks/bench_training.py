@@ -53,7 +53,8 @@ def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads:
     if threads:
         torch.set_num_threads(threads)
     method = "mp" if algorithm == "mp" else "erm"
-    cfg = build_config(method=method, profile=profile)
+    cfg = build_config(method=method, profile=profile,
+                       overrides={"pretrained": "none"})  # the initialisation costs no time
     torch.manual_seed(0)
     phi, theta = build_models(cfg)
     batches = RandomBatches(cfg.profile.image_size, cfg.profile.batch_per_class)

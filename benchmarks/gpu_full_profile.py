@@ -65,7 +65,7 @@ def bench(algorithm: str, iterations: int, device: torch.device, amp: bool,
     from torch.utils.flop_counter import FlopCounterMode
 
     cfg = build_config(method="mp" if algorithm == "mp" else "erm", profile=profile, amp=amp,
-                       channels_last=True)
+                       channels_last=True, overrides={"pretrained": "none"})  # speed only
     torch.manual_seed(0)
     phi, theta = build_models(cfg)
     batches = DeviceBatches(cfg.profile.image_size, cfg.profile.batch_per_class, device)

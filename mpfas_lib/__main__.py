@@ -1,4 +1,4 @@
-"""``python -m mpfas_lib COMMAND``: prepare, index, train, evaluate, sweep."""
+"""``python -m mpfas_lib COMMAND``: prepare, index, train, evaluate, sweep, weights."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ COMMANDS = {
     "index": ("mpfas_lib.data.index", "label a dataset's videos from their file names"),
     "train": ("mpfas_lib.training.cli", "train a method on a protocol"),
     "evaluate": ("mpfas_lib.training.evaluate_cli", "evaluate a checkpoint on a protocol"),
+    "weights": ("mpfas_lib.models.weights_cli", "find (or --download) the ImageNet weights"),
     "sweep": ("mpfas_lib.training.sweep", "train the runs of a plan (protocol x method x seed)"),
 }
 

@@ -88,6 +88,7 @@ _FULL = Profile(
     synth_subjects=30,
     synth_frames=8,
     eval_every=500,
+    pretrained="imagenet",  # the authors' initialisation (python -m mpfas_lib weights)
 )
 
 PROFILES: dict[str, Profile] = {

@@ -13,9 +13,22 @@
 # seeds every random number generator, picks a device and resolves the
 # *profile*, the one switch between a quick CPU run and the paper's full
 # GPU setting. This chapter shows that opening and what it decides.
+#
+# On a hosted runtime without the library (the book's Colab button), the
+# `try` block downloads `mpfas_lib/hosted.py` from the repository and runs
+# it: it installs `mpfas_lib` with `pip --no-deps`, keeping the runtime's own
+# torch and torchvision, then the few missing light dependencies, printing
+# each step. Everywhere else the library is already installed and the block
+# does nothing.
 
 # %%
-from mpfas_lib.profile import PROFILES
+try:  # a hosted runtime (Colab) starts without the library: mpfas_lib/hosted.py installs it
+    import mpfas_lib  # noqa: F401
+except ModuleNotFoundError:
+    from urllib.request import urlopen
+
+    HOSTED = "https://raw.githubusercontent.com/mpfas/mpfas/main/mpfas_lib/hosted.py"
+    exec(urlopen(HOSTED).read(), {"__name__": "__main__"})
 from mpfas_lib.runtime import setup
 
 S = setup(seed=0)
@@ -27,6 +40,8 @@ print(S)
 
 # %%
 import pandas as pd
+
+from mpfas_lib.profile import PROFILES
 
 pd.DataFrame({name: vars(p) for name, p in PROFILES.items()})
 

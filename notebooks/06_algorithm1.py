@@ -18,6 +18,13 @@
 # measuring after every step which parameters moved.
 
 # %%
+try:  # a hosted runtime (Colab) starts without the library: mpfas_lib/hosted.py installs it
+    import mpfas_lib  # noqa: F401
+except ModuleNotFoundError:
+    from urllib.request import urlopen
+
+    HOSTED = "https://raw.githubusercontent.com/mpfas/mpfas/main/mpfas_lib/hosted.py"
+    exec(urlopen(HOSTED).read(), {"__name__": "__main__"})
 from mpfas_lib.runtime import setup
 
 S = setup(seed=0)

@@ -205,10 +205,16 @@ class Check:
 
     def config(self, method: str, **settings: Any):
         """The config of one method at this check's profile, on the small synthetic benchmark."""
+        from mpfas_lib.models.pretrained import imagenet_weights_file
+        from mpfas_lib.profile import get_profile
         from mpfas_lib.training.config import build_config
 
+        # the device has no internet: random trunks unless the ImageNet weights were carried
+        backbone = get_profile(self.profile).backbone
+        init = ({} if self.tiny or imagenet_weights_file(backbone) is not None
+                else {"pretrained": "none"})
         values = {**DATA, "device": str(self.device), "amp": True, "channels_last": True,
-                  "progress": False, "tensorboard": False, **settings}
+                  "progress": False, "tensorboard": False, **init, **settings}
         return build_config(protocol=PROTOCOL, method=method, profile=self.profile,
                             overrides=values)
 

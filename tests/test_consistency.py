@@ -56,16 +56,34 @@ def _pins(requirements: list[str]) -> dict[str, str]:
     return pins
 
 
-def test_environment_yml_matches_pyproject() -> None:
+@pytest.mark.parametrize("path", ["environment.yml", "binder/environment.yml"])
+def test_environment_yml_matches_pyproject(path: str) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = _pins(project["dependencies"])
     for extra in project["optional-dependencies"].values():
         wanted.update(_pins(extra))
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    env = yaml.safe_load((ROOT / path).read_text())
     pip_block = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert "-e ." in pip_block, "environment.yml must install the package itself"
-    assert _pins(pip_block) == wanted, "environment.yml and pyproject.toml pin different versions"
+    if path == "environment.yml":
+        assert "-e ." in pip_block, "environment.yml must install the package itself"
+    else:  # Binder builds it before the repository is copied in: binder/postBuild installs it
+        assert "-e ." not in pip_block, f"{path} must not install the package (postBuild does)"
+    assert _pins(pip_block) == wanted, f"{path} and pyproject.toml pin different versions"
     assert "python=3.11" in env["dependencies"]
+
+
+def _first_code_cell(source: Path) -> str:
+    return next(c.source for c in jupytext.read(source).cells if c.cell_type == "code")
+
+
+def test_every_notebook_opens_with_the_same_cell() -> None:
+    openings = {p.name: _first_code_cell(p) for p in PY_SOURCES}
+    first = openings[PY_SOURCES[0].name]
+    assert all(cell == first for cell in openings.values()), "first code cells differ"
+    assert "from mpfas_lib.runtime import setup" in first and len(first.splitlines()) <= 12
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    raw = repo["url"].replace("https://github.com/", "https://raw.githubusercontent.com/")
+    assert f'"{raw}/{repo["branch"]}/mpfas_lib/hosted.py"' in first
 
 
 def _toc_files(node) -> list[str]:

@@ -1,7 +1,13 @@
-"""Optional ImageNet initialisation of the HFN trunks (the authors' code starts from ImageNet)."""
+"""Optional ImageNet initialisation of the HFN trunks (the authors' code starts from ImageNet).
+
+Weights are read from a local file only: ``$MPFAS_IMAGENET_WEIGHTS`` (a file, or a folder holding
+torchvision's file name), else torchvision's cache ``$TORCH_HOME/hub/checkpoints``. Only
+``python -m mpfas_lib weights --download`` (:func:`download_imagenet_weights`) downloads.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -9,6 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from mpfas_lib.models.backbones import backbone_spec
+
+WEIGHTS_ENV = "MPFAS_IMAGENET_WEIGHTS"  # a weights file, or a folder holding torchvision's file
 
 
 class PretrainedWeightsError(RuntimeError):
@@ -35,8 +43,8 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     return dict(obj)
 
 
-def imagenet_state_dict(backbone: str) -> dict[str, Tensor]:
-    """torchvision's ImageNet weights for ``backbone`` (read from torchvision's local cache)."""
+def imagenet_weights(backbone: str):
+    """torchvision's ImageNet weights entry (``IMAGENET1K_V1``) of a backbone."""
     spec = backbone_spec(backbone)
     if spec.torchvision_name is None:
         raise PretrainedWeightsError(
@@ -45,17 +53,76 @@ def imagenet_state_dict(backbone: str) -> dict[str, Tensor]:
         )
     from torchvision.models import get_model_weights
 
-    weights = get_model_weights(spec.torchvision_name).IMAGENET1K_V1
+    return get_model_weights(spec.torchvision_name).IMAGENET1K_V1
+
+
+def imagenet_file_name(backbone: str) -> str:
+    """torchvision's file name of the backbone's ImageNet weights (e.g. resnet50-0676ba61.pth)."""
+    return imagenet_weights(backbone).url.rsplit("/", 1)[-1]
+
+
+def torchvision_cache() -> Path:
+    """torchvision's weights cache: ``$TORCH_HOME/hub/checkpoints``."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def imagenet_weights_file(backbone: str) -> Path | None:
+    """Where the backbone's ImageNet weights are: ``$MPFAS_IMAGENET_WEIGHTS``, else the cache."""
+    name = imagenet_file_name(backbone)
+    given = os.environ.get(WEIGHTS_ENV)
+    if given:
+        path = Path(given).expanduser()
+        candidate = path / name if path.is_dir() else path
+        return candidate if candidate.is_file() else None
+    cached = torchvision_cache() / name
+    return cached if cached.is_file() else None
+
+
+def missing_weights_message(backbone: str) -> str:
+    """One line: which file is missing, where it goes and how to get it (or do without)."""
+    name = imagenet_file_name(backbone)
+    given = os.environ.get(WEIGHTS_ENV)
+    where = (f"${WEIGHTS_ENV}={given} (a file, or a folder holding {name})" if given
+             else f"{torchvision_cache()} (or set ${WEIGHTS_ENV} to the file or its folder)")
+    return (f"ImageNet weights for {backbone} not found: put {name} in {where}; get it with "
+            "`python -m mpfas_lib weights --download`, or train from random initialisation "
+            "with --set pretrained=none")
+
+
+def require_imagenet_weights(backbone: str) -> Path:
+    """The local file of the backbone's ImageNet weights, or one line saying how to get it."""
+    path = imagenet_weights_file(backbone)
+    if path is None:
+        raise PretrainedWeightsError(missing_weights_message(backbone))
+    return path
+
+
+def check_pretrained(pretrained: str | Path | None, backbone: str) -> None:
+    """Fail fast (before data or training) when the requested initialisation is not on disk."""
+    if pretrained is None:
+        return
+    if isinstance(pretrained, str) and pretrained.lower() == "imagenet":
+        require_imagenet_weights(backbone)
+    elif not Path(pretrained).is_file():
+        raise PretrainedWeightsError(f"pretrained weights file not found: {pretrained}")
+
+
+def imagenet_state_dict(backbone: str) -> dict[str, Tensor]:
+    """torchvision's ImageNet weights for ``backbone``, from a local file only (never downloads)."""
+    return read_state_dict(require_imagenet_weights(backbone))
+
+
+def download_imagenet_weights(backbone: str) -> Path:
+    """Download the backbone's ImageNet weights into torchvision's cache (the weights command)."""
+    weights = imagenet_weights(backbone)
     try:
-        # torchvision reads $TORCH_HOME/hub/checkpoints first; it downloads only when the user
-        # explicitly asked for pretrained="imagenet" and the file is not cached.
-        return dict(weights.get_state_dict(progress=False, map_location="cpu", weights_only=True))
+        weights.get_state_dict(progress=True, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise PretrainedWeightsError(
-            f"could not obtain torchvision's ImageNet weights {weights} for {backbone!r} "
-            f"({type(exc).__name__}: {exc}). Put the file {weights.url.rsplit('/', 1)[-1]} in "
-            "torchvision's cache ($TORCH_HOME/hub/checkpoints) or pass pretrained=<path>."
+            f"could not download {weights.url} ({type(exc).__name__}: {exc}); on a machine "
+            f"without internet copy {imagenet_file_name(backbone)} into {torchvision_cache()}"
         ) from exc
+    return torchvision_cache() / imagenet_file_name(backbone)
 
 
 def load_trunk_weights(trunk: nn.Module, state: Mapping[str, Tensor], source: str) -> None:

@@ -13,6 +13,7 @@ import json
 import sys
 
 from mpfas_lib.evaluation.selection import headline
+from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
 from mpfas_lib.profile import PROFILES
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
 from mpfas_lib.training.config import build_config, parse_overrides
@@ -53,6 +54,11 @@ def main(args: argparse.Namespace) -> int:
             progress=False if args.no_progress else None,
         )
     except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        check_pretrained(config.profile.pretrained, config.profile.backbone)
+    except PretrainedWeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     dist = init_distributed(config.device) if env_world_size() > 1 else None

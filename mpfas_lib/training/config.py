@@ -53,6 +53,8 @@ class RunConfig:
     eval_batch_size: int = 64
     device: str | None = None
     threads: int = 0  # torch CPU threads (0: leave torch's default)
+    # image-loading processes: 0 loads in the training process; None: min(8, CPUs) on CUDA, else 0
+    loader_workers: int | None = None
     amp: bool = True  # bf16 autocast, CUDA only
     channels_last: bool = True  # CUDA only
     tensorboard: bool = True
@@ -80,8 +82,8 @@ class RunConfig:
             raise ValueError(f"data must be one of {list(DATA_SOURCES)}, got {self.data!r}")
         if self.data == "real" and not self.root:
             raise ValueError("data='real' needs the prepared datasets: --root DIR or $MPFAS_DATA")
-        for key in ("checkpoint_every", "threads"):
-            if getattr(self, key) < 0:
+        for key in ("checkpoint_every", "threads", "loader_workers"):
+            if (getattr(self, key) or 0) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
         if self.eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")

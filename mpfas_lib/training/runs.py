@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mpfas_lib.data.loader import LoaderBatches
 from mpfas_lib.data.protocols import Protocol, build_protocol
 from mpfas_lib.data.sampling import DomainBalancedBatches, evaluation_frames
 from mpfas_lib.evaluation.scoring import (
@@ -33,6 +34,7 @@ from mpfas_lib.evaluation.scoring import (
 )
 from mpfas_lib.evaluation.selection import SELECTIONS, select
 from mpfas_lib.models.losses import hfn_loss
+from mpfas_lib.models.pretrained import check_pretrained
 from mpfas_lib.paths import REPO_ROOT, results_dir
 from mpfas_lib.profile import Profile
 from mpfas_lib.runtime import device_name, pick_device, seed_everything
@@ -46,12 +48,12 @@ from mpfas_lib.training.checkpoints import (
 )
 from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.methods import build_phi, build_theta, get_method
-from mpfas_lib.training.trainer import Trainer
+from mpfas_lib.training.trainer import Trainer, request_plan
 
 RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
 # settings a resumed run may change (more iterations, another device, logging)
-RESUME_FREE = {"iterations", "device", "threads", "progress", "tensorboard", "eval_batch_size",
-               "root", "keep_checkpoint", "save_best", "layers"}
+RESUME_FREE = {"iterations", "device", "threads", "loader_workers", "progress", "tensorboard",
+               "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers"}
 
 def git_commit() -> str | None:
     """``git rev-parse HEAD`` of the repository, or None."""
@@ -88,6 +90,37 @@ def build_trainer(config: RunConfig, phi: torch.nn.Module | None, theta: torch.n
         seed=config.seed, device=device, amp=config.amp, channels_last=config.channels_last,
         dist=dist,
     )
+
+
+def loader_workers(config: RunConfig, device: torch.device, world_size: int = 1) -> int:
+    """Image-loading processes of a run: the setting, else several per GPU, none on the CPU.
+
+    A machine setting, not a profile number: the batches and so the results are the same for
+    every value (tests/test_loader.py), and the right count depends on the host's cores.
+    """
+    if config.loader_workers is not None:
+        return config.loader_workers
+    if device.type != "cuda":
+        return 0
+    return min(8, max(1, (os.cpu_count() or 1) // world_size))
+
+
+def build_batches(config: RunConfig, protocol: Protocol, device: torch.device, rank: int = 0,
+                  world_size: int = 1) -> DomainBalancedBatches | LoaderBatches:
+    """The trainer's batch source: in-process sampling, or workers loading the planned batches."""
+    batches = DomainBalancedBatches(protocol.sources, k=config.profile.batch_per_class,
+                                    seed=config.seed, rank=rank, world_size=world_size)
+    workers = loader_workers(config, device, world_size)
+    if workers == 0:
+        return batches
+    method = config.method
+
+    def plan():
+        return request_plan(sorted(protocol.sources), method.algorithm, method.mode,
+                            method.inner_steps, config.seed)
+
+    return LoaderBatches(batches, plan, workers, pin_memory=device.type == "cuda",
+                         seed=config.seed)
 
 
 def build_data(config: RunConfig) -> Protocol:
@@ -184,6 +217,7 @@ def run_training(
     """Train one run (Algorithm 1 or ERM), evaluating and checkpointing; returns results.json."""
     config.validate()
     prof, method = config.profile, config.method
+    check_pretrained(prof.pretrained, prof.backbone)  # seconds, before any data is generated
     rank = dist.rank if dist is not None else 0
     world = dist.world_size if dist is not None else 1
     main = rank == 0
@@ -198,9 +232,7 @@ def run_training(
     # seed after building the data: rendering or loading it must not shift the model's init
     seed_everything(config.seed)
     phi, theta = build_models(config)
-    batches = DomainBalancedBatches(
-        protocol.sources, k=prof.batch_per_class, seed=config.seed, rank=rank, world_size=world
-    )
+    batches = build_batches(config, protocol, device, rank, world)
     trainer = build_trainer(config, phi, theta, batches, sorted(protocol.sources), device, dist)
     history: list[dict] = []
     trace: list[dict] = []
@@ -279,6 +311,8 @@ def run_training(
         if main:
             log(f"stopped: {failure}; last good checkpoint kept at {ckpt_path}")
     finally:
+        if isinstance(batches, LoaderBatches):
+            batches.close()
         if bar is not None:
             bar.close()
         if writer is not None:

@@ -8,7 +8,7 @@ runs one outer iteration of Algorithm 1 (``algorithm="mp"``) or one ERM step
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -20,6 +20,7 @@ from mpfas_lib.training.algorithm1 import (
     MetaStepStats,
     meta_pattern_step,
     phi_optimizer_for,
+    split_domains,
     trainable,
 )
 from mpfas_lib.training.checkpoints import python_rng_state, set_python_rng_state
@@ -60,12 +61,32 @@ class RecordedBatches:
             return
         if self.calls:
             raise RuntimeError("replaying a sampler state needs a freshly built batch source")
-        # advance by indices only when the source can (no image is loaded while replaying)
-        advance = getattr(self.source, "indices", self.source.batch)
+        # advance without loading images when the source can (a loader skips, a sampler indexes)
+        advance = getattr(self.source, "skip", None) or getattr(self.source, "indices",
+                                                                 self.source.batch)
         for call in state["calls"]:
             domains = call.split(",") if call else []
             self.calls.append(call)
             advance(domains)
+
+
+def request_plan(domains: Sequence[str], algorithm: str = "mp", mode: str = "paper",
+                 inner_steps: int = 4, seed: int = 0) -> Iterator[list[str]]:
+    """The domains of every batch :meth:`Trainer.step` will ask for, in order, endlessly.
+
+    It replays the trainer's domain-split RNG (``random.Random(seed)``): per iteration of
+    Algorithm 1 one split, K batches of D_φ then one of D_θ; per ERM step all domains.
+    """
+    names = list(domains)
+    rng = random.Random(seed)
+    while True:
+        if algorithm == "mp":
+            phi_domains, theta_domains = split_domains(names, rng, mode)
+            for _ in range(inner_steps):
+                yield phi_domains
+            yield theta_domains
+        else:
+            yield list(names)
 
 
 def _batch_parts(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
