@@ -100,8 +100,9 @@ PROFILES: dict[str, Profile] = {
     "full": _FULL,
     # The full profile's networks and faces for a few iterations on a few identities: checks
     # that every chapter runs end to end on a GPU (scripts/gpu_check.py) in minutes.
+    # Random initialisation: a smoke run must work on a machine without the ImageNet file.
     "full-smoke": _FULL.replace(name="full-smoke", iterations=4, eval_every=2, synth_subjects=4,
-                                synth_frames=2),
+                                synth_frames=2, pretrained=None),
 }
 
 
