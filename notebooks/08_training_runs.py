@@ -115,8 +115,9 @@ shown_costs
 # labelled *tiny* everywhere.
 
 # %%
+SEEDS = [0] if S.profile.name == "full-smoke" else None  # a smoke check trains one seed
 if S.profile.name.startswith("full"):
-    runs, label = plan_runs("study-main", S.profile), S.profile.name
+    runs, label = plan_runs("study-main", S.profile, seeds=SEEDS), S.profile.name
 else:
     runs, label = load_runs(S.results / "study"), "study"
     if not runs:

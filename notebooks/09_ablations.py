@@ -61,8 +61,10 @@ from mpfas_lib.viz.plots import ablation_bars
 
 # %%
 PLANS = ("study-main", "study-ablations")
+SEEDS = [0] if S.profile.name == "full-smoke" else None  # a smoke check trains one seed
 if S.profile.name.startswith("full"):
-    runs, label = [r for p in PLANS for r in plan_runs(p, S.profile)], S.profile.name
+    runs = [r for p in PLANS for r in plan_runs(p, S.profile, seeds=SEEDS)]
+    label = S.profile.name
 else:
     runs, label = load_runs(S.results / "study"), "study"
     if not runs:
