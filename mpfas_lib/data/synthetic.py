@@ -118,7 +118,7 @@ DOMAINS: dict[str, Domain] = {
              "iPad Air and iPhone 5S (Retina) replays",
         cameras=(
             Camera("laptop", 0.5, 1.4, 0.035, (1.08, 1.0, 0.88), 2.2, 0.9, 65,
-                   flare=0.06, vignette=0.45, contrast=0.9),
+                   flare=0.08, vignette=0.6, contrast=0.9),
             Camera("android", 0.9, 0.6, 0.025, (0.96, 1.0, 1.06), 2.3, 1.15, 85,
                    sharpen=1.5, denoise=0.05, contrast=1.15),
         ),
@@ -127,8 +127,8 @@ DOMAINS: dict[str, Domain] = {
         printers=(Printer("a3_laser", 1 / 60, 0.95, (0.94, 0.93, 0.9), 0.03, 0.6, 0.45,
                            tone=1.6),),
         displays=(
-            Display("ipad_air", 1 / 62, 2.2, 0.95, 0.01, (0.93, 1.0, 1.12), 1.1, 0.35, 0.2),
-            Display("iphone5s", 1 / 62, 2.2, 0.95, 0.01, (0.95, 1.0, 1.08), 1.15, 0.3, 0.12),
+            Display("ipad_air", 1 / 62, 2.2, 0.95, 0.01, (0.93, 1.0, 1.12), 1.2, 0.25, 0.2),
+            Display("iphone5s", 1 / 62, 2.2, 0.95, 0.01, (0.95, 1.0, 1.08), 1.25, 0.2, 0.12),
         ),
         source_light=Light(3500, 1.0, (0.3, -0.4, 1.0), 0.2, 0.15),
         backdrop=(0.58, 0.52, 0.42), backdrop_texture=0.08,
@@ -136,24 +136,23 @@ DOMAINS: dict[str, Domain] = {
     "I": Domain(
         "I", "Replay-Attack: one 320x240 MacBook webcam, controlled (uniform wall, fluorescent) "
              "and adverse (cluttered, daylight) scenes; laser print, iPhone 3GS and iPad replays",
-        cameras=(Camera("webcam", 0.45, 1.3, 0.05, (1.0, 1.0, 0.95), 2.2, 0.85, 50,
+        cameras=(Camera("webcam", 0.45, 1.3, 0.05, (1.06, 1.02, 0.82), 2.2, 0.8, 35,
                         flare=0.06, vignette=0.2, contrast=0.9),),
         lights=(
-            Light(4500, 1.2, (0.0, -0.2, 1.0), 0.6, 0.12),  # controlled: diffuse fluorescent
+            Light(4500, 1.2, (0.0, -0.2, 1.0), 0.7, 0.12),  # controlled: diffuse fluorescent
             Light(6000, 0.7, (0.8, -0.3, 0.6), 0.12, 0.2),  # adverse: daylight from the side
         ),
         attacks=(("print", "hardcopy"), ("replay", "iphone3gs"), ("replay", "ipad1")),
         printers=(Printer("hardcopy", 1 / 44, 0.88, (0.9, 0.9, 0.9), 0.05, 0.3, 0.5,
-                           tone=1.3),),
+                           tone=1.6),),
         displays=(
             Display("iphone3gs", 1 / 34, 2.4, 0.85, 0.05, (0.9, 1.0, 1.15), 1.0, 0.35, 0.8),
-            Display("ipad1", 1 / 40, 2.2, 0.9, 0.03, (0.92, 1.0, 1.1), 1.0, 0.3, 0.5),
+            Display("ipad1", 1 / 40, 2.2, 0.9, 0.03, (0.92, 1.0, 1.1), 1.2, 0.3, 0.4),
         ),
-        source_light=Light(5000, 1.1, (0.0, -0.2, 1.0), 0.4, 0.1),
+        source_light=Light(5000, 1.1, (0.2, -0.3, 1.0), 0.3, 0.1),
         backdrop=(0.40, 0.43, 0.50), backdrop_texture=0.15, backdrop_pattern=(1 / 45, 0.15),
         session_backdrops=((0.55, 0.55, 0.58), (0.36, 0.33, 0.30)),
-        backlight=(0.0, 1.2),
-        medium_scale=(0.9, 1.2),
+        backlight=(0.0, 0.8),
     ),
     "C": Domain(
         "C", "CASIA-FASD: old USB, new USB and Sony NEX-5 cameras; warped and cut photos on "
@@ -167,7 +166,7 @@ DOMAINS: dict[str, Domain] = {
         ),
         lights=(
             Light(6200, 0.9, (-0.3, -0.4, 1.0), 0.3, 0.12),  # daylight
-            Light(3200, 0.8, (0.5, -0.3, 0.8), 0.2, 0.1),  # tungsten room light
+            Light(3200, 0.9, (0.4, -0.3, 0.9), 0.3, 0.1),  # tungsten room light
         ),
         attacks=(("print-warped", "copper"), ("print-cut", "copper"), ("replay", "ipad")),
         printers=(Printer("copper", 1 / 56, 0.98, (0.96, 0.95, 0.9), 0.03, 0.8, 0.6,
@@ -189,19 +188,19 @@ DOMAINS: dict[str, Domain] = {
         attacks=(("print", "imagepress"), ("print", "pixma"),
                  ("replay", "dell1905fp"), ("replay", "retina")),
         printers=(
-            Printer("imagepress", 1 / 62, 1.0, (0.95, 0.94, 0.92), 0.03, 0.5, 0.6, tone=2.2),
-            Printer("pixma", 1 / 60, 0.95, (0.93, 0.93, 0.9), 0.04, 0.4, 0.9, screen="fm",
-                    tone=1.8),
+            Printer("imagepress", 1 / 62, 1.0, (0.95, 0.94, 0.92), 0.03, 0.5, 0.8, tone=2.2),
+            Printer("pixma", 1 / 60, 1.0, (0.93, 0.93, 0.9), 0.04, 0.4, 0.9, screen="fm",
+                    tone=2.0),
         ),
         displays=(
-            Display("dell1905fp", 1 / 44, 2.2, 0.8, 0.06, (1.02, 1.0, 0.92), 0.9, 0.2, 0.6,
+            Display("dell1905fp", 1 / 44, 2.2, 0.85, 0.04, (1.02, 1.0, 0.92), 1.0, 0.2, 0.6,
                     matte=0.7, banding=0.12),
-            Display("retina", 1 / 62, 2.2, 0.97, 0.01, (0.95, 1.0, 1.06), 1.1, 0.35, 0.15),
+            Display("retina", 1 / 62, 2.2, 0.97, 0.01, (0.95, 1.0, 1.06), 1.2, 0.2, 0.15),
         ),
         source_light=Light(4500, 1.0, (0.4, -0.5, 1.0), 0.15, 0.12),
         backdrop=(0.5, 0.5, 0.5), backdrop_texture=0.12,
         session_backdrops=((0.8, 0.82, 0.85), (0.45, 0.4, 0.35), (0.55, 0.55, 0.5)),
-        backlight=(1.5, 0.0, 0.0),
+        backlight=(2.0, 0.0, 0.0),
         medium_scale=(1.1, 1.35),
     ),
     "Y": Domain(
