@@ -38,6 +38,7 @@ class Printer:
     texture: float = 0.04  # paper fibre contrast
     gloss: float = 0.3  # specular strength relative to skin
     softness: float = 0.25  # ink spread: larger = softer dots, weaker halftone harmonics
+    # (for an "fm" screen: the share of the droplet pattern blurred away, in [0, 1])
     screen: str = "am"  # "am": periodic clustered dots (laser, offset); "fm": inkjet dithering
     tone: float = 1.0  # exponent of the colour management's tone curve (1 = none: pale prints)
 
@@ -137,8 +138,15 @@ def halftone(
     refl = np.ones(mx.shape + (3,), np.float32) * np.asarray(printer.paper, np.float32)
     fm = sample(dither, mx, my) if printer.screen == "fm" and dither is not None else None
     for ch in range(3):
-        screen = fm[..., ch] if fm is not None else _am_screen(mx, my, period, ch)
-        ink = np.clip((cmy[..., ch] - screen) / printer.softness + 0.5, 0, 1)
+        if fm is not None:
+            # Droplets smaller than a render pixel: only part of the binary pattern survives as
+            # grain, and the mean coverage stays the ink amount (no tone change).
+            dots = (cmy[..., ch] > fm[..., ch]).astype(np.float32)
+            spread = min(max(printer.softness, 0.0), 1.0)
+            ink = dots * (1 - spread) + cmy[..., ch] * spread
+        else:
+            screen = _am_screen(mx, my, period, ch)
+            ink = np.clip((cmy[..., ch] - screen) / printer.softness + 0.5, 0, 1)
         refl = refl * (1 - ink[..., None] * _INKS[ch])
     return refl * sample(paper_tex, mx, my)[..., None]
 

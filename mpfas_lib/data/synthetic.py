@@ -2,10 +2,15 @@
 
 The real datasets (MSU-MFSD, Replay-Attack, CASIA-FASD, OULU-NPU, ROSE-YOUTU) are licensed, so
 the book and the tests run on look-alike domains "M", "I", "C", "O", "Y" generated here. Each
-domain has its own cameras, lights, background and attack instruments, mirroring its namesake
-(see ``DOMAINS``), so a leave-one-domain-out protocol faces a real domain shift. Every video
-is a function of ``(seed, domain, subject, video)`` alone: any sample can be generated on its
-own, and generated videos are cached under ``cache_dir()/synthetic/<config hash>/``.
+domain mirrors its namesake's published set-up (see ``DOMAINS``): its cameras (resolution,
+optics, flare, vignetting, noise, phone ISP denoising/sharpening/contrast, colour, JPEG), its
+sessions of light and background (a backlit window in some), the attacker's own photo light,
+and its attack instruments (printer tone curve, clustered-dot or inkjet screen, paper; display
+pitch, tone, glare or matte haze, PWM banding; how far the medium fills the view). The
+conditions of one domain are only partly covered by the other four, so a leave-one-domain-out
+protocol faces a real domain shift. Every video is a function of ``(seed, domain, subject,
+video)`` alone: any sample can be generated on its own, and generated videos are cached under
+``cache_dir()/synthetic/<config hash>/``.
 """
 
 from __future__ import annotations
@@ -189,7 +194,8 @@ DOMAINS: dict[str, Domain] = {
                  ("replay", "dell1905fp"), ("replay", "retina")),
         printers=(
             Printer("imagepress", 1 / 62, 1.0, (0.95, 0.94, 0.92), 0.03, 0.5, 0.8, tone=2.2),
-            Printer("pixma", 1 / 60, 1.0, (0.93, 0.93, 0.9), 0.04, 0.4, 0.9, screen="fm",
+            # Inkjet droplets are far below any camera's resolution: a faint grain at most.
+            Printer("pixma", 1 / 64, 1.0, (0.93, 0.93, 0.9), 0.04, 0.4, 0.75, screen="fm",
                     tone=2.0),
         ),
         displays=(
