@@ -4,8 +4,9 @@ For each leave-one-out protocol, an RGB-only classifier is trained by plain ERM 
 domain-balanced batches of the three source domains' train splits, then scored on the held-out
 test subjects of the *source* domains (in-domain) and on the test split of the *target*
 domain (cross-domain). A real domain shift shows as a clearly lower target AUC, still above
-chance. Each row is the mean over ``--seeds`` training seeds (the data is always seed 0).
-Usage: ``python benchmarks/cross_domain_gap.py [--model tiny|hfn] [--steps 300]``.
+chance. Each row is the mean over ``--seeds`` training seeds 0, 1, ... (the data is always
+seed 0); the quick profile's sizes are used unless ``--subjects`` / ``--frames`` override them.
+Usage: ``python benchmarks/cross_domain_gap.py [--model tiny|hfn] [--steps 300] [--seeds 2]``.
 """
 
 from __future__ import annotations
@@ -79,10 +80,16 @@ def metrics(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return 100 * roc_auc_score(labels, scores), 100 * (fpr[i] + fnr[i]) / 2
 
 
-def run(name: str, steps: int, kind: str, seed: int) -> dict[str, float]:
+def video_counts(dataset: object) -> tuple[int, int]:
+    """Number of live and spoof videos of a frame dataset."""
+    labels = {r.video_id: r.label for r in dataset.records}  # type: ignore[attr-defined]
+    live = sum(labels.values())
+    return live, len(labels) - live
+
+
+def run(name: str, steps: int, kind: str, seed: int, profile: object) -> dict[str, float]:
     """Train on a protocol's sources and measure in-domain and cross-domain AUC/HTER."""
     torch.manual_seed(seed)
-    profile = get_profile("quick")
     proto = build_protocol(name, "synthetic", profile, seed=0)
     model, kind = build_model(kind, profile)
     batches = DomainBalancedBatches(proto.sources, k=profile.batch_per_class, seed=seed)
@@ -108,7 +115,8 @@ def run(name: str, steps: int, kind: str, seed: int) -> dict[str, float]:
         per_domain.append(metrics(s_in[-1], y_in[-1]))
     auc_in, hter_in = metrics(np.concatenate(s_in), np.concatenate(y_in))
     auc_t, hter_t = metrics(scores_of(model, kind, proto.target), np.asarray(proto.target.labels))
-    return {"auc_in": auc_in, "hter_in": hter_in,
+    live, spoof = video_counts(proto.target)
+    return {"live_tgt": live, "spoof_tgt": spoof, "auc_in": auc_in, "hter_in": hter_in,
             "auc_in_dom": float(np.mean([m[0] for m in per_domain])),
             "hter_in_dom": float(np.mean([m[1] for m in per_domain])),
             "auc_target": auc_t, "hter_target": hter_t}
@@ -119,20 +127,29 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", default="tiny", choices=["tiny", "hfn"])
     p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1],
-                   help="training seeds averaged per protocol")
+    p.add_argument("--seeds", type=int, default=2,
+                   help="number of training seeds (0, 1, ...) averaged per protocol")
+    p.add_argument("--subjects", type=int, default=None,
+                   help="synthetic subjects per domain (default: the quick profile's)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="frames per synthetic video (default: the quick profile's)")
     p.add_argument("--protocols", nargs="*",
                    default=["MICO:OCI-M", "MICO:OMI-C", "MICO:OCM-I", "MICO:ICM-O"])
     a = p.parse_args()
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    profile = get_profile("quick")
+    profile = profile.replace(synth_subjects=a.subjects or profile.synth_subjects,
+                              synth_frames=a.frames or profile.synth_frames)
+    print(f"{profile.synth_subjects} subjects per domain, {profile.synth_frames} frames per video,"
+          f" {a.steps} steps, seeds 0..{a.seeds - 1}")
     print("in = source domains' held-out test subjects pooled; in/dom = mean of per-domain values;"
           " tgt = unseen target domain (HTER at each set's own EER threshold)")
     print(f"{'protocol':12s} {'AUC in':>8s} {'HTER in':>8s} {'AUC in/dom':>10s} "
-          f"{'HTER in/dom':>11s} {'AUC tgt':>8s} {'HTER tgt':>8s}")
+          f"{'HTER in/dom':>11s} {'AUC tgt':>8s} {'HTER tgt':>8s} {'live/spoof tgt':>14s}")
     rows = []
     for name in a.protocols:
         t = time.time()
-        runs = [run(name, a.steps, a.model, seed) for seed in a.seeds]
+        runs = [run(name, a.steps, a.model, seed, profile) for seed in range(a.seeds)]
         r = {k: float(np.mean([x[k] for x in runs])) for k in runs[0]}
         rows.append(r)
         print(_line(name, r) + f"   ({time.time() - t:.0f} s)", flush=True)
@@ -141,8 +158,10 @@ def main() -> None:
 
 def _line(name: str, r: dict[str, float]) -> str:
     """One row of the table."""
+    counts = f"{r['live_tgt']:.0f}/{r['spoof_tgt']:.0f}"
     return (f"{name:12s} {r['auc_in']:8.2f} {r['hter_in']:8.2f} {r['auc_in_dom']:10.2f} "
-            f"{r['hter_in_dom']:11.2f} {r['auc_target']:8.2f} {r['hter_target']:8.2f}")
+            f"{r['hter_in_dom']:11.2f} {r['auc_target']:8.2f} {r['hter_target']:8.2f} "
+            f"{counts:>14s}")
 
 
 if __name__ == "__main__":

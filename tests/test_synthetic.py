@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from mpfas_lib.data.attacks import Display, Printer
+import mpfas_lib.data.synthetic as synthetic
+from mpfas_lib.data.attacks import Display, Printer, fm_screen
 from mpfas_lib.data.camera import Camera
 from mpfas_lib.data.synthetic import (
     ATTACK_TYPES,
     DOMAINS,
+    GENERATOR_VERSION,
     SyntheticBenchmark,
     VideoSpec,
     _identity,
@@ -154,3 +156,27 @@ def test_from_profile_uses_profile_sizes(tmp_path) -> None:
     assert b.catalogue()[0]["domain"] == "M"
     with pytest.raises(ValueError, match="unknown synthetic domain"):
         b.dataset("X", "train")
+
+
+def test_generator_version_is_in_the_cache_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    b = SyntheticBenchmark(SIZE, 4, 2)
+    assert GENERATOR_VERSION == 9 and b.config()["version"] == 9
+    key = b.cache_path
+    monkeypatch.setattr(synthetic, "GENERATOR_VERSION", 8)
+    assert b.cache_path != key
+
+
+def test_progress_bar_only_for_more_than_a_handful(bench: SyntheticBenchmark) -> None:
+    specs = bench.videos("M", "all")
+    assert bench._progress(specs[:2], True).disable
+    assert not bench._progress(specs, True).disable
+    assert bench._progress(specs, False).disable
+    bench.ensure(specs[:3], progress=False)
+    assert all(bench.video_path(s).is_file() for s in specs[:3])
+
+
+def test_inkjet_dither_is_a_flat_threshold_map() -> None:
+    inkjet = Printer("inkjet", 1 / 40, screen="fm")
+    t = fm_screen(64, inkjet, np.random.default_rng(0))
+    assert t.shape == (64, 64, 3) and 0.0 <= t.min() and t.max() < 1.0
+    assert abs(float(t.mean()) - 0.5) < 0.01

@@ -3,11 +3,14 @@
 An attack is never a label flip: the victim's face is first photographed (or filmed) under the
 attacker's own light, then reproduced on a medium that sits in front of the capturing camera.
 
-- Print: colour gamut compressed to the inks, clustered-dot CMY halftone at the printer's
-  screen period, paper texture, a flat, warped (bent around a vertical axis) or cut (eye holes)
+- Print: the printer's tone curve, colour gamut compressed to the inks, clustered-dot CMY
+  halftone at the printer's screen period (laser and offset printers) or stochastic dithering
+  (inkjets), paper texture, a flat, warped (bent around a vertical axis) or cut (eye holes)
   sheet that is re-lit by the scene light.
 - Replay: a display with an RGB stripe subpixel grid at its pixel pitch, its own gamma,
-  contrast, black level and white point, a bezel, and a glare spot of the room light.
+  contrast, black level and white point, a bezel, a glare spot of the room light (or, behind
+  a matte anti-glare coating, a diffuse haze that also softens the grid), and the horizontal
+  bands of a PWM backlight seen by a rolling-shutter camera.
 - Paper mask: the face *shape* is kept (3D), but its albedo is a halftoned print of a frontal
   photo (with the photo's baked shading), matte, with eye holes.
 
@@ -35,6 +38,9 @@ class Printer:
     texture: float = 0.04  # paper fibre contrast
     gloss: float = 0.3  # specular strength relative to skin
     softness: float = 0.25  # ink spread: larger = softer dots, weaker halftone harmonics
+    # (for an "fm" screen: the share of the droplet pattern blurred away, in [0, 1])
+    screen: str = "am"  # "am": periodic clustered dots (laser, offset); "fm": inkjet dithering
+    tone: float = 1.0  # exponent of the colour management's tone curve (1 = none: pale prints)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class Display:
     brightness: float = 1.0
     glare: float = 0.25
     fill: float = 0.8  # contrast of the subpixel grid (1 = fully separated subpixels)
+    matte: float = 0.0  # anti-glare coating: diffuse haze instead of a glare spot, softer grid
+    banding: float = 0.0  # depth of the PWM-backlight bands caught by a rolling shutter
 
 
 @dataclass(frozen=True)
@@ -99,20 +107,46 @@ _INKS = np.array([[0.85, 0.20, 0.05], [0.12, 0.80, 0.22], [0.03, 0.10, 0.85]], n
 _SCREEN_ANGLES = np.deg2rad([15.0, 75.0, 0.0])
 
 
+def fm_screen(size: int, printer: Printer, rng: np.random.Generator) -> np.ndarray:
+    """Threshold maps [R,R,3] of an inkjet's stochastic (blue-noise-like) dither, one per ink."""
+    cell = printer.period * size
+    noise = rng.standard_normal((size, size, 3)).astype(np.float32)
+    blue = cv2.GaussianBlur(noise, (0, 0), cell / 3) - cv2.GaussianBlur(noise, (0, 0), cell)
+    ranks = blue.reshape(-1, 3).argsort(axis=0).argsort(axis=0)  # flat histogram in [0, 1)
+    return (ranks / ranks.shape[0]).reshape(size, size, 3).astype(np.float32)
+
+
+def _am_screen(mx: np.ndarray, my: np.ndarray, period: float, ch: int) -> np.ndarray:
+    """Threshold of a clustered-dot screen of one ink at its screen angle."""
+    a = _SCREEN_ANGLES[ch]
+    u = (mx * np.cos(a) + my * np.sin(a)) * (2 * np.pi / period)
+    v = (-mx * np.sin(a) + my * np.cos(a)) * (2 * np.pi / period)
+    return 0.5 + 0.25 * (np.cos(u) + np.cos(v))
+
+
 def halftone(
-    photo: np.ndarray, mx: np.ndarray, my: np.ndarray, printer: Printer, paper_tex: np.ndarray
+    photo: np.ndarray, mx: np.ndarray, my: np.ndarray, printer: Printer, paper_tex: np.ndarray,
+    dither: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Reflectance [R,R,3] of a printed sRGB photo seen at medium coordinates (mx, my)."""
+    """Reflectance [R,R,3] of a printed sRGB photo seen at medium coordinates (mx, my).
+
+    ``dither`` (from ``fm_screen``) is the threshold map of an "fm" (inkjet) printer.
+    """
     size = photo.shape[0]
-    cmy = (1 - sample(photo, mx, my)) * printer.density
+    cmy = (1 - sample(photo, mx, my) ** printer.tone) * printer.density
     period = printer.period * size
     refl = np.ones(mx.shape + (3,), np.float32) * np.asarray(printer.paper, np.float32)
+    fm = sample(dither, mx, my) if printer.screen == "fm" and dither is not None else None
     for ch in range(3):
-        a = _SCREEN_ANGLES[ch]
-        u = (mx * np.cos(a) + my * np.sin(a)) * (2 * np.pi / period)
-        v = (-mx * np.sin(a) + my * np.cos(a)) * (2 * np.pi / period)
-        screen = 0.5 + 0.25 * (np.cos(u) + np.cos(v))
-        ink = np.clip((cmy[..., ch] - screen) / printer.softness + 0.5, 0, 1)
+        if fm is not None:
+            # Droplets smaller than a render pixel: only part of the binary pattern survives as
+            # grain, and the mean coverage stays the ink amount (no tone change).
+            dots = (cmy[..., ch] > fm[..., ch]).astype(np.float32)
+            spread = min(max(printer.softness, 0.0), 1.0)
+            ink = dots * (1 - spread) + cmy[..., ch] * spread
+        else:
+            screen = _am_screen(mx, my, period, ch)
+            ink = np.clip((cmy[..., ch] - screen) / printer.softness + 0.5, 0, 1)
         refl = refl * (1 - ink[..., None] * _INKS[ch])
     return refl * sample(paper_tex, mx, my)[..., None]
 
@@ -131,6 +165,7 @@ def print_scene(
     room: np.ndarray,
     paper_tex: np.ndarray,
     holes: tuple[np.ndarray, np.ndarray] | None = None,
+    dither: np.ndarray | None = None,
 ) -> np.ndarray:
     """Linear scene of a printed photo held in front of the camera (optionally with eye holes).
 
@@ -138,7 +173,7 @@ def print_scene(
     """
     size = photo.shape[0]
     mx, my, normal = plane_coords(size, place)
-    refl = halftone(photo, mx, my, printer, paper_tex)
+    refl = halftone(photo, mx, my, printer, paper_tex, dither)
     sheet = shade(refl, normal, light, gloss=printer.gloss)
     on = inside(mx, my, size)[..., None]
     scene = sheet * on + room * (1 - on)
@@ -151,9 +186,9 @@ def print_scene(
 
 def replay_scene(
     frame: np.ndarray, place: Placement, display: Display, light: Light, room: np.ndarray,
-    glare_xy: tuple[float, float],
+    glare_xy: tuple[float, float], band_phase: float = 0.0,
 ) -> np.ndarray:
-    """Linear scene of a display showing an sRGB video frame, with bezel and glare."""
+    """Linear scene of a display showing an sRGB video frame, with bezel, glare and banding."""
     size = frame.shape[0]
     mx, my, _ = plane_coords(size, place)
     pitch = display.pitch * size
@@ -167,13 +202,19 @@ def replay_scene(
     # and rows are separated by a thin dark gap.
     fx, fy = mx / pitch, my / pitch
     phase = 2 * np.pi * (fx[..., None] - np.arange(3, dtype=np.float32) / 3 - 1 / 6)
-    stripes = 1 + display.fill * np.cos(phase)
-    rows = 1 + 0.3 * display.fill * np.cos(2 * np.pi * fy)[..., None]
+    fill = display.fill * (1 - display.matte)  # the coating's diffusion blurs the grid
+    stripes = 1 + fill * np.cos(phase)
+    rows = 1 + 0.3 * fill * np.cos(2 * np.pi * fy)[..., None]
     screen = emitted * stripes * rows
-    gx, gy = glare_xy
     ax = np.arange(size, dtype=np.float32) / size
+    if display.banding > 0:  # rows are exposed at different instants of the PWM cycle
+        bands = 1 - display.banding * (0.5 + 0.5 * np.cos(2 * np.pi * (6 * ax + band_phase)))
+        screen = screen * bands[:, None, None]
+    gx, gy = glare_xy
     spot = np.exp(-(((ax[None, :] - gx) ** 2 + (ax[:, None] - gy) ** 2) / (2 * 0.15**2)))
-    reflect = (0.04 + display.glare * spot)[..., None] * kelvin_rgb(light.temperature)
+    haze = 0.04 + 0.12 * display.matte
+    reflect = (haze + display.glare * (1 - display.matte) * spot)[..., None]
+    reflect = reflect * kelvin_rgb(light.temperature)
     screen = screen + reflect * light.intensity
     on = inside(mx, my, size)[..., None]
     bezel = inside(mx, my, size, margin=0.08 * size)[..., None] - on
@@ -192,11 +233,12 @@ def mask_scene(
     attacker: np.ndarray,
     paper_tex: np.ndarray,
     eyes: np.ndarray,
+    dither: np.ndarray | None = None,
 ) -> np.ndarray:
     """Linear scene of a paper mask: a printed face albedo on the 3D face shape, eye holes."""
     size = photo.shape[0]
     mx, my, _ = plane_coords(size, place)
-    refl = halftone(photo, mx, my, printer, paper_tex)
+    refl = halftone(photo, mx, my, printer, paper_tex, dither)
     paper = shade(refl, shape_normals, light, gloss=0.0)
     holes = (sample(eyes, mx, my) > 0.35).astype(np.float32)
     m = (face_mask * (1 - holes))[..., None]

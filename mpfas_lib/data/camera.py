@@ -1,10 +1,11 @@
 """The capturing camera of the synthetic benchmark: optics, sampling, sensor, ISP, JPEG.
 
 Every synthetic image, bona fide or attack, goes through exactly one such capture: the scene
-(linear light at an internal resolution above the output size) is blurred by the lens,
-point-sampled by the sensor grid (no anti-aliasing filter, so fine periodic patterns such as a
-display's subpixels or a print's halftone alias into moire), hit by shot and read noise,
-auto-exposed, white balanced, tone mapped, and JPEG encoded.
+(linear light at an internal resolution above the output size) is blurred by the lens, veiled by
+lens flare, darkened towards the corners (vignetting), point-sampled by the sensor grid (no
+anti-aliasing filter, so fine periodic patterns such as a display's subpixels or a print's
+halftone alias into moire), hit by shot and read noise, auto-exposed, white balanced, tone
+mapped, denoised and sharpened by the ISP (phones), and JPEG encoded.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class Camera:
     jpeg: int = 90
     exposure: float = 0.42  # target mean of the auto-exposed linear image
     sharpen: float = 0.0  # unsharp-mask strength of the phone's ISP (adds halos, boosts noise)
+    denoise: float = 0.0  # edge-preserving noise reduction of the ISP (range sigma; 0 = off)
+    contrast: float = 1.0  # slope of the tone curve around mid-grey (phones' "vivid" look > 1)
+    flare: float = 0.0  # veiling glare of cheap optics, as a fraction of the mean scene light
+    vignette: float = 0.0  # relative light fall-off in the frame corners
 
 
 def capture(
@@ -40,6 +45,7 @@ def capture(
     sigma = camera.blur * inner / out_size
     if sigma > 0.3:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
+    img = _optics(img, camera)
     sensor = max(8, int(round(out_size * camera.resolution)))
     # Point sampling on a sensor grid slightly offset from the scene's: aliasing is kept.
     shift = rng.uniform(-0.5, 0.5, 2)
@@ -49,20 +55,37 @@ def capture(
                          borderMode=cv2.BORDER_REFLECT)
     # Auto-exposure towards a target mean (partially: dark scenes stay a bit dark).
     mean = float(img.mean()) + 1e-4
-    img = img * (camera.exposure / mean) ** 0.8
-    noise_sigma = camera.noise * np.sqrt(0.1 + img)
+    gain = (camera.exposure / mean) ** 0.8
+    img = img * gain
+    # Shot noise grows as sqrt(gain), read noise as gain: dim scenes come out noisier.
+    noise_sigma = camera.noise * np.sqrt(gain * (0.1 * gain + img))
     img = img + noise_sigma * rng.standard_normal(img.shape).astype(np.float32)
     img = img * np.asarray(camera.white_balance, np.float32)
     img = np.clip(img, 0, 1) ** (1 / camera.gamma)
+    if camera.contrast != 1.0:
+        img = 0.5 + camera.contrast * (img - 0.5)
     if camera.saturation != 1.0:
         grey = img.mean(axis=-1, keepdims=True)
         img = grey + camera.saturation * (img - grey)
+    if camera.denoise > 0:
+        img = cv2.bilateralFilter(np.clip(img, 0, 1).astype(np.float32), 5, camera.denoise, 1.5)
     if camera.sharpen > 0:
         img = img + camera.sharpen * (img - cv2.GaussianBlur(img, (0, 0), 1.0))
     img = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     if sensor != out_size:
         img = cv2.resize(img, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
     return jpeg(img, camera.jpeg)
+
+
+def _optics(img: np.ndarray, camera: Camera) -> np.ndarray:
+    """Veiling glare (a uniform share of the mean light) and cos^4-like corner fall-off."""
+    if camera.flare > 0:
+        img = img + camera.flare * img.mean(axis=(0, 1), keepdims=True)
+    if camera.vignette > 0:
+        ax = np.linspace(-1, 1, img.shape[0], dtype=np.float32)
+        r2 = (ax[None, :] ** 2 + ax[:, None] ** 2) / 2
+        img = img * (1 - camera.vignette * r2)[..., None]
+    return img
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:

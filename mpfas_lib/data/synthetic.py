@@ -2,14 +2,20 @@
 
 The real datasets (MSU-MFSD, Replay-Attack, CASIA-FASD, OULU-NPU, ROSE-YOUTU) are licensed, so
 the book and the tests run on look-alike domains "M", "I", "C", "O", "Y" generated here. Each
-domain has its own cameras, lights, background and attack instruments, mirroring its namesake
-(see ``DOMAINS``), so a leave-one-domain-out protocol faces a real domain shift. Every video
-is a function of ``(seed, domain, subject, video)`` alone: any sample can be generated on its
-own, and generated videos are cached under ``cache_dir()/synthetic/<config hash>/``.
+domain mirrors its namesake's published set-up (see ``DOMAINS``): its cameras (resolution,
+optics, flare, vignetting, noise, phone ISP denoising/sharpening/contrast, colour, JPEG), its
+sessions of light and background (a backlit window in some), the attacker's own photo light,
+and its attack instruments (printer tone curve, clustered-dot or inkjet screen, paper; display
+pitch, tone, glare or matte haze, PWM banding; how far the medium fills the view). The
+conditions of one domain are only partly covered by the other four, so a leave-one-domain-out
+protocol faces a real domain shift. Every video is a function of ``(seed, domain, subject,
+video)`` alone: any sample can be generated on its own, and generated videos are cached under
+``cache_dir()/synthetic/<config hash>/``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -19,11 +25,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from mpfas_lib.data.attacks import (
     Display,
     Placement,
     Printer,
+    fm_screen,
     mask_scene,
     paper_texture,
     print_scene,
@@ -45,9 +53,10 @@ from mpfas_lib.data.render import (
 )
 from mpfas_lib.paths import cache_dir
 
-GENERATOR_VERSION = 8
+GENERATOR_VERSION = 9
 SPLITS = ("train", "val", "test", "all")
 ATTACK_TYPES = ("live", "print", "print-warped", "print-cut", "replay", "mask")
+_PROGRESS_MIN = 8  # fewer videos to render than this: no progress bar
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,11 @@ class Domain:
     backdrop: tuple[float, float, float] = (0.5, 0.5, 0.5)
     backdrop_texture: float = 0.1
     backdrop_pattern: tuple[float, float] = (0.0, 0.0)  # (period, contrast) of a periodic wall
+    session_backdrops: tuple[tuple[float, float, float], ...] = ()  # per light, if they differ
+    backlight: tuple[float, ...] = ()  # per light: extra light of the background (a window)
     source_light: Light = Light(5500, 1.0, (0.0, -0.3, 1.0), 0.35, 0.1)
     hand_motion: float = 0.01  # per-frame jitter of a held medium (fraction of the frame)
+    medium_scale: tuple[float, float] = (1.05, 1.3)  # medium size / frame: < 1 shows its edges
 
     def instrument(self, name: str) -> Printer | Display:
         """The printer or display of the given name."""
@@ -75,92 +87,131 @@ class Domain:
                 return item
         raise KeyError(f"domain {self.name} has no instrument {name!r}")
 
+    def backdrop_of(self, light: int) -> np.ndarray:
+        """Background albedo colour of the session lit by light ``light``."""
+        if self.session_backdrops:
+            return np.asarray(self.session_backdrops[light % len(self.session_backdrops)])
+        return np.asarray(self.backdrop)
 
-def _phones(prefix: str, n: int, seed: int) -> tuple[Camera, ...]:
-    """``n`` distinct smartphone front cameras (fixed by ``seed``)."""
+    def backlight_of(self, light: int) -> float:
+        """Factor on the background's light in the session of light ``light`` (1 = none)."""
+        return 1.0 + (self.backlight[light % len(self.backlight)] if self.backlight else 0.0)
+
+
+def _phones(prefix: str, n: int, seed: int, isp: float = 1.0) -> tuple[Camera, ...]:
+    """``n`` distinct smartphone front cameras (fixed by ``seed``); ``isp`` scales how far
+    their processing (noise reduction, sharpening, contrast boost) goes."""
     rng = np.random.default_rng(seed)
     cams = []
     for i in range(n):
+        strength = isp * float(rng.uniform(0.2, 2.0))  # brands tune their ISPs very differently
         cams.append(Camera(
-            f"{prefix}{i + 1}", resolution=float(rng.uniform(0.55, 0.9)),
-            blur=float(rng.uniform(0.7, 1.3)), noise=float(rng.uniform(0.015, 0.045)),
+            f"{prefix}{i + 1}", resolution=float(rng.uniform(0.75, 1.0)),
+            blur=float(rng.uniform(0.5, 1.0)), noise=float(rng.uniform(0.01, 0.035)),
             white_balance=tuple(float(g) for g in rng.uniform(0.9, 1.1, 3)),
-            saturation=float(rng.uniform(0.9, 1.25)), jpeg=int(rng.integers(75, 95)),
-            gamma=float(rng.uniform(2.0, 2.5)), sharpen=float(rng.uniform(0.0, 1.2))))
+            saturation=float(rng.uniform(0.95, 1.35)), jpeg=int(rng.integers(80, 96)),
+            gamma=float(rng.uniform(2.1, 2.5)), sharpen=strength * float(rng.uniform(0.4, 1.0)),
+            denoise=strength * float(rng.uniform(0.03, 0.08)),
+            contrast=1 + strength * float(rng.uniform(0.05, 0.15)),
+            flare=float(rng.uniform(0.01, 0.04))))
     return tuple(cams)
 
 
 DOMAINS: dict[str, Domain] = {
     "M": Domain(
-        "M", "MSU-MFSD: laptop webcam + Android phone, indoor office, printed photo, iPad/iPhone",
+        "M", "MSU-MFSD: MacBook Air webcam + Nexus 5 front camera, one office; A3 laser print, "
+             "iPad Air and iPhone 5S (Retina) replays",
         cameras=(
-            Camera("laptop", 0.7, 1.0, 0.03, (1.06, 1.0, 0.9), 2.2, 0.9, 72),
-            Camera("android", 1.0, 0.5, 0.015, (0.96, 1.0, 1.05), 2.3, 1.1, 88),
+            Camera("laptop", 0.5, 1.4, 0.035, (1.08, 1.0, 0.88), 2.2, 0.9, 65,
+                   flare=0.08, vignette=0.6, contrast=0.9),
+            Camera("android", 0.9, 0.6, 0.025, (0.96, 1.0, 1.06), 2.3, 1.15, 85,
+                   sharpen=1.5, denoise=0.05, contrast=1.15),
         ),
-        lights=(Light(4000, 1.0, (0.1, -0.4, 1.0), 0.45, 0.1),),
-        attacks=(("print", "printed_photo"), ("replay", "ipad"), ("replay", "iphone")),
-        printers=(Printer("printed_photo", 1 / 60, 0.95, (0.93, 0.92, 0.88), 0.03, 0.6, 0.7),),
+        lights=(Light(4000, 1.0, (0.1, -0.4, 1.0), 0.45, 0.1),),  # office fluorescent
+        attacks=(("print", "a3_laser"), ("replay", "ipad_air"), ("replay", "iphone5s")),
+        printers=(Printer("a3_laser", 1 / 60, 0.95, (0.94, 0.93, 0.9), 0.03, 0.6, 0.45,
+                           tone=1.6),),
         displays=(
-            Display("ipad", 1 / 46, 2.0, 0.9, 0.03, (0.95, 1.0, 1.1), 1.0, 0.25, 0.35),
-            Display("iphone", 1 / 62, 2.2, 0.95, 0.02, (0.97, 1.0, 1.06), 1.1, 0.3, 0.2),
+            Display("ipad_air", 1 / 62, 2.2, 0.95, 0.01, (0.93, 1.0, 1.12), 1.2, 0.25, 0.2),
+            Display("iphone5s", 1 / 62, 2.2, 0.95, 0.01, (0.95, 1.0, 1.08), 1.25, 0.2, 0.12),
         ),
-        source_light=Light(3500, 1.0, (0.2, -0.4, 1.0), 0.3, 0.15),
+        source_light=Light(3500, 1.0, (0.3, -0.4, 1.0), 0.2, 0.15),
         backdrop=(0.58, 0.52, 0.42), backdrop_texture=0.08,
     ),
     "I": Domain(
-        "I", "Replay-Attack: one webcam, controlled and adverse light, print + mobile/HD replay",
-        cameras=(Camera("webcam", 0.5, 1.3, 0.05, (1.0, 1.0, 1.0), 2.2, 0.95, 55),),
+        "I", "Replay-Attack: one 320x240 MacBook webcam, controlled (uniform wall, fluorescent) "
+             "and adverse (cluttered, daylight) scenes; laser print, iPhone 3GS and iPad replays",
+        cameras=(Camera("webcam", 0.45, 1.3, 0.05, (1.06, 1.02, 0.82), 2.2, 0.8, 35,
+                        flare=0.06, vignette=0.2, contrast=0.9),),
         lights=(
-            Light(5500, 1.2, (0.0, -0.2, 1.0), 0.4, 0.12),  # controlled
-            Light(3000, 0.6, (0.8, -0.3, 0.6), 0.12, 0.2),  # adverse
+            Light(4500, 1.2, (0.0, -0.2, 1.0), 0.7, 0.12),  # controlled: diffuse fluorescent
+            Light(6000, 0.7, (0.8, -0.3, 0.6), 0.12, 0.2),  # adverse: daylight from the side
         ),
-        attacks=(("print", "hardcopy"), ("replay", "mobile"), ("replay", "highdef")),
-        printers=(Printer("hardcopy", 1 / 44, 0.8, (0.9, 0.9, 0.9), 0.05, 0.3, 0.5),),
+        attacks=(("print", "hardcopy"), ("replay", "iphone3gs"), ("replay", "ipad1")),
+        printers=(Printer("hardcopy", 1 / 44, 0.88, (0.9, 0.9, 0.9), 0.05, 0.3, 0.5,
+                           tone=1.6),),
         displays=(
-            Display("mobile", 1 / 42, 2.4, 0.85, 0.04, (0.92, 1.0, 1.12), 1.0, 0.3, 0.5),
-            Display("highdef", 1 / 54, 2.0, 0.9, 0.03, (0.96, 1.0, 1.05), 1.0, 0.2, 0.3),
+            Display("iphone3gs", 1 / 34, 2.4, 0.85, 0.05, (0.9, 1.0, 1.15), 1.0, 0.35, 0.8),
+            Display("ipad1", 1 / 40, 2.2, 0.9, 0.03, (0.92, 1.0, 1.1), 1.2, 0.3, 0.4),
         ),
-        source_light=Light(5000, 1.1, (0.0, -0.2, 1.0), 0.4, 0.1),
+        source_light=Light(5000, 1.1, (0.2, -0.3, 1.0), 0.3, 0.1),
         backdrop=(0.40, 0.43, 0.50), backdrop_texture=0.15, backdrop_pattern=(1 / 45, 0.15),
+        session_backdrops=((0.55, 0.55, 0.58), (0.36, 0.33, 0.30)),
+        backlight=(0.0, 0.8),
     ),
     "C": Domain(
-        "C", "CASIA-FASD: low/normal/high quality cameras, warped photo, cut photo, video replay",
+        "C", "CASIA-FASD: old USB, new USB and Sony NEX-5 cameras; warped and cut photos on "
+             "copper-plate paper, iPad video replay",
         cameras=(
-            Camera("low", 0.35, 2.0, 0.04, (1.0, 1.05, 0.95), 2.2, 0.85, 60),
-            Camera("normal", 0.6, 1.1, 0.03, (1.0, 1.0, 1.0), 2.2, 1.0, 75),
-            Camera("high", 1.0, 0.4, 0.02, (1.02, 1.0, 0.98), 2.3, 1.15, 92, sharpen=1.0),
+            Camera("low", 0.35, 2.0, 0.05, (1.0, 1.08, 0.92), 2.2, 0.8, 60,
+                   flare=0.1, vignette=0.4, contrast=0.85),
+            Camera("normal", 0.6, 1.1, 0.03, (1.0, 1.0, 1.0), 2.2, 1.0, 75, flare=0.03),
+            Camera("high", 1.0, 0.4, 0.015, (1.02, 1.0, 0.98), 2.3, 1.15, 92, sharpen=0.8,
+                   contrast=1.1),
         ),
-        lights=(Light(6200, 0.9, (-0.3, -0.4, 1.0), 0.3, 0.12),),
+        lights=(
+            Light(6200, 0.9, (-0.3, -0.4, 1.0), 0.3, 0.12),  # daylight
+            Light(3200, 0.9, (0.4, -0.3, 0.9), 0.3, 0.1),  # tungsten room light
+        ),
         attacks=(("print-warped", "copper"), ("print-cut", "copper"), ("replay", "ipad")),
-        printers=(Printer("copper", 1 / 42, 0.9, (0.95, 0.93, 0.85), 0.06, 0.5, 0.45),),
-        displays=(Display("ipad", 1 / 50, 2.0, 0.9, 0.03, (0.95, 1.0, 1.1), 1.0, 0.25, 0.3),),
+        printers=(Printer("copper", 1 / 56, 0.98, (0.96, 0.95, 0.9), 0.03, 0.8, 0.6,
+                           tone=2.0),),
+        displays=(Display("ipad", 1 / 48, 2.2, 0.92, 0.02, (0.94, 1.0, 1.08), 1.0, 0.2, 0.5),),
         source_light=Light(6500, 0.9, (-0.3, -0.3, 1.0), 0.3, 0.1),
         backdrop=(0.42, 0.48, 0.40), backdrop_texture=0.2, backdrop_pattern=(1 / 30, 0.3),
+        medium_scale=(0.95, 1.25),
     ),
     "O": Domain(
-        "O", "OULU-NPU: six phones, three sessions of light, two printers and two displays",
-        cameras=_phones("phone", 6, 11),
+        "O", "OULU-NPU: six 1080p phone front cameras, three sessions of light and background; "
+             "Canon laser and inkjet prints, Dell 1905FP and MacBook Retina replays",
+        cameras=_phones("phone", 6, 11, isp=1.0),
         lights=(
-            Light(4200, 1.0, (0.0, -0.7, 1.0), 0.3, 0.15),  # session 1: office
-            Light(3500, 0.5, (0.2, -0.8, 0.6), 0.15, 0.1),  # session 2: dim office
-            Light(6500, 1.2, (-0.7, -0.2, 0.7), 0.25, 0.2),  # session 3: window daylight
+            Light(4200, 1.0, (0.0, -0.7, 1.0), 0.3, 0.15),  # session 1: office, window behind
+            Light(3500, 0.6, (0.2, -0.8, 0.6), 0.15, 0.1),  # session 2: meeting room
+            Light(6500, 1.2, (-0.7, -0.2, 0.7), 0.25, 0.2),  # session 3: window in front
         ),
-        attacks=(("print", "printer1"), ("print", "printer2"),
-                 ("replay", "display1"), ("replay", "display2")),
+        attacks=(("print", "imagepress"), ("print", "pixma"),
+                 ("replay", "dell1905fp"), ("replay", "retina")),
         printers=(
-            Printer("printer1", 1 / 62, 0.95, (0.94, 0.93, 0.9), 0.03, 0.5, 0.8),
-            Printer("printer2", 1 / 44, 0.8, (0.9, 0.88, 0.82), 0.05, 0.4, 0.55),
+            Printer("imagepress", 1 / 62, 1.0, (0.95, 0.94, 0.92), 0.03, 0.5, 0.8, tone=2.2),
+            # Inkjet droplets are far below any camera's resolution: a faint grain at most.
+            Printer("pixma", 1 / 64, 1.0, (0.93, 0.93, 0.9), 0.04, 0.4, 0.75, screen="fm",
+                    tone=2.0),
         ),
         displays=(
-            Display("display1", 1 / 40, 2.4, 0.85, 0.05, (0.9, 1.0, 1.1), 0.9, 0.2, 0.4),
-            Display("display2", 1 / 62, 2.2, 0.95, 0.02, (0.98, 1.0, 1.04), 1.1, 0.35, 0.25),
+            Display("dell1905fp", 1 / 44, 2.2, 0.85, 0.04, (1.02, 1.0, 0.92), 1.0, 0.2, 0.6,
+                    matte=0.7, banding=0.12),
+            Display("retina", 1 / 62, 2.2, 0.97, 0.01, (0.95, 1.0, 1.06), 1.2, 0.2, 0.15),
         ),
-        source_light=Light(4500, 1.0, (0.0, -0.5, 1.0), 0.3, 0.12),
+        source_light=Light(4500, 1.0, (0.4, -0.5, 1.0), 0.15, 0.12),
         backdrop=(0.5, 0.5, 0.5), backdrop_texture=0.12,
+        session_backdrops=((0.8, 0.82, 0.85), (0.45, 0.4, 0.35), (0.55, 0.55, 0.5)),
+        backlight=(2.0, 0.0, 0.0),
+        medium_scale=(1.1, 1.35),
     ),
     "Y": Domain(
         "Y", "ROSE-YOUTU: five phones, five lightings, print, laptop/monitor replay, paper masks",
-        cameras=_phones("yphone", 5, 23),
+        cameras=_phones("yphone", 5, 23, isp=0.5),
         lights=(
             Light(2800, 0.8, (0.5, -0.5, 1.0), 0.2, 0.15),
             Light(4500, 1.0, (0.0, -0.5, 1.0), 0.3, 0.12),
@@ -169,10 +220,11 @@ DOMAINS: dict[str, Domain] = {
             Light(3800, 1.3, (0.8, -0.1, 0.6), 0.2, 0.2),
         ),
         attacks=(("print", "a4"), ("replay", "laptop"), ("replay", "monitor"), ("mask", "a4")),
-        printers=(Printer("a4", 1 / 50, 0.85, (0.92, 0.92, 0.9), 0.05, 0.2, 0.6),),
+        printers=(Printer("a4", 1 / 50, 0.85, (0.92, 0.92, 0.9), 0.05, 0.2, 0.6, tone=1.2),),
         displays=(
             Display("laptop", 1 / 58, 2.2, 0.9, 0.03, (0.95, 1.0, 1.06), 1.0, 0.3, 0.3),
-            Display("monitor", 1 / 42, 2.3, 0.85, 0.04, (0.92, 1.0, 1.1), 0.9, 0.2, 0.45),
+            Display("monitor", 1 / 42, 2.3, 0.85, 0.04, (0.92, 1.0, 1.1), 0.9, 0.2, 0.45,
+                    banding=0.08),
         ),
         source_light=Light(6000, 1.0, (0.3, -0.3, 1.0), 0.3, 0.12),
         backdrop=(0.45, 0.45, 0.52), backdrop_texture=0.15,
@@ -241,9 +293,9 @@ def split_subjects(n_subjects: int, split: str) -> list[int]:
     return list(range(lo, hi))
 
 
-def _to_srgb(linear: np.ndarray) -> np.ndarray:
+def _to_srgb(linear: np.ndarray, exposure: float = 0.4) -> np.ndarray:
     """An exposure-normalised sRGB-like image in [0, 1] (the attacker's photo or video)."""
-    img = linear * (0.4 / (float(linear.mean()) + 1e-4))
+    img = linear * (exposure / (float(linear.mean()) + 1e-4))
     return np.clip(img, 0, 1) ** (1 / 2.2)
 
 
@@ -348,8 +400,9 @@ class SyntheticBenchmark:
         maps = _identity(self.seed, spec.domain, spec.subject, size)
         camera = next(c for c in d.cameras if c.name == spec.camera)
         light = _jitter_light(d.lights[spec.light], rng)
-        backdrop = background(size, np.asarray(d.backdrop), rng, d.backdrop_texture,
+        backdrop = background(size, d.backdrop_of(spec.light), rng, d.backdrop_texture,
                               d.backdrop_pattern)
+        backdrop = backdrop * d.backlight_of(spec.light)  # a lit window behind: face under-exposed
         flat = np.zeros((size, size, 3), np.float32)
         flat[..., 2] = 1
         room = shade(backdrop, flat, light, 0.0)
@@ -368,13 +421,22 @@ class SyntheticBenchmark:
             return np.stack(frames)
         # The attacker's own photo/video of the victim: different light and background.
         src_light = _jitter_light(d.source_light, rng)
-        src_back = background(size, np.asarray(d.backdrop) * rng.uniform(0.8, 1.2, 3), rng,
+        src_back = background(size, d.backdrop_of(spec.light) * rng.uniform(0.8, 1.2, 3), rng,
                               d.backdrop_texture, d.backdrop_pattern)
         src_angle, src_scale = rng.uniform(-3, 3), rng.uniform(0.95, 1.1)
+        exposure = rng.uniform(0.25, 0.5)  # the attacker's camera exposes the photo its own way
+        # How much room light the held sheet catches, or the screen's brightness setting.
+        medium_gain = rng.uniform(0.7, 1.2) if spec.attack != "replay" else rng.uniform(0.5, 1.3)
+        sheet_light = dataclasses.replace(light, intensity=light.intensity * medium_gain)
         instrument = d.instrument(spec.instrument)
+        if isinstance(instrument, Display):
+            instrument = dataclasses.replace(instrument,
+                                             brightness=instrument.brightness * medium_gain)
         tex = paper_texture(size, getattr(instrument, "texture", 0.0), rng)
+        dither = (fm_screen(size, instrument, rng)
+                  if isinstance(instrument, Printer) and instrument.screen == "fm" else None)
         place0 = (rng.uniform(-0.04, 0.04), rng.uniform(-0.04, 0.04), rng.uniform(-5, 5),
-                  rng.uniform(1.05, 1.3))
+                  rng.uniform(*d.medium_scale))
         # The medium is larger than the frame, but the face on it has the live face's size
         # (a face crop normalises the face, not the medium).
         src_scale = rng.uniform(0.95, 1.05) / place0[3]
@@ -382,9 +444,10 @@ class SyntheticBenchmark:
         bend = rng.uniform(0.6, 0.9) if spec.attack == "print-warped" else 0.0
         if spec.attack.startswith("print"):
             photo = _to_srgb(render_face(maps, Pose(0, 0, src_angle, src_scale), src_light,
-                                         src_back)[0])
+                                         src_back)[0], exposure)
             eyes = posed(maps, Pose(0, 0, src_angle, src_scale), size).eyes
         glare = rng.uniform(0.2, 0.8, 2)
+        band = rng.uniform(0, 1) + np.arange(t) * rng.uniform(0.2, 0.8)  # beat of PWM vs frames
         for k, pose in enumerate(poses):
             place = Placement(place0[0] + hand[k, 0], place0[1] + hand[k, 1],
                               place0[2] + 50 * hand[k, 2], place0[3], bend)
@@ -394,19 +457,21 @@ class SyntheticBenchmark:
                     live_pose = Pose(place.dx, place.dy, place.angle + src_angle,
                                      place.scale * src_scale)
                     holes = (eyes, render_face(maps, live_pose, light, backdrop)[0])
-                scene = print_scene(photo, place, instrument, light, room, tex, holes)
+                scene = print_scene(photo, place, instrument, sheet_light, room, tex, holes,
+                                    dither)
             elif spec.attack == "replay":
                 src_pose = Pose(0.5 * (pose.dx - base[0]), 0.5 * (pose.dy - base[1]),
                                 src_angle + pose.angle - base[2], src_scale)
-                shown = _to_srgb(render_face(maps, src_pose, src_light, src_back)[0])
-                scene = replay_scene(shown, place, instrument, light, room, tuple(glare))
+                shown = _to_srgb(render_face(maps, src_pose, src_light, src_back)[0], exposure)
+                scene = replay_scene(shown, place, instrument, light, room, tuple(glare),
+                                     float(band[k]))
             elif spec.attack == "mask":
                 live, fm = render_face(maps, pose, light, backdrop)
                 shape = normals(cv2.GaussianBlur(fm.height, (0, 0), size / 64))
-                photo = _to_srgb(render_face(maps, Pose(), src_light, src_back)[0])
+                photo = _to_srgb(render_face(maps, Pose(), src_light, src_back)[0], exposure)
                 mplace = Placement(pose.dx, pose.dy, pose.angle, pose.scale)
                 scene = mask_scene(photo, mplace, shape, fm.mask, instrument, light, live, tex,
-                                   maps.eyes)
+                                   maps.eyes, dither)
             else:
                 raise ValueError(f"unknown attack type {spec.attack!r}")
             frames.append(capture(scene, camera, self.image_size, rng))
@@ -421,14 +486,19 @@ class SyntheticBenchmark:
         np.savez(tmp, frames=frames)
         os.replace(tmp, path)
 
-    def ensure(self, specs: list[VideoSpec], workers: int | None = None) -> None:
+    def ensure(self, specs: list[VideoSpec], workers: int | None = None,
+               progress: bool = True) -> None:
         """Generate and cache every listed video not cached yet (in parallel when many).
 
-        ``workers`` defaults to ``$MPFAS_SYNTH_WORKERS``, else up to 8 CPU cores.
+        ``workers`` defaults to ``$MPFAS_SYNTH_WORKERS``, else up to 8 CPU cores. A progress
+        bar is shown unless ``progress`` is False or only a handful of videos are missing.
         """
         missing = [s for s in specs if not self.video_path(s).is_file()]
+        if not missing:
+            return
         if workers is None:
             workers = int(os.environ.get("MPFAS_SYNTH_WORKERS", min(8, os.cpu_count() or 1)))
+        bar = self._progress(missing, progress)
         if workers >= 4 and len(missing) >= 32:  # spawn costs more than it saves on 2 cores
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -437,10 +507,21 @@ class SyntheticBenchmark:
                    self.root, self.oversample)
             ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
             with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                list(pool.map(_write_video, [(cfg, s) for s in missing], chunksize=4))
-            return
-        for spec in missing:
-            self._write(spec)
+                for _ in pool.map(_write_video, [(cfg, s) for s in missing], chunksize=4):
+                    bar.update()
+        else:
+            for spec in missing:
+                self._write(spec)
+                bar.update()
+        bar.close()
+
+    def _progress(self, missing: list[VideoSpec], enabled: bool) -> tqdm:
+        """A tqdm bar over the videos to render (silent for a handful or when disabled)."""
+        domains = ",".join(sorted({s.domain for s in missing}))
+        desc = (f"synthetic v{GENERATOR_VERSION} {domains} videos "
+                f"({self.image_size} px, {self.frames_per_video} frames)")
+        return tqdm(total=len(missing), desc=desc, unit="video",
+                    disable=not enabled or len(missing) < _PROGRESS_MIN)
 
     def dataset(self, domain: str, split: str) -> FrameDataset:
         """The frames of a domain's split (videos generated on first use)."""
