@@ -96,7 +96,7 @@ PROFILES: dict[str, Profile] = {
     # The book's committed CPU experiments (results/study/): the quick networks and faces,
     # trained until the curves flatten, on enough target videos that one video moves the HTER
     # by at most one point.
-    "study": _QUICK.replace(name="study", iterations=400, eval_every=50, synth_subjects=40),
+    "study": _QUICK.replace(name="study", iterations=300, eval_every=25, synth_subjects=68),
     "full": _FULL,
     # The full profile's networks and faces for a few iterations on a few identities: checks
     # that every chapter runs end to end on a GPU (scripts/gpu_check.py) in minutes.

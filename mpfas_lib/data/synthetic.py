@@ -52,6 +52,7 @@ from mpfas_lib.data.render import (
     shade,
 )
 from mpfas_lib.paths import cache_dir
+from mpfas_lib.profile import Profile
 
 GENERATOR_VERSION = 9
 SPLITS = ("train", "val", "test", "all")
@@ -547,8 +548,8 @@ def _check_domain(domain: str) -> None:
         raise ValueError(f"unknown synthetic domain {domain!r}: choose one of {DOMAIN_NAMES}")
 
 
-def from_profile(profile: object, seed: int = 0, root: str | Path | None = None
+def from_profile(profile: Profile, seed: int = 0, root: str | Path | None = None
                  ) -> SyntheticBenchmark:
     """The synthetic benchmark at a profile's image size, subjects and frames."""
-    return SyntheticBenchmark(profile.image_size, profile.synth_subjects,  # type: ignore[attr-defined]
-                              profile.synth_frames, seed, root)  # type: ignore[attr-defined]
+    return SyntheticBenchmark(profile.image_size, profile.synth_subjects, profile.synth_frames,
+                              seed, root)
