@@ -125,7 +125,9 @@ else:
         runs, label = plan_runs("study-main", tiny, out=S.cache / "tiny", seeds=[0]), "tiny"
 runs = [r for r in runs if r["provenance"]["method"] in METHODS]
 rows = run_rows(runs)
-source = f"{label} profile, synthetic data, {len(runs)} runs on {rows['device'].iloc[0]}"
+data = rows["data"].iloc[0]
+label = f"{label}, {data}, {rows['device'].iloc[0]}"
+source = f"{label}: {len(runs)} runs"
 glue("tr_source", source, display=False)
 print(source)
 
@@ -214,6 +216,7 @@ if curves["iteration"].nunique() > 1:
     for ax, setting in zip(axes, sorted(curves["setting"].unique()), strict=False):
         grid[setting].plot(ax=ax, marker=".", legend=ax is axes[0], title=setting)
         ax.set_ylabel("HTER (%), source threshold")
+    fig.suptitle(f"target HTER over training, mean of seeds ({label})", fontsize=9)
     plt.show()
 else:
     print(f"one evaluation per run ({label}): no curve to draw")

@@ -282,7 +282,7 @@ def plan_runs(plan: str | os.PathLike, profile: Profile, out: str | os.PathLike 
     scale (the full profile trains on a GPU; a tiny profile gives a labelled fallback).
     Results go to ``out`` (default ``results/<profile>``), one writer at a time.
     """
-    configs = [c.replace(profile=profile) for c in read_plan(plan).configs
+    configs = [c.replace(profile=profile, progress=True) for c in read_plan(plan).configs
                if seeds is None or c.seed in seeds]
     folder = Path(out) if out is not None else results_dir() / profile.name
     with folder_lock(folder):
