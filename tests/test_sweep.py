@@ -84,3 +84,19 @@ def test_load_or_train_loads_resumes_and_refuses_other_settings(tmp_path, monkey
     other = build_config(method="rgb", profile="quick", overrides={**tiny, "image_size": 40})
     with pytest.raises(ValueError, match=r"settings differ.*profile.image_size"):
         load_or_train(other, tmp_path, log=lambda *_: None)
+
+
+def test_plan_runs_trains_then_loads_at_the_given_profile(tmp_path, monkeypatch):
+    from mpfas_lib.profile import get_profile
+
+    monkeypatch.setenv("MPFAS_CACHE", str(tmp_path / "cache"))
+    plan = write_plan(tmp_path, methods='["rgb"]')
+    # the chapters' full-profile path, at a size a CPU test can afford
+    smoke = get_profile("full-smoke").replace(image_size=32, backbone="resnet18-w16")
+    first = sweep.plan_runs(plan, smoke, out=tmp_path / "out", seeds=[1], log=lambda *_: None)
+    assert [r["run"] for r in first] == ["MICO_OCI-M-rgb-s1"]
+    assert first[0]["provenance"]["profile"] == "full-smoke"
+    stamp = (tmp_path / "out" / "MICO_OCI-M-rgb-s1" / "results.json").stat().st_mtime_ns
+    again = sweep.plan_runs(plan, smoke, out=tmp_path / "out", seeds=[1], log=lambda *_: None)
+    assert again == first
+    assert (tmp_path / "out" / "MICO_OCI-M-rgb-s1" / "results.json").stat().st_mtime_ns == stamp
