@@ -170,7 +170,8 @@ shown.pivot(index=["metric", "name"], columns="setting", values="value")
 # For each setting and baseline the verdict below is read off the paired difference of the
 # HTER at the source threshold: MP is *better* when the whole 95 % interval of
 # (baseline − MP) lies above zero, *worse* when it lies below, and *not distinguishable*
-# otherwise; the number in brackets is MP's mean advantage in HTER points.
+# otherwise; the number in brackets is MP's mean minus the baseline's (HTER points: negative
+# favours MP; for the AUC below, positive favours MP).
 
 # %%
 verdict = verdicts(table, "hter_source")
