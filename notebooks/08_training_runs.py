@@ -217,7 +217,7 @@ if curves["iteration"].nunique() > 1:
     for ax, setting in zip(axes, sorted(curves["setting"].unique()), strict=False):
         grid[setting].plot(ax=ax, marker=".", legend=ax is axes[0], title=setting)
         ax.set_ylabel("HTER (%), source threshold")
-    fig.suptitle(f"target HTER over training, mean of seeds ({label})", fontsize=9)
+    fig.suptitle(f"target HTER over training, mean of seeds ({label})", fontsize=9, y=1.04)
     plt.show()
 else:
     print(f"one evaluation per run ({label}): no curve to draw")
