@@ -248,7 +248,7 @@ fig = image_grid(
     row_labels=["genuine", "print", "replay", "mask"],
     col_labels=["RGB\n(synthetic)", "MP, CONV2\n(untrained)", "MP, CONV2\n(trained)"],
 )
-fig.suptitle(trained_label, fontsize=8)
+fig.suptitle(trained_label, fontsize=8, y=1.03)
 plt.show()
 
 # %% [markdown]

@@ -245,7 +245,7 @@ with torch.no_grad():
 rows = [[x[i], b, a] for i, b, a in zip(pick, before, after, strict=True)]
 fig = image_grid(rows, row_labels=[f"{names[i]} {'genuine' if y[i] else 'spoof'}" for i in pick],
                  col_labels=["RGB", "MP, untrained", "MP, trained"])
-fig.suptitle(trained_label, fontsize=8)
+fig.suptitle(trained_label, fontsize=8, y=1.03)
 plt.show()
 
 # %% [markdown]
