@@ -144,18 +144,12 @@ def _coerce(key: str, kind: Any, value: Any, where: str) -> Any:
         if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
             return False
         raise bad
-    if kind is int:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+    if kind in (int, float):
+        fraction = kind is int and isinstance(value, float) and not value.is_integer()
+        if isinstance(value, bool) or fraction:
             raise bad
         try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise bad from None
-    if kind is float:
-        if isinstance(value, bool):
-            raise bad
-        try:
-            return float(value)
+            return kind(value)
         except (TypeError, ValueError):
             raise bad from None
     if kind is str:
