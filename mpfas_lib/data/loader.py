@@ -31,7 +31,8 @@ class _Frames(Dataset):
         self.sources = dict(sources)
 
     def __len__(self) -> int:
-        return sum(len(ds) for ds in self.sources.values())  # type: ignore[arg-type]
+        sized: list[Any] = list(self.sources.values())  # map-style datasets know their length
+        return sum(len(ds) for ds in sized)
 
     def __getitem__(self, key: tuple[str, int]) -> tuple[torch.Tensor, int, str]:
         domain, index = key

@@ -18,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -501,9 +503,6 @@ class SyntheticBenchmark:
             workers = int(os.environ.get("MPFAS_SYNTH_WORKERS", min(8, os.cpu_count() or 1)))
         bar = self._progress(missing, progress)
         if workers >= 4 and len(missing) >= 32:  # spawn costs more than it saves on 2 cores
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
             cfg = (self.image_size, self.subjects_per_domain, self.frames_per_video, self.seed,
                    self.root, self.oversample)
             ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent

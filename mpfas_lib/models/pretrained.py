@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torchvision.models import get_model_weights
 
 from mpfas_lib.models.backbones import backbone_spec
 
@@ -51,8 +52,6 @@ def imagenet_weights(backbone: str):
             f"backbone {backbone!r} has no ImageNet weights in torchvision; "
             "pass pretrained=None or a path to your own state dict"
         )
-    from torchvision.models import get_model_weights
-
     return get_model_weights(spec.torchvision_name).IMAGENET1K_V1
 
 
