@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,8 @@ def aggregate_seeds(results: Sequence[dict], keys: Sequence[str] | None = None) 
     """Mean ± std (sample std, ddof=1 when n > 1) of numeric metrics over several seeds' runs."""
     if not results:
         raise ValueError("no results to aggregate")
-    flat = [_flatten(r) for r in results]
+    flat = [{k: float(v) for k, v in flatten(r).items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)} for r in results]
     names = keys if keys is not None else sorted(set.intersection(*(set(f) for f in flat)))
     out: dict[str, dict] = {}
     for name in names:
@@ -73,12 +75,12 @@ def summarize_seeds(results: list[dict], rule: str | None = None,
     return aggregate_seeds(heads, keys=["hter_source", "hter_target_eer", "auc"])
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, float]:
-    flat: dict[str, float] = {}
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """A nested dict as one level of dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
+    flat: dict[str, Any] = {}
     for key, value in tree.items():
-        name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, name + "."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            flat[name] = float(value)
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
     return flat

@@ -29,10 +29,9 @@ from mpfas_lib.evaluation.scoring import (
     evaluate_scores,
     score_dataset,
     score_domains,
-    source_threshold,
     source_val_metrics,
 )
-from mpfas_lib.evaluation.selection import SELECTIONS, select
+from mpfas_lib.evaluation.selection import SELECTIONS, flatten, select
 from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.models.pretrained import check_pretrained
 from mpfas_lib.paths import REPO_ROOT, results_dir
@@ -148,7 +147,8 @@ def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protoco
     if source is not None:
         out["source_val"] = source_val_metrics(source)
     # video-level target scores, for bootstrap intervals over videos (evaluation.stats)
-    out["target_scores"] = {**target.videos(), "source_threshold": source_threshold(source)}
+    out["target_scores"] = {**target.videos(),
+                            "source_threshold": out["target"]["video"].get("source_threshold")}
     return _jsonable(out)
 
 
@@ -169,7 +169,7 @@ def _writer(run_dir: Path, enabled: bool, purge_step: int | None):
 
 def _check_resumable(config: RunConfig, saved: dict, ckpt_path: Path) -> None:
     """Refuse to continue (or reuse) a run made with other settings, naming each one."""
-    mine, theirs = _flat(config.to_dict()), _flat(saved)
+    mine, theirs = flatten(config.to_dict()), flatten(saved)
     changed = sorted(k for k, v in mine.items()
                      if k.split(".")[-1] not in RESUME_FREE and theirs.get(k, v) != v)
     if changed:
@@ -177,16 +177,6 @@ def _check_resumable(config: RunConfig, saved: dict, ckpt_path: Path) -> None:
             f"cannot use {ckpt_path}: settings differ from this run's: "
             + ", ".join(f"{k} ({theirs.get(k)!r} -> {mine[k]!r})" for k in changed)
         )
-
-
-def _flat(tree: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def results_of(config: RunConfig, history: list[dict], trace_len: int, provenance: dict,
