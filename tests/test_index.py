@@ -145,3 +145,23 @@ def test_cli_writes_csv(tmp_path, capsys) -> None:
     assert main(p.parse_args(["--dataset", "nope", "--root", str(tmp_path), "--out",
                               str(out)])) == 2
     assert "unknown dataset" in capsys.readouterr().out
+
+
+def test_rose_subject_folders_may_be_decorated(tmp_path, capsys) -> None:
+    """Real ROSE-YOUTU trees name subject folders like ``_13``: the digits are the subject."""
+    tree = {"test/_13/G_NT_5s_g_E_4_1.mp4": (0, "live", "13", "test"),
+            "test/_13/Vm_NT_HS_wg_E_13_9.mp4": (2, "replay", "13", "test"),
+            "train/s07/Mf_T_IP_g_E_7_2.mp4": (1, "mask", "07", "train")}
+    _tree(tmp_path / "rose", tree)
+    got = {e.path: (e.label, e.attack, e.subject, e.split)
+           for e in index_tree("rose", tmp_path / "rose")}
+    assert got == tree
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    out = tmp_path / "y.csv"
+    assert main(p.parse_args(["--dataset", "rose-youtu", "--root", str(tmp_path / "rose"),
+                              "--out", str(out)])) == 0
+    assert {e.subject for e in read_index(out)} == {"13", "07"}
+    for bad in ("test/_13/Xx_NT_5s_g_E_4_1.mp4", "test/_x/G_NT_5s_g_E_4_1.mp4"):
+        with pytest.raises(NamingError, match=bad.split("/")[-1].split(".")[0]):
+            parse("rose", bad)

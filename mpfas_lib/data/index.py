@@ -21,7 +21,8 @@ Naming schemes followed (from each dataset's documentation / release notes):
   scene01.mp4`` and ``scene01/attack/attack_client001_<camera>_SD_{printed_photo,ipad_video,
   iphone_video}_scene01.mp4``; subjects split by the release's ``train_sub_list.txt`` and
   ``test_sub_list.txt`` (read from the tree when present, else the 15/20 lists below).
-- ROSE-YOUTU (Li et al., TIFS 2018): ``<split>/<subject>/<code>_....mp4``; first field: G
+- ROSE-YOUTU (Li et al., TIFS 2018): ``<split>/<subject>/<code>_....mp4``, the subject folder
+  possibly decorated (``test/_13/``: its digits are the subject); first field: G
   genuine, Ps still printed paper, Pq quivering printed paper, Vl video of a Lenovo display,
   Vm video of a Mac display, Mc paper mask with eyes and mouth cut out, Mf full paper mask,
   Mu paper mask cut in the middle (upper part); third field: phone (e.g. HS, HW, IP, 5s,
@@ -219,7 +220,7 @@ _ROSE = {"G": (0, "live", ""), "Ps": (1, "print", "still"), "Pq": (1, "print", "
 
 
 def parse_rose(path: str) -> VideoEntry:
-    """ROSE-YOUTU: ``train/9/Vm_NT_ZTE_wg_E_15_153.mp4`` (first field = attack code)."""
+    """ROSE-YOUTU: ``train/9/Vm_NT_ZTE_wg_E_15_153.mp4`` or ``test/_13/G_NT_5s_g_E_4_1.mp4``."""
     folders, stem = _parts(path)
     low = [f.lower() for f in folders]
     split = next((s for s in ("train", "test") if s in low), None)
@@ -231,9 +232,11 @@ def parse_rose(path: str) -> VideoEntry:
                           f"(one of {sorted(_ROSE)})")
     label, attack, detail = _ROSE[fields[0]]
     i = low.index(split)
-    subject = folders[i + 1] if i + 1 < len(folders) and folders[i + 1].isdigit() else None
-    if subject is None:
-        raise _fail(path, "expected a numeric subject folder after train/ or test/")
+    # real trees decorate the subject folder (e.g. test/_13/): its digits are the subject
+    digits = re.search(r"\d+", folders[i + 1]) if i + 1 < len(folders) else None
+    if digits is None:
+        raise _fail(path, "expected a subject folder with digits after train/ or test/")
+    subject = digits.group()
     cond = {"code": fields[0], "phone": fields[2], "fields": "_".join(fields[1:])}
     if detail:
         cond["instrument"] = detail
