@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mpfas_lib.evaluation.selection import SELECTIONS
 from mpfas_lib.training import cli, evaluate_cli
 from mpfas_lib.training.checkpoints import load_checkpoint
 from mpfas_lib.training.config import build_config
@@ -75,14 +76,14 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
         assert key in prov
     assert prov["iterations"] == 12 and prov["seed"] == 3
     assert prov["config"]["profile"]["image_size"] == 32 and prov["method"] == "mp"
-    assert a["format"] == 2 and set(a["scores"]) == {"last", "source_val", "target_oracle"}
+    assert a["format"] == 2 and set(a["scores"]) == set(SELECTIONS)
     snapshots = load_checkpoint(tmp_path / "a" / "MICO_OCI-M-mp-s3" / "phi.pt")
     assert snapshots["iterations"] == [0, 4, 8, 12] and snapshots["selected"] in (4, 8, 12)
     assert not torch.equal(snapshots["states"][0]["encoder.0.weight"],
                            snapshots["states"][-1]["encoder.0.weight"])
     scores = a["scores"]["source_val"]
     assert len(scores["video_ids"]) == len(scores["scores"]) == len(scores["labels"]) > 0
-    assert set(a["metrics"]) == {"last", "source_val", "target_oracle"}
+    assert set(a["metrics"]) == set(SELECTIONS)
     video = a["metrics"]["last"]["target"]["video"]
     for key in ("auc", "eer", "hter_target_eer", "hter_source", "hter_0.5", "acer"):
         assert key in video

@@ -103,7 +103,8 @@ def test_the_authors_configuration_is_one_method():
     assert by_file.profile == by_name.profile
     m = by_name.method
     assert (m.mode, m.rgb_norm, m.fusion, m.theta_loss_scale, m.selection) == (
-        "official", "none", "official", 0.5, "target_oracle")
+        "official", "none", "official", 0.5, "target_frame_min_hter")
+    assert (by_file.scope, by_name.scope) == ("all", "splits")  # tests/test_official.py
     assert build_config(config_file="paper.toml", profile="quick").profile.lr == 0.001
 
 
@@ -124,6 +125,7 @@ def test_round_trip_through_json_and_legacy_flat_configs():
             "rgb_norm": "none", "theta_loss_scale": None, "selection": "target_oracle",
             "threads": 1, "an_old_key": 3}
     old = RunConfig.from_dict(flat)
-    assert old.method == get_method("mp-official") and old.seed == 1 and old.threads == 1
+    assert old.method == get_method("mp-official").replace(selection="target_oracle")
+    assert old.seed == 1 and old.threads == 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         old.seed = 3  # type: ignore[misc]

@@ -145,14 +145,26 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def evenly_spaced(n_frames: int, n: int | None) -> list[int]:
-    """``n`` frame indices spread evenly over a video of ``n_frames`` (all when n is None)."""
+SPACINGS = ("centred", "ends")
+
+
+def evenly_spaced(n_frames: int, n: int | None, spacing: str = "centred") -> list[int]:
+    """``n`` frame indices spread evenly over a video of ``n_frames`` (all when n is None).
+
+    ``"centred"`` takes the middle frame of each of n equal parts (ours); ``"ends"`` takes
+    ``linspace(0, n_frames - 1, n)`` rounded down, first and last frame included (the
+    authors' code).
+    """
+    if spacing not in SPACINGS:
+        raise ValueError(f"frame spacing must be one of {list(SPACINGS)}, got {spacing!r}")
     if n_frames <= 0:
         return []
     if n is None or n >= n_frames:
         return list(range(n_frames))
     if n <= 0:
         raise ValueError(f"number of frames to keep must be positive, got {n}")
+    if spacing == "ends":
+        return [int(v) for v in np.linspace(0, n_frames - 1, num=n, dtype=int)]
     return [int((i + 0.5) * n_frames / n) for i in range(n)]
 
 

@@ -2,9 +2,11 @@
 
 MICO: three of MSU-MFSD (M), Replay-Attack (I), CASIA (C), OULU (O) train, the fourth tests.
 MICY: the same with ROSE-YOUTU (Y) instead of OULU. TWO: only M and I train (Table IV).
-``build_protocol`` gives the same object for the synthetic benchmark and for prepared real data:
-source train splits, held-out source validation splits (for an honest threshold) and the target
-test split.
+``build_protocol`` gives the same object for the synthetic benchmark and for prepared real data.
+Its ``scope`` says which videos take part: ``"splits"`` (ours, the default) trains on the
+sources' train splits, holds out their validation splits (for an honest threshold) and tests on
+the target's test split; ``"all"`` (the authors' data lists) trains on every video of each
+source and tests on every video of the target, leaving no source validation set.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from mpfas_lib.data.datasets import MANIFEST, FrameDataset, PreparedDataset
 from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.paths import data_dir
 from mpfas_lib.profile import Profile, get_profile
+
+SCOPES = ("splits", "all")
 
 # name -> (source domains, target domain)
 PROTOCOLS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -71,30 +75,34 @@ def check_real_root(root: Path, domains: tuple[str, ...]) -> None:
 
 def build_protocol(
     name: str, source: str = "synthetic", profile: Profile | None = None,
-    root: str | Path | None = None, seed: int = 0,
+    root: str | Path | None = None, seed: int = 0, scope: str = "splits",
 ) -> Protocol:
     """Build a protocol on the synthetic benchmark or on prepared real data under ``root``."""
     sources_d, target_d = protocol_domains(name)
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {list(SCOPES)}, got {scope!r}")
     profile = profile if profile is not None else get_profile()
     size = profile.image_size
+    every = scope == "all"
+    train, test = ("all", "all") if every else ("train", "test")
     if source == "synthetic":
         bench = from_profile(profile, seed=seed, root=root)
-        tr = {d: bench.dataset(d, "train") for d in sources_d}
-        va = {d: bench.dataset(d, "val") for d in sources_d}
-        te = bench.dataset(target_d, "test")
+        tr = {d: bench.dataset(d, train) for d in sources_d}
+        va = {} if every else {d: bench.dataset(d, "val") for d in sources_d}
+        te = bench.dataset(target_d, test)
     elif source == "real":
         base = Path(root) if root is not None else data_dir()
         if base is None:
             raise ValueError("real data needs root=... or $MPFAS_DATA pointing at prepared data")
         check_real_root(base, (*sources_d, target_d))
-        tr = {d: PreparedDataset(base, d, "train", size) for d in sources_d}
+        tr = {d: PreparedDataset(base, d, train, size) for d in sources_d}
         va = {}
-        for d in sources_d:
+        for d in () if every else sources_d:
             try:
                 va[d] = PreparedDataset(base, d, "val", size)
             except ValueError:  # no val split in the manifest: validate on the test split
                 va[d] = PreparedDataset(base, d, "test", size)
-        te = PreparedDataset(base, target_d, "test", size)
+        te = PreparedDataset(base, target_d, test, size)
     else:
         raise ValueError(f"source must be 'synthetic' or 'real', got {source!r}")
     return Protocol(name, tr, va, te, target_d)

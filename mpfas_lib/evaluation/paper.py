@@ -2,9 +2,12 @@
 
 Source: R. Cai, Z. Li, R. Wan, H. Li, Y. Hu, A. C. Kot, "Learning Meta Pattern for Face
 Anti-Spoofing", IEEE Transactions on Information Forensics and Security, vol. 17, 2022
-(Tables I-IV). All rows are on the *real* datasets (M, I, C, O, Y) with the field's protocol
-(HTER at the EER threshold of the target test set). Table III's domain-adaptation rows report
-HTER only (AUC is None). The paper's "NAS-Baesline" typo is written "NAS-Baseline" here.
+(Tables I-IV). All rows are on the *real* datasets (M, I, C, O, Y). The paper does not say at
+which threshold its HTER is computed; the authors' code reports, on the target, the minimum
+HTER over all thresholds and the HTER at 0.5 (with AUC and EER), and keeps the checkpoint with
+the lowest frame-level minimum HTER on the target. Rows of other methods come from their own
+papers, with their own thresholds. Table III's domain-adaptation rows report HTER only (AUC is
+None). The paper's "NAS-Baesline" typo is written "NAS-Baseline" here.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ This is the one place where run results are read. Every training run writes
   ``method``, ``iterations``, ``seed``, ``device``, ``wall_seconds``, git commit, ...;
 - ``selection``: the run's default model-selection rule;
 - ``metrics``: {rule: {"iteration", "target": {"frame": {...}, "video": {...}},
-  "source_val": {...}}} for the rules "last", "source_val" and "target_oracle", with the
+  "source_val": {...}}} for every rule of ``selection.SELECTIONS``, with the
   target metrics of mpfas_lib.evaluation.metrics.evaluate in percent;
 - ``scores``: {rule: video-level target scores} of the selected evaluations (format 2; read by
   :func:`mpfas_lib.evaluation.stats.run_scores`);
@@ -188,7 +188,8 @@ def comparison_table(
     ("OCI-M", ...), plus a "source" column ("paper (real data)" or "ours").
     ``numeric=True``: long format, one row per (row, setting) with float hter/auc columns
     and the standard deviation and number of runs for our rows; the paper's rows carry
-    threshold "target_eer", data "real" and profile "paper". Entries of ``ours`` whose
+    threshold "not stated" (the paper does not name it), data "real" and profile "paper".
+    Entries of ``ours`` whose
     protocol is not in this table are left out.
     """
     t = paper_table(table)
@@ -198,7 +199,7 @@ def comparison_table(
             records.append(
                 {"row": method, "source": "paper (real data)", "method": method,
                  "setting": setting, "protocol": SETTING_TO_PROTOCOL[setting],
-                 "hter": h, "auc": _num(a), "threshold": "target_eer", "data": "real",
+                 "hter": h, "auc": _num(a), "threshold": "not stated", "data": "real",
                  "profile": "paper", "run": 0}
             )
     for k, entry in enumerate(ours):

@@ -22,6 +22,7 @@ from mpfas_lib.profile import Profile
 FUSIONS: tuple[str, ...] = ("hfm", "concat", "official")
 STREAMS: dict[str, tuple[str, ...]] = {"both": ("rgb", "map"), "rgb": ("rgb",), "map": ("map",)}
 NORMS: tuple[str, ...] = ("imagenet", "none")
+COLOUR_ORDERS: tuple[str, ...] = ("rgb", "bgr")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -39,17 +40,22 @@ def _up(x: Tensor, like: Tensor) -> Tensor:
 
 
 class InputNorm(nn.Module):
-    """Per-stream input normalisation: ImageNet mean/std or identity."""
+    """Per-stream input: channel order (RGB, or reversed to BGR first), then ImageNet mean/std
+    or identity."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, order: str = "rgb") -> None:
         super().__init__()
         if kind not in NORMS:
             raise ValueError(f"normalisation must be one of {list(NORMS)}, got {kind!r}")
-        self.kind = kind
+        if order not in COLOUR_ORDERS:
+            raise ValueError(f"colour order must be one of {list(COLOUR_ORDERS)}, got {order!r}")
+        self.kind, self.order = kind, order
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.order == "bgr":
+            x = x.flip(1)
         return (x - self.mean) / self.std if self.kind == "imagenet" else x
 
 
@@ -209,9 +215,12 @@ class HFN(nn.Module):
         fusion: ``"hfm"`` (Eq. 9, default), ``"concat"`` (Fig. 6 ablation) or ``"official"``
             (the authors' code: averaged laterals, 62,126,467 parameters with ResNet-50).
         streams: ``"both"``, ``"rgb"`` (RGB-only baseline) or ``"map"`` (map-only baseline).
-        rgb_norm, map_norm: ``"imagenet"`` or ``"none"`` per stream. The paper normalises both
-            streams with ImageNet statistics (the default); the authors' code feeds raw [0, 1]
-            RGB (in BGR order) and ImageNet-normalises only the map: use ``rgb_norm="none"``.
+        rgb_norm, map_norm: ``"imagenet"`` or ``"none"`` per stream. The paper does not say how
+            the streams are normalised; our default normalises both with ImageNet statistics.
+            The authors' code feeds raw [0, 1] pixels in OpenCV's BGR order to the RGB stream
+            and ImageNet-normalises only the map: ``rgb_norm="none", rgb_order="bgr"``.
+        rgb_order: ``"rgb"`` (default) or ``"bgr"``: the RGB stream's channels are reversed
+            before its normalisation, as OpenCV hands them to the authors' network.
         pretrained: None (random init, default), ``"imagenet"`` (torchvision's weights API,
             which reads its local cache first) or a path to a local ResNet state dict; loaded
             into every trunk.
@@ -225,6 +234,7 @@ class HFN(nn.Module):
         streams: str = "both",
         rgb_norm: str = "imagenet",
         map_norm: str = "imagenet",
+        rgb_order: str = "rgb",
         pretrained: str | Path | None = None,
         fusion_channels: int | None = None,
     ) -> None:
@@ -237,7 +247,8 @@ class HFN(nn.Module):
         self.backbone, self.fusion_name, self.stream_mode = backbone, fusion, streams
         self.streams = STREAMS[streams]
         d = fusion_channels or spec.fusion_channels
-        self.norms = nn.ModuleDict({"rgb": InputNorm(rgb_norm), "map": InputNorm(map_norm)})
+        self.norms = nn.ModuleDict({"rgb": InputNorm(rgb_norm, rgb_order),
+                                    "map": InputNorm(map_norm)})
         self.trunks = nn.ModuleDict({s: build_trunk(backbone) for s in self.streams})
         chans = self.trunks[self.streams[0]].channels
         if fusion == "hfm":

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from mpfas_lib.data.protocols import SCOPES
 from mpfas_lib.paths import data_dir
 from mpfas_lib.profile import Profile, get_profile, profile_from_env
 from mpfas_lib.training.methods import Method, get_method
@@ -45,6 +46,9 @@ class RunConfig:
     protocol: str = "MICO:OCI-M"
     data: str = "synthetic"  # "synthetic" or "real"
     root: str | None = None  # prepared real datasets (real data only)
+    # "splits": sources' train splits, source validation, target's test split (ours);
+    # "all": every video of each source and of the target (the authors' data lists)
+    scope: str = "splits"
     seed: int = 0  # training seed (initialisation, batches, domain splits)
     data_seed: int = 0  # synthetic benchmark seed (the same data for every training seed)
     checkpoint_every: int = 0  # 0: at every evaluation
@@ -80,6 +84,8 @@ class RunConfig:
         self.method.validate()
         if self.data not in DATA_SOURCES:
             raise ValueError(f"data must be one of {list(DATA_SOURCES)}, got {self.data!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {list(SCOPES)}, got {self.scope!r}")
         if self.data == "real" and not self.root:
             raise ValueError("data='real' needs the prepared datasets: --root DIR or $MPFAS_DATA")
         for key in ("checkpoint_every", "threads", "loader_workers"):

@@ -2,15 +2,21 @@
 
 A :class:`Method` holds every setting that defines *what* is trained, whatever the scale: how Φ
 is built (a learnable Meta Pattern extractor, a fixed handcrafted map or nothing), how Θ is
-built (fusion, streams, input normalisation), which algorithm trains them and how a
-checkpoint is selected. Sizes and step counts belong to the profile (:mod:`mpfas_lib.profile`).
+built (fusion, streams, input normalisation and colour order), which training frames it sees
+and how they are augmented, which algorithm trains them and how a checkpoint is selected.
+Sizes and step counts belong to the profile (:mod:`mpfas_lib.profile`), the data scope and the
+initialisation's source of weights to the run and the profile
+(:class:`mpfas_lib.training.config.RunConfig`). The complete configuration of the authors'
+code is ``--config official.toml``: this registry's ``mp-official`` plus ``scope = "all"``.
 
 =================  =========================================================================
 name               what it trains
 =================  =========================================================================
 mp                 HFN + MP, Algorithm 1 (paper's form), CONV2 extractor, HFM fusion
 mp-official        the authors' public code: Algorithm 1 in the code's form, the code's fusion
-                   head, raw RGB input, loss (MSE + CE) / 2, checkpoint chosen on the target
+                   head, raw BGR input to the RGB stream, loss (MSE + CE) / 2, 2 training
+                   frames per video (end frames included), horizontal flips, checkpoint
+                   chosen on the target's frame-level minimum HTER
 erm                HFN + MP trained end to end by ERM of [Θ, Φ] ("without OA", Fig. 7)
 rgb                single-stream RGB network (no pattern), ERM
 colorlbp ...       HFN + a fixed handcrafted map (one per ``features.MAP_NAMES``; Table I),
@@ -29,10 +35,11 @@ from typing import Any
 
 from torch import nn
 
+from mpfas_lib.data.datasets import SPACINGS
 from mpfas_lib.evaluation.selection import SELECTIONS
 from mpfas_lib.features import MAP_NAMES, build_map
 from mpfas_lib.models.extractor import EXTRACTOR_NAMES, build_extractor
-from mpfas_lib.models.hfn import FUSIONS, HFN, NORMS, STREAMS
+from mpfas_lib.models.hfn import COLOUR_ORDERS, FUSIONS, HFN, NORMS, STREAMS
 from mpfas_lib.training.algorithm1 import MODES
 
 ALGORITHMS = ("mp", "erm")
@@ -52,11 +59,15 @@ class Method:
     cdc_theta: float = 0.7  # the CDC constant of the cdc* extractors (not the network Θ)
     fusion: str = "hfm"
     streams: str = "both"
-    rgb_norm: str = "imagenet"  # "none" feeds raw [0, 1] RGB (the authors' code)
+    rgb_norm: str = "imagenet"  # "none" feeds raw [0, 1] pixels (the authors' code)
     map_norm: str = "imagenet"
+    rgb_order: str = "rgb"  # "bgr": the RGB stream sees OpenCV's channel order (the code)
     inner_steps: int = 4  # K of Algorithm 1
     theta_loss_scale: float = 1.0  # the code's Θ step minimises (MSE + CE) / 2
     weight_decay: float = 0.0
+    train_frames: int = 0  # training frames kept per video; 0: every prepared frame
+    frame_spacing: str = "centred"  # which frames, in training and test: "centred" or "ends"
+    hflip: float = 0.0  # probability of a horizontal flip of each training image
     selection: str = "source_val"  # which evaluation results.json reports first
 
     def replace(self, **changes: Any) -> Method:
@@ -67,6 +78,7 @@ class Method:
         """Refuse settings that no run can use, or that contradict each other."""
         choices = {"algorithm": ALGORITHMS, "mode": MODES, "phi": PHI_KINDS, "fusion": FUSIONS,
                    "streams": tuple(STREAMS), "rgb_norm": NORMS, "map_norm": NORMS,
+                   "rgb_order": COLOUR_ORDERS, "frame_spacing": SPACINGS,
                    "selection": SELECTIONS}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
@@ -94,15 +106,23 @@ class Method:
         if self.theta_loss_scale <= 0 or self.weight_decay < 0:
             raise ValueError(f"method {self.name}: need theta_loss_scale > 0 and "
                              "weight_decay >= 0")
+        if self.train_frames < 0:
+            raise ValueError(f"method {self.name}: train_frames must be >= 0 (0: every "
+                             f"frame), got {self.train_frames}")
+        if not 0.0 <= self.hflip <= 1.0:
+            raise ValueError(f"method {self.name}: hflip is a probability in [0, 1], got "
+                             f"{self.hflip}")
 
 
 def _registry() -> dict[str, Method]:
     methods = [
         Method("mp", "HFN + Meta Pattern, Algorithm 1 (paper)"),
-        # REFERENCE section 4: everything the authors' public code does differently
+        # REFERENCE section 4 and chapter 10: everything the authors' public code trains
+        # differently (its data scope is the run setting scope="all", see official.toml)
         Method("mp-official", "HFN + Meta Pattern, as in the authors' public code",
-               mode="official", fusion="official", rgb_norm="none", theta_loss_scale=0.5,
-               selection="target_oracle"),
+               mode="official", fusion="official", rgb_norm="none", rgb_order="bgr",
+               theta_loss_scale=0.5, train_frames=2, frame_spacing="ends", hflip=0.5,
+               selection="target_frame_min_hter"),
         Method("erm", "HFN + Meta Pattern, end-to-end ERM of [Θ, Φ] (without OA)",
                algorithm="erm"),
         Method("rgb", "single-stream RGB network, ERM", algorithm="erm", phi="none",
@@ -151,7 +171,7 @@ def build_phi(method: Method) -> nn.Module | None:
 
 def build_theta(method: Method, backbone: str, pretrained: str | None = None,
                 **hfn_kwargs: Any) -> nn.Module:
-    """Θ of a method: the HFN with the method's fusion, streams and input normalisation."""
+    """Θ of a method: the HFN with the method's fusion, streams, input norms and order."""
     return HFN(backbone=backbone, fusion=method.fusion, streams=method.streams,
-               rgb_norm=method.rgb_norm, map_norm=method.map_norm, pretrained=pretrained,
-               **hfn_kwargs)
+               rgb_norm=method.rgb_norm, map_norm=method.map_norm, rgb_order=method.rgb_order,
+               pretrained=pretrained, **hfn_kwargs)

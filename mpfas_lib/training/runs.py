@@ -86,8 +86,8 @@ def build_trainer(config: RunConfig, phi: torch.nn.Module | None, theta: torch.n
         phi, theta, batches, domains, hfn_loss, algorithm=method.algorithm, mode=method.mode,
         inner_steps=method.inner_steps, lr=prof.lr, momentum=prof.momentum,
         weight_decay=method.weight_decay, theta_loss_scale=method.theta_loss_scale,
-        seed=config.seed, device=device, amp=config.amp, channels_last=config.channels_last,
-        dist=dist,
+        hflip=method.hflip, seed=config.seed, device=device, amp=config.amp,
+        channels_last=config.channels_last, dist=dist,
     )
 
 
@@ -123,9 +123,18 @@ def build_batches(config: RunConfig, protocol: Protocol, device: torch.device, r
 
 
 def build_data(config: RunConfig) -> Protocol:
-    """The protocol (sources, source validation, target) of a config."""
-    return build_protocol(config.protocol, source=config.data, profile=config.profile,
-                          root=config.root, seed=config.data_seed)
+    """The protocol (sources, source validation, target) of a config, in its data scope.
+
+    With ``method.train_frames`` only that many evenly spaced frames of each source video
+    are trained on (the authors' code: 2).
+    """
+    protocol = build_protocol(config.protocol, source=config.data, profile=config.profile,
+                              root=config.root, seed=config.data_seed, scope=config.scope)
+    method = config.method
+    if method.train_frames:
+        protocol.sources = {d: evaluation_frames(ds, method.train_frames, method.frame_spacing)
+                            for d, ds in protocol.sources.items()}
+    return protocol
 
 
 def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protocol: Protocol,
@@ -134,12 +143,12 @@ def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protoco
     kw = {"device": device, "batch_size": config.eval_batch_size, "amp": config.amp,
           "channels_last": config.channels_last}
     # the field's test-time sampling: eval_frames evenly spaced frames per video
-    frames = config.profile.eval_frames
+    frames, spacing = config.profile.eval_frames, config.method.frame_spacing
     source = None
     if protocol.source_val:
-        val = {d: evaluation_frames(ds, frames) for d, ds in protocol.source_val.items()}
+        val = {d: evaluation_frames(ds, frames, spacing) for d, ds in protocol.source_val.items()}
         source = score_domains(phi, theta, val, **kw)
-    target = score_dataset(phi, theta, evaluation_frames(protocol.target, frames), **kw)
+    target = score_dataset(phi, theta, evaluation_frames(protocol.target, frames, spacing), **kw)
     for name, scores in (("target", target), ("source validation", source)):
         if scores is not None and not np.isfinite(scores.scores).all():
             raise NonFiniteLossError(iteration, f"{name} scores (Eq. 11)", math.nan)
@@ -168,8 +177,15 @@ def _writer(run_dir: Path, enabled: bool, purge_step: int | None):
 
 
 def _check_resumable(config: RunConfig, saved: dict, ckpt_path: Path) -> None:
-    """Refuse to continue (or reuse) a run made with other settings, naming each one."""
+    """Refuse to continue (or reuse) a run made with other settings, naming each one.
+
+    A setting the saved config lacks was added later: the run used its default then.
+    """
     mine, theirs = flatten(config.to_dict()), flatten(saved)
+    try:
+        theirs = {**flatten(RunConfig.from_dict(saved).to_dict()), **theirs}
+    except (TypeError, ValueError, KeyError):  # a config this version cannot rebuild
+        pass
     changed = sorted(k for k, v in mine.items()
                      if k.split(".")[-1] not in RESUME_FREE and theirs.get(k, v) != v)
     if changed:

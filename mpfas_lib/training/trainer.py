@@ -112,6 +112,7 @@ class Trainer:
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         theta_loss_scale: float = 1.0,
+        hflip: float = 0.0,
         seed: int = 0,
         device: torch.device | str = "cpu",
         amp: bool = False,
@@ -137,6 +138,11 @@ class Trainer:
         self.lr = lr
         self.theta_loss_scale = theta_loss_scale
         self.split_rng = random.Random(seed)
+        self.hflip = hflip
+        # flips draw from their own generator (checkpointed), never from torch's global one;
+        # under DDP every rank flips its own batches
+        rank = dist.rank if dist is not None else 0
+        self.flip_rng = torch.Generator().manual_seed(seed * 1009 + rank + 1)
         self.iteration = 0
         self.dist = dist
         self.pipeline = Pipeline(self.phi, self.theta)
@@ -168,10 +174,17 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
+    def flip(self, images: torch.Tensor) -> torch.Tensor:
+        """Each training image mirrored left-right with probability ``hflip`` (the code's 0.5)."""
+        if self.hflip <= 0:
+            return images
+        chosen = torch.rand(len(images), generator=self.flip_rng) < self.hflip
+        return torch.where(chosen.to(images.device).view(-1, 1, 1, 1), images.flip(-1), images)
+
     def sample(self, domains: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """A fresh domain-balanced batch on the device."""
+        """A fresh domain-balanced batch on the device (flipped at random when asked)."""
         images, labels = _batch_parts(self.batches.batch(domains))
-        images = images.to(self.device, non_blocking=True)
+        images = self.flip(images.to(self.device, non_blocking=True))
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return images, labels.to(self.device, non_blocking=True)
@@ -230,6 +243,7 @@ class Trainer:
             optimizer=self.optimizer.state_dict(),
             phi_optimizer=self.phi_optimizer.state_dict() if self.phi_optimizer else None,
             split_rng=python_rng_state(self.split_rng),
+            flip_rng=self.flip_rng.get_state(),
             batches=self.batches.state_dict(),
         )
         return state
@@ -243,5 +257,7 @@ class Trainer:
         if self.phi_optimizer is not None and state.get("phi_optimizer"):
             self.phi_optimizer.load_state_dict(state["phi_optimizer"])
         set_python_rng_state(state["split_rng"], self.split_rng)
+        if state.get("flip_rng") is not None:  # checkpoints before flips had none
+            self.flip_rng.set_state(state["flip_rng"])
         self.batches.load_state_dict(state["batches"])
         self.iteration = int(state["iteration"])
