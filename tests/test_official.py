@@ -21,7 +21,7 @@ from mpfas_lib.models.hfn import IMAGENET_MEAN, IMAGENET_STD
 from mpfas_lib.models.pretrained import WEIGHTS_ENV, imagenet_file_name
 from mpfas_lib.training.config import build_config
 from mpfas_lib.training.methods import build_theta, get_method
-from mpfas_lib.training.runs import build_data, build_models, run_training
+from mpfas_lib.training.runs import _check_resumable, build_data, build_models, run_training
 from mpfas_lib.training.trainer import Trainer
 
 TINY = {"image_size": "32", "synth_subjects": "4", "synth_frames": "4", "threads": "1",
@@ -189,3 +189,19 @@ def test_authors_configuration_trains_end_to_end(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "runs" / config.name() / "results.json").read_text())
     assert saved["provenance"]["config"]["scope"] == "all"
     assert "hter_source" not in saved["metrics"]["last"]["target"]["video"]
+
+
+def test_results_made_before_a_setting_existed_are_checked_against_its_default(
+        tmp_path: Path) -> None:
+    """A run saved without the new keys used their defaults: reusing it for mp-official fails."""
+    for name, stale in (("mp", False), ("mp-official", True)):
+        config = build_config(method=name, profile="quick")
+        saved = config.to_dict()
+        for key in ("train_frames", "frame_spacing", "hflip", "rgb_order"):
+            del saved["method"][key]
+        del saved["scope"]
+        if stale:
+            with pytest.raises(ValueError, match="method.train_frames"):
+                _check_resumable(config, saved, tmp_path / "results.json")
+        else:
+            _check_resumable(config, saved, tmp_path / "results.json")
