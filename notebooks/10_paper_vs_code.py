@@ -17,8 +17,9 @@
 # where our library can: the library implements the paper's form by default and the code's
 # form as an option, so both can be run side by side.
 #
-# The differences fall into four groups: the networks (Φ and Θ), the inputs, Algorithm 1,
-# and the evaluation.
+# The differences fall into five groups: the networks (Φ and Θ), the inputs, the training
+# data, Algorithm 1, and the evaluation. Facts about the code refer to commit `7bfa51a` of
+# the authors' repository (the last before community changes to its data loader).
 
 # %%
 try:  # a hosted runtime (Colab) starts without the library: mpfas_lib/hosted.py installs it
@@ -43,47 +44,94 @@ import torch
 import torch.nn.functional as F
 from myst_nb import glue
 
-from mpfas_lib.evaluation import load_runs, run_rows
+from mpfas_lib.data.datasets import evenly_spaced
+from mpfas_lib.data.sampling import DomainBalancedBatches
+from mpfas_lib.evaluation import load_runs, select
 from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, hfn_loss
 from mpfas_lib.models.summary import parameter_table
-from mpfas_lib.training import get_method, meta_pattern_step, split_domains
+from mpfas_lib.training import build_config, get_method, meta_pattern_step, split_domains
 from mpfas_lib.training.algorithm1 import phi_optimizer_for
+from mpfas_lib.training.runs import build_data
 from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 
 # %% [markdown]
 # ## Overview
 #
-# The table below is the map of this chapter; the last column names our default and, in
-# parentheses, the option that reproduces the code.
+# The table below is the map of this chapter. "Ours" is the library's default; the last
+# column is the setting that switches it to the code's choice. The method `mp-official`
+# (`mpfas_lib.training.methods`) sets every option of that column at once, and
+# `--config official.toml` adds the run setting `scope = "all"`: together they are the
+# authors' configuration. Each option also works alone, on top of the paper-faithful `mp`.
+# "Not stated" means the paper does not say.
 
 # %%
 differences = pd.DataFrame(
     [
-        ("extractor Φ", "CONV2 (Fig. 3)", "same CONV2 + unused decoder (loss weight 0)",
-         "CONV2"),
+        ("extractor Φ", "CONV2 (Fig. 3)", "CONV2 + a decoder whose loss weight is 0",
+         "CONV2", "–"),
         ("HFM (Eq. 9)", "sum of the streams' aligned maps",
-         "average; a 3×3 conv per stream after the top-down add",
-         'fusion="hfm" ("official")'),
+         "average; a 3×3 conv per stream after the top-down add", "sum", 'fusion="official"'),
         ("classifier", 'FC on pooled stream ends, "BCE"',
-         "2 stride-2 convs per stream, averaged, FC → 2 logits, CE",
-         'pooled FC → 2 logits, CE ("official")'),
-        ("input normalisation", "not stated", "RGB raw [0, 1], BGR; MP ImageNet-normalised",
-         'ImageNet on both (rgb_norm="none")'),
+         "2 stride-2 convs per stream, averaged, FC → 2 logits, CE", "pooled FC → 2 logits, CE",
+         'fusion="official"'),
+        ("initialisation", "not stated",
+         "both ResNet-50 trunks from ImageNet; the streams' other convs copied from one "
+         "default-initialised FPN (identical in both); pixel head N(0, 0.01²)",
+         "full profile: both trunks from ImageNet, other layers PyTorch's default, drawn "
+         "per stream; quick/study: random", "pretrained=imagenet (profile)"),
+        ("input normalisation", "not stated", "RGB stream raw [0, 1]; MP ImageNet-normalised",
+         "ImageNet on both", 'rgb_norm="none"'),
+        ("colour order", "not stated", "BGR (OpenCV) into Φ and the RGB stream", "RGB",
+         'rgb_order="bgr"'),
+        ("training frames", "not stated", "2 per video", "every prepared frame",
+         "train_frames=2"),
+        ("frame spacing", "not stated", "linspace, first and last frame included",
+         "middle of n equal parts", 'frame_spacing="ends"'),
+        ("augmentation", "not stated", "horizontal flip, p = 0.5", "none", "hflip=0.5"),
+        ("data scope", "not stated",
+         "every video of each dataset, as source and as target",
+         "sources' train split (val split held out), target's test split", 'scope="all"'),
+        ("optimiser", "SGD, α = 0.001, momentum 0.9, K = 4, 4 + 4 per domain",
+         "the same; weight decay 0", "full profile: the same; quick/study: α = 0.01",
+         "lr, momentum, inner_steps, batch_per_class"),
+        ("iterations", "not stated",
+         "MAX_ITER = 1,000,000, target evaluated every 200", "full profile: 20,000, "
+         "evaluated every 500 (our choice)", "iterations, eval_every"),
         ("Φ's update", "plain SGD, step α, K steps", "own SGD, momentum 0.9, lr α·K",
-         'mode="paper" ("official")'),
-        ("domain split", "random D_φ / D_θ", "1 domain → D_φ, 2 → D_θ", 'random ("official")'),
-        ("BN statistics of Θ", "not stated", "updated by the D_φ batches",
-         'kept ("official")'),
-        ("Θ's loss", "L_BCE + L_MSE (Eq. 10)", "(L_MSE + L_CE) / 2", 'sum ("official": half)'),
-        ("threshold", "not stated (field: target EER)", "EER / best HTER on the target",
-         "source val; target EER reported too"),
-        ("checkpoint", "not stated", "best target HTER",
-         'best source-val EER ("target_oracle")'),
-        ("weights", "–", "none released", "–"),
+         "plain step α", 'mode="official"'),
+        ("domain split", "random D_φ / D_θ", "1 domain → D_φ, 2 → D_θ", "random",
+         'mode="official"'),
+        ("BN statistics of Θ", "not stated",
+         "updated by the D_φ batches (train mode is restored after every evaluation)",
+         "kept", 'mode="official"'),
+        ("Θ's loss", "L_BCE + L_MSE (Eq. 10)", "(L_MSE + L_CE) / 2", "sum",
+         "theta_loss_scale=0.5"),
+        ("second stage", "no retraining of Θ",
+         "train_hfn_from_scratch after meta-training: never reached, broken", "none", "–"),
+        ("threshold", "not stated",
+         "HTER at 0.5 and minimum HTER over thresholds, on the target",
+         "source-val EER; target EER, minimum and 0.5 recorded too", "–"),
+        ("checkpoint", "not stated", "lowest frame-level minimum HTER on the target",
+         "lowest source-val EER", 'selection="target_frame_min_hter"'),
+        ("weights", "–", "none released", "every run's weights kept", "–"),
     ],
-    columns=["topic", "paper", "authors' code", "ours (option)"],
+    columns=["topic", "paper", "authors' code", "ours", "option for the code's form"],
 )
 differences.style.hide(axis="index")
+
+# %% [markdown]
+# Two rows need a word. The code's `train()` runs `meta_train()` and then a second stage,
+# `train_hfn_from_scratch()`, meant to retrain Θ with Φ frozen; but `meta_train()` loops
+# for `MAX_ITER` = 1,000,000 iterations first, and the second stage could not run anyway (it
+# uses the extractor's output before assigning it and loads an initialisation file that is
+# not in the repository). It is consistent with the paper's statement that Θ need not be
+# retrained, and we leave it out. The code's evaluation switches both networks to `eval()`,
+# and its meta-training loop calls `.train()` on both at the end of *every* iteration, so
+# the BatchNorm behaviour of the D_φ batches holds for the whole run.
+#
+# The full profile's optimiser numbers are the paper's; its 20,000 iterations and its
+# initialisation are not: the paper states neither, the code initialises the layers
+# outside the trunks differently and runs far longer, and the count is our choice.
 
 # %% [markdown]
 # ## The extractor is the same
@@ -156,9 +204,69 @@ print(f"max |pixel map difference| = {gap:.2e}; redundant 3x3-conv parameters = 
 # %% [markdown]
 # The difference is at the level of float rounding ({glue:text}`pc_single_gap:.1e`). After
 # the lateral 1×1 convs the code's fusion is therefore one path, not two: the second
-# stream's 3×3 convs add parameters (and gradient noise) but no capacity. The paper's sum
-# of separately aligned maps followed by one conv is the same *function class*, so the
-# difference does not change what the HFN can represent, only how it is parameterised.
+# stream's 3×3 convs add parameters but no capacity. The paper's sum of separately aligned
+# maps followed by one conv is the same *function class*, so the difference does not change
+# what the HFN can represent, only how it is parameterised.
+#
+# It does change how that conv learns. The two convs of a level read the same map and enter
+# the output with the same weight ½, so both receive the same gradient, ½G, where G is the
+# gradient with respect to their mean $\bar W = (W_t + W_b)/2$. Under SGD (momentum
+# included, and no weight decay, as in the code) their difference $W_t - W_b$ never changes,
+# and their mean moves by $-\alpha \cdot \tfrac12 G$ per step: the pair trains exactly
+# like *one* 3×3 conv at half the learning rate, α/2 (equivalently, their sum moves like
+# one conv trained at 2α on the sum). Nothing random enters, so there is no gradient noise.
+# In the code both streams' convs are copied from one initialised network, so they start
+# equal and stay equal. We check it on the quick profile: the code's pair trained at α
+# against one shared conv trained at α/2, and at α.
+
+# %%
+def shared_top(model):
+    """A copy of an official HFN whose streams share one 3×3 conv per level (the pair's mean)."""
+    tied = copy.deepcopy(model)
+    top = tied.fusion.top
+    with torch.no_grad():
+        for level, conv in enumerate(top["rgb"]):
+            conv.weight.copy_((conv.weight + top["map"][level].weight) / 2)
+            conv.bias.copy_((conv.bias + top["map"][level].bias) / 2)
+            top["map"][level] = conv  # the same module in both streams
+    return tied
+
+
+def train_steps(model, top_lr, steps=3):
+    """SGD, momentum 0.9: α for Θ, ``top_lr`` for the 3×3 convs; the first level's mean conv."""
+    tops = {id(p) for s in ("rgb", "map") for p in model.fusion.top[s].parameters()}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in tops]},
+              {"params": [p for p in model.parameters() if id(p) in tops], "lr": top_lr}]
+    opt = torch.optim.SGD(groups, lr=S.profile.lr, momentum=0.9)
+    for _ in range(steps):
+        opt.zero_grad()
+        hfn_loss(model(x, mp.detach()), torch.tensor([1, 0])).backward()
+        opt.step()
+    return (model.fusion.top["rgb"][0].weight + model.fusion.top["map"][0].weight).detach() / 2
+
+# %%
+torch.manual_seed(0)
+pair = build_hfn(S.profile, fusion="official")
+half, same = shared_top(pair), shared_top(pair)
+gap0 = (pair.fusion.top["rgb"][0].weight - pair.fusion.top["map"][0].weight).detach()
+alpha = S.profile.lr
+w_pair, w_half, w_same = (train_steps(pair, alpha), train_steps(half, alpha / 2),
+                          train_steps(same, alpha))
+
+# %%
+gap = (pair.fusion.top["rgb"][0].weight - pair.fusion.top["map"][0].weight).detach()
+checks = {"pair's mean vs one conv at α/2": (w_pair - w_half).abs().max().item(),
+          "pair's mean vs one conv at α": (w_pair - w_same).abs().max().item(),
+          "change of W_t − W_b": (gap - gap0).abs().max().item()}
+glue("pc_half_gap", checks["pair's mean vs one conv at α/2"], display=False)
+glue("pc_same_gap", checks["pair's mean vs one conv at α"], display=False)
+pd.Series(checks, name="max |difference| after 3 steps").to_frame()
+
+# %% [markdown]
+# After three steps the pair's mean and the single conv trained at α/2 agree to float
+# rounding ({glue:text}`pc_half_gap:.1e`), while the single conv trained at the full α has
+# moved elsewhere ({glue:text}`pc_same_gap:.1e`), and the difference of the pair has not
+# moved. So the code's fusion is the paper's single conv with its learning rate halved.
 #
 # ## The classifier: two logits and cross-entropy
 #
@@ -178,21 +286,74 @@ print(f"CE on two logits = {ce.item():.6f}, BCE on their difference = {bce.item(
 # So "two-logit CE versus BCE" changes nothing but one redundant output. Our library uses the
 # two logits everywhere, and the score of Eq. 11 takes the softmax's genuine probability.
 #
+# ## Training data: frames, flips and scope
+#
+# Three choices decide which images Θ and Φ see in training; the paper states none of them.
+# **Frames**: the code's configuration for C&I&O→M (`CIO-M.yaml`) keeps 2 frames per
+# training video and 2 per test video; we train on every prepared frame and test on the
+# profile's `eval_frames` (2). **Spacing**: the code takes `numpy.linspace(0, n − 1, 2)`
+# rounded down, the first and the last frame; we take the middle frame of each of n equal
+# parts (`mpfas_lib.data.datasets.evenly_spaced`). The two rules pick different frames:
+
+# %%
+pd.DataFrame({n: {spacing: evenly_spaced(n, 2, spacing) for spacing in ("centred", "ends")}
+              for n in (4, 10, 151)}).rename_axis("spacing").rename_axis("frames", axis=1)
+
+# %% [markdown]
+# **Flips**: the code mirrors each training image left-right with probability 0.5
+# (`hflip=0.5`; our trainer draws the flips from its own generator, so runs stay exactly
+# reproducible and resumable). **Scope**: the code's data lists hold *every* video of a
+# dataset, and the same list serves as source and as target: 4,950 OULU-NPU, 600 CASIA-FASD
+# and 1,200 Replay-Attack videos train the C&I&O→M model, and all 280 MSU-MFSD videos test
+# it. We train on the sources' train splits, keep their validation splits apart to fix the
+# threshold and select the checkpoint honestly, and test on the target's test split
+# (`scope="splits"`; `scope="all"` reproduces the lists). On the quick synthetic benchmark:
+
+# %%
+configs = {"ours": build_config(method="mp", profile=S.profile.name),
+           "code": build_config(config_file="official.toml", profile=S.profile.name)}
+data = {name: build_data(cfg) for name, cfg in configs.items()}
+
+
+def sizes(protocol):
+    """Videos and frames that train, validate and test one protocol."""
+    parts = {f"train {d}": ds for d, ds in protocol.sources.items()}
+    parts.update({f"val {d}": ds for d, ds in protocol.source_val.items()})
+    parts[f"test {protocol.target_domain}"] = protocol.target
+    return {k: f"{len(set(ds.video_ids))} videos, {len(ds)} frames" for k, ds in parts.items()}
+
+# %%
+pd.DataFrame({name: sizes(p) for name, p in data.items()}).fillna("–")
+
+# %% [markdown]
+# The numbers of the two scopes are therefore not directly comparable. Under `scope="all"`
+# the target set holds every video of the target dataset, its training split included:
+# more videos, and on the real datasets another mix of subjects and conditions than the
+# test split alone. The source sets are larger too, so the network sees more subjects.
+# And because no source video is held out, no threshold and no checkpoint can be chosen
+# without the target's labels: the code selects on the target (below), which flatters the
+# result. A number from one scope measures another experiment than a number from the other,
+# and only the split scope leaves room for an honest threshold.
+#
 # ## Input normalisation and colour order
 #
 # The code feeds the RGB stream raw pixels in $[0, 1]$ (read by OpenCV, hence in *BGR*
-# order) and normalises only the MP with ImageNet statistics. Without ImageNet weights this
-# only rescales the inputs of the first layer, which batch normalisation largely absorbs.
-# With ImageNet-pretrained trunks, as in the code, it matters: those filters were learnt on
+# order) and normalises only the MP with ImageNet statistics; the paper says nothing about
+# either. Without ImageNet weights this only rescales and permutes the inputs of the first
+# layer, which the first convolution and its batch normalisation can absorb. With
+# ImageNet-pretrained trunks, as in the code, it matters: those filters were learnt on
 # normalised RGB, so raw BGR input reaches them with the red and blue channels swapped and
-# an offset of about two standard deviations. We normalise both streams by default and
-# offer `rgb_norm="none"`. The effect on the statistics of what the trunk sees:
+# an offset of about two standard deviations. (Φ also reads BGR in the code; it starts from
+# random weights, so for Φ the order only relabels its input channels.) We normalise both
+# streams by default and offer `rgb_norm="none"` and `rgb_order="bgr"`. What the first
+# layer of the RGB trunk sees, per channel, for one face of the benchmark:
 
 # %%
-face = x[:1]
-norms = {"ours (ImageNet)": official.norms["map"](face),
-         "code (raw)": face}
-pd.DataFrame({k: {"mean": v.mean().item(), "std": v.std().item()} for k, v in norms.items()})
+face = data["ours"].sources["C"][0][0][None]
+stream = {"ours": build_hfn(S.profile).norms["rgb"],
+          "code": build_hfn(S.profile, rgb_norm="none", rgb_order="bgr").norms["rgb"]}
+pd.DataFrame({k: norm(face).mean(dim=(0, 2, 3)).tolist() for k, norm in stream.items()},
+             index=["channel 0 mean", "channel 1 mean", "channel 2 mean"]).round(3)
 
 # %% [markdown]
 # ## Algorithm 1: paper versus code
@@ -218,10 +379,7 @@ pd.DataFrame(sizes).fillna(0).astype(int).rename_axis("|D_φ| (domains)")
 # and trace what moves after every step.
 
 # %%
-from mpfas_lib.data.protocols import build_protocol
-from mpfas_lib.data.sampling import DomainBalancedBatches
-
-protocol = build_protocol("MICO:OCI-M", source="synthetic", profile=S.profile)
+protocol = data["ours"]
 domains = sorted(protocol.sources)
 
 
@@ -273,47 +431,71 @@ glue("pc_theta_loss_official", traces["official"][1].theta_loss, display=False)
 #
 # ## Evaluation
 #
-# The code computes AUC, EER, the HTER at 0.5 and the minimum HTER over thresholds, all on
-# the target test set, and keeps the checkpoint with the best target HTER. Both choices use
-# the target's labels, which a domain-generalisation method must not see; chapter
-# {doc}`07_evaluation` shows how much they can flatter a result. Our runs record every
-# evaluation and report three selections: the last one, the best source-validation EER
-# (our default), and the best target HTER (the code's oracle, for comparison only).
+# The paper does not say at which threshold its HTER is computed, nor how its checkpoint
+# was chosen. The code computes, on the target set, the AUC, the EER, the HTER at 0.5 and
+# the minimum HTER over all thresholds, at frame and at video level (the mean of a video's
+# frame scores), and keeps as "best" the checkpoint with the lowest *frame-level minimum
+# HTER on the target* (replacing it only on a strict improvement, so the earliest wins a
+# tie). Both the minimum HTER and that selection use the target's labels, which a
+# domain-generalisation method must not see; chapter {doc}`07_evaluation` shows how much
+# such oracles can flatter a result. Our runs record every evaluation and report four
+# selections: the last one, the best source-validation EER (our default), the best
+# video-level HTER at the target's own EER threshold (`target_oracle`, the field's usual
+# oracle) and the code's rule (`target_frame_min_hter`, the default of `mp-official`). The
+# committed study runs of MP, selected both ways from their evaluation histories:
+
+# %%
+def pick(run, rule):
+    """Iteration and target HTERs of the evaluation a rule keeps from a run's history."""
+    h = select(run["history"], rule)
+    video, frame = h["target"]["video"], h["target"]["frame"]
+    return {"at": h["iteration"], "HTER, source thr.": video.get("hter_source"),
+            "frame min HTER": frame["hter_min"], "HTER at 0.5": video["hter_0.5"]}
 
 # %%
 runs = [r for r in load_runs(S.results / "study") if r["provenance"]["method"] == "mp"]
-cols = ["protocol", "method", "seed", "evaluated at", "hter_target_eer", "hter_source"]
+rows = {(r["provenance"]["config"]["protocol"], r["provenance"]["seed"]):
+        {**{("ours", k): v for k, v in pick(r, "source_val").items()},
+         **{("code's rule", k): v for k, v in pick(r, "target_frame_min_hter").items()}}
+        for r in runs}
+selections = pd.DataFrame.from_dict(rows, orient="index").round(2)
 if runs:
-    ours_sel = run_rows(runs, rule="source_val")[cols]
-    oracle = run_rows(runs, rule="target_oracle")[cols[3:]].add_suffix(" (target oracle)")
-    display_table = pd.concat([ours_sel, oracle], axis=1).round(2)
-else:
-    display_table = "no training runs with an evaluation history under " + str(S.results)
-display_table
+    glue("pc_n_runs", len(runs), display=False)
+    glue("pc_ours_mean", selections[("ours", "HTER, source thr.")].mean(), display=False)
+    glue("pc_code_mean", selections[("code's rule", "frame min HTER")].mean(), display=False)
+selections.rename_axis(["protocol", "seed"]) if runs else "no study runs under " + str(S.results)
 
 # %% [markdown]
-# When runs exist, the table above shows the same MP run's HTER under our selection and
-# under the code's target-oracle selection (synthetic data, study scale, labelled by
-# threshold). {doc}`08_training_runs` reports them.
+# Over the {glue:text}`pc_n_runs` study runs the code's rule reports a mean HTER of
+# {glue:text}`pc_code_mean:.2f` % where our honest selection and threshold give
+# {glue:text}`pc_ours_mean:.2f` % (synthetic data, study scale, video-level HTER for ours,
+# frame-level for the code's, as each reports it). {doc}`08_training_runs` reports the runs.
 #
 # ## No released weights
 #
 # The repository's issues ask for trained models; none were released. Every number in the
-# paper's tables therefore rests on the authors' own runs, with a target-selected checkpoint
-# and a target-EER threshold. Nobody can re-evaluate the published models with a threshold
-# fixed on source data. Our library writes every run's weights, configuration and git
-# commit next to its metrics so that such a re-evaluation stays possible.
+# paper's tables therefore rests on the authors' own runs, with a threshold the paper does
+# not name and, in the published code, a checkpoint chosen on the target. Nobody can
+# re-evaluate the published models with a threshold fixed on source data. Our library
+# writes every run's weights, configuration and git commit next to its metrics so that such
+# a re-evaluation stays possible.
 #
 # ## Summary
 #
 # * Φ is identical in paper and code (351 parameters).
-# * The code's HFM averages instead of sums and its per-stream 3×3 convs collapse to a
-#   single path; the classifier is heavier but its two-logit CE equals a BCE.
-# * The code feeds raw BGR pixels to the RGB stream, which matters only with ImageNet
-#   weights.
+# * The code's HFM averages instead of sums; its per-stream 3×3 convs collapse to one conv
+#   that trains at half the learning rate; the classifier is heavier but its two-logit CE
+#   equals a BCE.
+# * The code starts both trunks from ImageNet, feeds raw BGR pixels to the RGB stream,
+#   trains on 2 end-inclusive frames per video with random flips, and uses every video of
+#   each dataset as source and as target.
 # * Algorithm 1 in the code gives Φ a momentum optimiser with lr α·K, always one domain
 #   for D_φ, lets D_φ batches update Θ's BN statistics and halves Θ's loss.
-# * The code selects the checkpoint and the threshold on the target test set.
+# * The paper names neither its threshold nor its checkpoint rule; the code reports the
+#   minimum HTER and the HTER at 0.5 on the target and keeps the checkpoint with the lowest
+#   target frame-level minimum HTER.
+# * `mp-official` plus `scope="all"` (`--config official.toml`) is the code's configuration;
+#   each of its options also works alone on top of the paper's form.
 #
 # ## Exercises
 #
