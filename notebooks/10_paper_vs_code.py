@@ -289,8 +289,8 @@ print(f"CE on two logits = {ce.item():.6f}, BCE on their difference = {bce.item(
 # ## Training data: frames, flips and scope
 #
 # Three choices decide which images Θ and Φ see in training; the paper states none of them.
-# **Frames**: the code's configuration for C&I&O→M (`CIO-M.yaml`) keeps 2 frames per
-# training video and 2 per test video; we train on every prepared frame and test on the
+# **Frames**: the code's four MICO configurations (`CIO-M.yaml` and its siblings) keep 2
+# frames per training video and 2 per test video; we train on every prepared frame and test on the
 # profile's `eval_frames` (2). **Spacing**: the code takes `numpy.linspace(0, n − 1, 2)`
 # rounded down, the first and the last frame; we take the middle frame of each of n equal
 # parts (`mpfas_lib.data.datasets.evenly_spaced`). The two rules pick different frames:
@@ -342,18 +342,27 @@ pd.DataFrame({name: sizes(p) for name, p in data.items()}).fillna("–")
 # either. Without ImageNet weights this only rescales and permutes the inputs of the first
 # layer, which the first convolution and its batch normalisation can absorb. With
 # ImageNet-pretrained trunks, as in the code, it matters: those filters were learnt on
-# normalised RGB, so raw BGR input reaches them with the red and blue channels swapped and
-# an offset of about two standard deviations. (Φ also reads BGR in the code; it starts from
-# random weights, so for Φ the order only relabels its input channels.) We normalise both
-# streams by default and offer `rgb_norm="none"` and `rgb_order="bgr"`. What the first
-# layer of the RGB trunk sees, per channel, for one face of the benchmark:
+# normalised RGB, so raw BGR input reaches them with the red and blue channels swapped,
+# uncentred and with a fraction of the spread they were trained on. (Φ also reads BGR in
+# the code; it starts from random weights, so for Φ the order only relabels its input
+# channels.) We normalise both streams by default and offer `rgb_norm="none"` and
+# `rgb_order="bgr"`. What the first layer of the RGB trunk sees, per channel, for one face
+# of the benchmark:
 
 # %%
 face = data["ours"].sources["C"][0][0][None]
 stream = {"ours": build_hfn(S.profile).norms["rgb"],
           "code": build_hfn(S.profile, rgb_norm="none", rgb_order="bgr").norms["rgb"]}
-pd.DataFrame({k: norm(face).mean(dim=(0, 2, 3)).tolist() for k, norm in stream.items()},
-             index=["channel 0 mean", "channel 1 mean", "channel 2 mean"]).round(3)
+seen = {(k, stat): getattr(norm(face), stat)(dim=(0, 2, 3)).tolist()
+        for k, norm in stream.items() for stat in ("mean", "std")}
+seen = pd.DataFrame(seen).rename_axis("channel")
+glue("pc_spread", (seen[("ours", "std")] / seen[("code", "std")][::-1].values).mean(),
+     display=False)
+seen.round(3)
+
+# %% [markdown]
+# The code's channel 0 is our channel 2 (blue and red swap places), and its spread is
+# {glue:text}`pc_spread:.1f` times smaller than that of the normalised input.
 
 # %% [markdown]
 # ## Algorithm 1: paper versus code
