@@ -13,8 +13,11 @@ import json
 import sys
 
 from mpfas_lib.evaluation.selection import headline
+from mpfas_lib.files import UserError, writable_dir
 from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
+from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import PROFILES
+from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
 from mpfas_lib.training.config import build_config, parse_overrides
 from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
@@ -56,9 +59,12 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    try:
+    try:  # every argument is checked before any data is generated
         check_pretrained(config.profile.pretrained, config.profile.backbone)
-    except PretrainedWeightsError as error:
+        if env_world_size() <= 1:
+            pick_device(config.device)
+        writable_dir(args.out if args.out is not None else results_dir() / "runs", "--out")
+    except (PretrainedWeightsError, UserError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     dist = init_distributed(config.device) if env_world_size() > 1 else None
@@ -67,6 +73,9 @@ def main(args: argparse.Namespace) -> int:
     except NonFiniteLossError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
