@@ -34,9 +34,11 @@ def os_error_line(error: OSError, path: str | os.PathLike | None = None) -> str:
     """One line for a failed file operation: the file, the reason and, for a full disk, the fix."""
     where = path if path is not None else error.filename
     reason = error.strerror or str(error)
+    if error.errno == errno.ENOSPC and "space" not in reason.lower():
+        reason = f"{reason} (no space left on device)"
     line = f"cannot write {where}: {reason}" if where else reason
     if error.errno == errno.ENOSPC:
-        line += " (no space left on the device: free some space and run the command again)"
+        line += " (free some space and run the command again)"
     elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         line += " (no permission to write there: choose another folder)"
     return line

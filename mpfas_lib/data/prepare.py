@@ -326,7 +326,8 @@ def _prepare(args: argparse.Namespace, key: str, entries: list, root: Path, out:
     cropper = FaceCropper(args.size, args.margin, args.align, device)
     n = args.frames if args.frames > 0 else None
     rows, failed, written_total, t0 = [], [], 0, time.time()
-    for e in tqdm(entries, desc=f"prepare {key}", unit="video"):
+    bar = tqdm(entries, desc=f"prepare {key}", unit="video")
+    for e in bar:
         rel = Path(e.path).with_suffix("").as_posix()
         status = "ok"
         info = done.get(rel)
@@ -339,6 +340,7 @@ def _prepare(args: argparse.Namespace, key: str, entries: list, root: Path, out:
                 failed.append(f"unreadable video {e.path} ({err})")
                 info, status = {"sampled": 0, "frames": 0, "no_face": 0}, "unreadable"
             except OSError as err:  # a write error: the next videos would fail the same way
+                bar.close()
                 print(f"error: {os_error_line(err)}; {len(rows)} finished video(s) are kept: "
                       "run the same command again to go on", file=sys.stderr)
                 return 1

@@ -13,7 +13,7 @@ import json
 import sys
 
 from mpfas_lib.evaluation.selection import headline
-from mpfas_lib.files import UserError, writable_dir
+from mpfas_lib.files import UserError, os_error_line, writable_dir
 from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
 from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import PROFILES
@@ -79,6 +79,9 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a full disk: the last checkpoint written is intact
+        print(f"error: {os_error_line(error)}; then continue with --resume", file=sys.stderr)
+        return 1
     finally:
         if dist is not None:
             cleanup()

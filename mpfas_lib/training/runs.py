@@ -184,7 +184,8 @@ def _check_resumable(config: RunConfig, saved: dict, ckpt_path: Path) -> None:
     """Refuse to continue (or reuse) a run made with other settings, naming each one."""
     mine, theirs = flatten(config.to_dict()), flatten(saved)
     changed = sorted(k for k, v in mine.items()
-                     if k.split(".")[-1] not in RESUME_FREE and theirs.get(k, v) != v)
+                     if not {k.split(".")[0], k.split(".")[-1]} & RESUME_FREE
+                     and theirs.get(k, v) != v)
     if changed:
         raise ValueError(
             f"cannot use {ckpt_path}: settings differ from this run's: "
