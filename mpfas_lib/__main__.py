@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 
-from mpfas_lib.files import UserError, os_error_line
+from mpfas_lib.files import UserError, debugging, os_error_line
 
 # Each command lives next to the concept it serves; its module exposes
 # ``add_arguments(parser)`` and ``main(args) -> int``.
@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     ``MPFAS_DEBUG=1``) adds the traceback.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("MPFAS_DEBUG", "") not in ("", "0")
-    argv = [a for a in argv if a != "--debug"]
+    if "--debug" in argv:
+        os.environ["MPFAS_DEBUG"] = "1"  # the commands' own error reports see it too
+        argv = [a for a in argv if a != "--debug"]
+    debug = debugging()
     parser = argparse.ArgumentParser(prog="python -m mpfas_lib", description=__doc__)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error (also MPFAS_DEBUG=1)")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import sys
 import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +30,18 @@ class UserError(Exception):
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def debugging() -> bool:
+    """Whether tracebacks are wanted (``--debug`` or ``MPFAS_DEBUG=1``)."""
+    return os.environ.get("MPFAS_DEBUG", "") not in ("", "0")
+
+
+def report_error(error: BaseException | str) -> None:
+    """Print ``error: ...`` on stderr, after the traceback when debugging."""
+    if debugging() and isinstance(error, BaseException):
+        traceback.print_exception(error)
+    print(f"error: {error}", file=sys.stderr)
 
 
 def os_error_line(error: OSError, path: str | os.PathLike | None = None) -> str:

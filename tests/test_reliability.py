@@ -325,6 +325,20 @@ def test_item10_unusable_device_is_one_line(tmp_path, capsys, device):
     one_error_line(capsys.readouterr().err, f"--device {device}")
 
 
+def test_item10_prepare_checks_the_device_first(oulu, capsys):
+    _, out, run = oulu
+    assert run("--device", "bogus") == 2
+    one_error_line(capsys.readouterr().err, "--device bogus")
+    assert not (out / "manifest.csv").exists()
+
+
+def test_debug_flag_adds_the_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MPFAS_DEBUG", "0")  # restored after the test: --debug sets it
+    assert cli(["--debug", "evaluate", "--checkpoint", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("error: checkpoint")
+
+
 def test_item10_cuda_without_a_gpu_is_one_line(tmp_path, capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: --device cuda is valid here")

@@ -38,7 +38,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from mpfas_lib.files import UserError, atomic_write_text, os_error_line, writable_file
+from mpfas_lib.files import UserError, atomic_write_text, os_error_line, report_error, writable_file
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".wmv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -327,7 +327,7 @@ def main(args: argparse.Namespace) -> int:
         writable_file(args.out, "--out")
         entries = index_tree(args.dataset, args.root)
     except (NamingError, FileNotFoundError, ValueError, UserError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        report_error(err)
         return 2
     try:
         write_index(entries, args.out)

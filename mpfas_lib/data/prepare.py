@@ -41,6 +41,7 @@ from mpfas_lib.files import (
     atomic_write_bytes,
     atomic_write_text,
     os_error_line,
+    report_error,
     writable_dir,
 )
 from mpfas_lib.runtime import pick_device
@@ -267,7 +268,7 @@ def main(args: argparse.Namespace) -> int:
         key = dataset_key(args.dataset)
         videos = [v for v in find_videos(root) if Path(v).suffix]  # files only
     except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        report_error(err)
         return 2
     if args.limit:
         videos = videos[: args.limit]
@@ -291,7 +292,7 @@ def main(args: argparse.Namespace) -> int:
         with FolderLock(out, "--out"):
             return _prepare(args, key, entries, root, out)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(error)
         return error.exit_code
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 
-from mpfas_lib.files import UserError, writable_file
+from mpfas_lib.files import UserError, report_error, writable_file
 from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.checkpoints import atomic_write_text, load_checkpoint
 from mpfas_lib.training.config import RunConfig
@@ -65,13 +64,13 @@ def main(args: argparse.Namespace) -> int:
         if args.out:
             writable_file(args.out, "--out")
     except (UserError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(error)
         return 2
     try:
         result = evaluate_checkpoint(args.checkpoint, args.protocol, args.data, args.root,
                                      args.device)
     except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(error)
         return 2
     text = json.dumps(result, indent=2)
     if args.out:
