@@ -359,6 +359,7 @@ def test_item11_resume_without_checkpoint_refused_and_default_run_name_accepted(
         _check_resumable(other, saved.to_dict(), tmp_path / "checkpoint.pt")
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch, on the foreign pickle
 def test_item12_pretrained_payload_and_missing_imagenet_weights(tmp_path, monkeypatch, capsys):
     marker = tmp_path / "payload-ran"
 
