@@ -5,24 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mpfas_lib.files import env_dir
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def cache_dir() -> Path:
-    """Cache for generated data (``$MPFAS_CACHE``, default ``~/.cache/mpfas``)."""
-    env = os.environ.get("MPFAS_CACHE")
+    """Cache for generated data (``$MPFAS_CACHE``, default ``~/.cache/mpfas``), writable."""
     xdg = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    base = Path(env) if env else xdg / "mpfas"
-    base.mkdir(parents=True, exist_ok=True)
-    return base
+    return env_dir("MPFAS_CACHE", xdg / "mpfas")
 
 
 def results_dir() -> Path:
-    """Run artefacts (``$MPFAS_RESULTS``, default ``results/`` in the repository)."""
-    env = os.environ.get("MPFAS_RESULTS")
-    path = Path(env) if env else REPO_ROOT / "results"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Run artefacts (``$MPFAS_RESULTS``, default ``results/`` in the repository), writable."""
+    return env_dir("MPFAS_RESULTS", REPO_ROOT / "results")
 
 
 def data_dir() -> Path | None:

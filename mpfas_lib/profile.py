@@ -11,6 +11,7 @@ its method (:mod:`mpfas_lib.training.methods`) or to the run itself
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ class Profile:
         if self.image_size % 8:
             raise ValueError(f"profile {self.name}: image_size must be a multiple of 8 (the "
                              f"pixel map is the stride-8 level), got {self.image_size}")
-        if self.lr <= 0 or not 0 <= self.momentum < 1:
+        if not math.isfinite(self.lr) or self.lr <= 0 or not 0 <= self.momentum < 1:
             raise ValueError(f"profile {self.name}: need lr > 0 and 0 <= momentum < 1, got "
                              f"lr={self.lr}, momentum={self.momentum}")
         if self.pretrained not in PRETRAINED:

@@ -24,10 +24,25 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device(name: str | None = None) -> torch.device:
-    """The given device, else CUDA when available, else the CPU."""
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The given device, else CUDA when available, else the CPU; one clear line if unusable."""
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device {name}: not a device name; use cpu, cuda or cuda:N"
+                         ) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"--device {name}: no CUDA GPU is usable on this machine; use "
+                             "--device cpu (or leave --device out)")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"--device {name}: this machine has {count} CUDA GPU(s), "
+                             f"cuda:0 to cuda:{count - 1}")
+    elif device.type not in ("cpu", "mps"):
+        raise ValueError(f"--device {name}: unsupported device type; use cpu, cuda or cuda:N")
+    return device
 
 
 def device_name(device: torch.device) -> str:

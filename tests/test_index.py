@@ -144,7 +144,7 @@ def test_cli_writes_csv(tmp_path, capsys) -> None:
     assert len(rows) == 5 and {r.label for r in rows} == {0, 1, 2}
     assert main(p.parse_args(["--dataset", "nope", "--root", str(tmp_path), "--out",
                               str(out)])) == 2
-    assert "unknown dataset" in capsys.readouterr().out
+    assert "unknown dataset" in capsys.readouterr().err
 
 
 def test_rose_subject_folders_may_be_decorated(tmp_path, capsys) -> None:

@@ -28,16 +28,21 @@ TINY = {"image_size": "32", "synth_subjects": "4", "synth_frames": "4", "threads
         "tensorboard": "false", "progress": "false"}
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test generates its tiny synthetic data in its own cache."""
+    monkeypatch.setenv("MPFAS_CACHE", str(tmp_path / "cache"))
+
+
 def official(tmp_path: Path, **settings: str):
     """The authors' configuration at a tiny quick profile, its data generated under tmp_path."""
-    return build_config(config_file="official.toml", profile="quick", root=str(tmp_path),
+    return build_config(config_file="official.toml", profile="quick",
                         overrides={**TINY, **settings})
 
 
 def ours(tmp_path: Path, **settings: str):
     """The paper-faithful default at the same size."""
-    return build_config(method="mp", profile="quick", root=str(tmp_path),
-                        overrides={**TINY, **settings})
+    return build_config(method="mp", profile="quick", overrides={**TINY, **settings})
 
 
 def frames_by_video(dataset) -> dict[str, list[int]]:

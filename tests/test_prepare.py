@@ -49,9 +49,10 @@ def prepared(tmp_path_factory):
 
 def test_crop_for_every_sampled_frame(prepared, capsys) -> None:
     root, out, args = prepared
-    assert main(args) == 0
-    report = capsys.readouterr().out
-    assert "unreadable: Train_files/1_1_03_2.avi" in report
+    assert main(args) == 1  # one video failed: the others are prepared, the exit code says so
+    report = capsys.readouterr().err
+    assert "error: unreadable video Train_files/1_1_03_2.avi" in report
+    assert "error: 1 of 3 videos failed" in report
     with (out / "manifest.csv").open() as f:
         rows = {r["video"]: r for r in csv.DictReader(f)}
     assert rows["Train_files/1_1_01_1"]["frames"] == "3"
@@ -59,6 +60,7 @@ def test_crop_for_every_sampled_frame(prepared, capsys) -> None:
     assert rows["Train_files/1_1_03_2"]["status"] == "unreadable"
     crops = sorted((out / "Train_files" / "1_1_01_1").glob("*.png"))
     assert [c.stem for c in crops] == ["00001", "00003", "00005"]  # evenly spaced of 6
+    assert rows["Train_files/1_1_01_1"]["files"] == "00001.png;00003.png;00005.png"
     ds = PreparedDataset(out.parent, "O", "train", image_size=SIZE)
     assert len(ds) == 3 and ds.labels == [1, 1, 1]
 
@@ -77,7 +79,7 @@ def test_face_is_centred_in_the_crop(prepared) -> None:
 def test_resume_skips_finished_videos(prepared, capsys) -> None:
     _, out, args = prepared
     first = (out / "Train_files" / "1_1_01_1" / "00001.png").stat().st_mtime_ns
-    assert main(args) == 0
+    assert main(args) == 1  # the unreadable video is tried again and fails again
     assert "(2 already done)" in capsys.readouterr().out
     assert (out / "Train_files" / "1_1_01_1" / "00001.png").stat().st_mtime_ns == first
 
@@ -94,7 +96,7 @@ def test_no_face_frames_are_counted(tmp_path, capsys) -> None:
     add_arguments(p)
     assert main(p.parse_args(["--dataset", "O", "--root", str(root), "--out",
                               str(tmp_path / "O"), "--frames", "0", "--size", "32"])) == 0
-    assert "no face in 3 of 3 frames: Dev_files/3_2_07_1.avi" in capsys.readouterr().out
+    assert "warning: no face in 3 of 3 frames: Dev_files/3_2_07_1.avi" in capsys.readouterr().err
 
 
 def test_crop_box_is_square_and_padded() -> None:

@@ -9,6 +9,7 @@ the folders written by ``python -m mpfas_lib prepare`` (one folder of face crops
 from __future__ import annotations
 
 import csv
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -121,8 +122,9 @@ class NpzVideoLoader:
             try:
                 with np.load(key) as z:
                     frames = z["frames"]
-            except (OSError, ValueError, KeyError) as err:
-                raise OSError(f"cannot read synthetic video {key}: {err}") from err
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+                raise ValueError(f"cannot read synthetic video {key}: {err}; delete it and its "
+                                 ".sha256 file to have it generated again") from err
             self._cache[key] = frames
             if len(self._cache) > self.max_videos:
                 self._cache.popitem(last=False)
@@ -174,11 +176,30 @@ def video_frames(folder: Path, frames_per_video: int | None = None) -> list[tupl
     return [(frames[j], j) for j in evenly_spaced(len(frames), frames_per_video or None)]
 
 
+def manifest_frames(manifest: Path, folder: Path, row: dict[str, str],
+                    frames_per_video: int | None = None) -> list[tuple[Path, int]]:
+    """A prepared video's frames as its manifest row lists them (``files``), evenly spaced.
+
+    Manifests written before the ``files`` column fall back to the folder's images. A listed
+    file that is missing is an error naming it (the folder changed after ``prepare``).
+    """
+    if "files" not in row or row["files"] is None:
+        return video_frames(folder, frames_per_video) if folder.is_dir() else []
+    names = [n for n in row["files"].split(";") if n]
+    chosen = [(folder / names[j], j) for j in evenly_spaced(len(names), frames_per_video or None)]
+    for path, _ in chosen:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is listed in {manifest} but missing: run "
+                                    "`python -m mpfas_lib prepare` on the dataset again")
+    return chosen
+
+
 class PreparedDataset(FrameDataset):
     """A prepared real dataset: ``root/<domain>/manifest.csv`` + one frame folder per video.
 
     Manifest columns: video (folder relative to ``root/<domain>``), label (0 real, 1 print,
-    2 replay), attack, split, frames (count written), subject.
+    2 replay), attack, split, frames (count written), subject, files (the crops, ``;``-joined;
+    the frames are read from this list, never from a folder listing).
     """
 
     def __init__(
@@ -195,7 +216,7 @@ class PreparedDataset(FrameDataset):
             if row["split"] not in splits:
                 continue
             folder = base / row["video"]
-            frames = video_frames(folder, frames_per_video) if folder.is_dir() else []
+            frames = manifest_frames(base / MANIFEST, folder, row, frames_per_video)
             if not frames:
                 if int(row.get("frames") or 0) == 0:
                     continue  # prepare found no face in this video (it was reported then)

@@ -33,9 +33,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from mpfas_lib.files import UserError, atomic_write_text, os_error_line, report_error, writable_file
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".wmv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -288,15 +292,13 @@ def index_tree(dataset: str, root: str | Path) -> list[VideoEntry]:
 
 
 def write_index(entries: list[VideoEntry], out: str | Path) -> Path:
-    """Write index entries as CSV."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["path", "label", "attack", "subject", "split",
-                                          "conditions"])
-        w.writeheader()
-        w.writerows(e.row() for e in entries)
-    return out
+    """Write index entries as CSV (atomically: a failed write keeps the previous file)."""
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=["path", "label", "attack", "subject", "split",
+                                         "conditions"])
+    w.writeheader()
+    w.writerows(e.row() for e in entries)
+    return atomic_write_text(text.getvalue(), out)
 
 
 def read_index(path: str | Path) -> list[VideoEntry]:
@@ -325,11 +327,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Index a dataset tree and write the CSV; print a per-split, per-label summary."""
     try:
+        writable_file(args.out, "--out")
         entries = index_tree(args.dataset, args.root)
-    except (NamingError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}")
+    except (NamingError, FileNotFoundError, ValueError, UserError) as err:
+        report_error(err)
         return 2
-    write_index(entries, args.out)
+    try:
+        write_index(entries, args.out)
+    except OSError as err:
+        print(f"error: {os_error_line(err)}", file=sys.stderr)
+        return 1
     counts: dict[tuple[str, str], int] = {}
     for e in entries:
         k = (e.split, LABEL_NAMES[e.label])

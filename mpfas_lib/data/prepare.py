@@ -4,48 +4,66 @@ For each video (mp4, mov, avi, ...) under ``--root``: N evenly spaced frames (or
 main face found by MTCNN (batched over frames, CPU or GPU, weights bundled with
 facenet-pytorch), cropped with a margin (optionally 5-landmark aligned) and resized to
 ``--size``; written as PNGs into ``--out/<relative path without extension>/`` with a
-``manifest.csv`` (labels from the dataset's naming scheme, see ``mpfas_lib.data.index``).
+``manifest.csv`` (labels from the dataset's naming scheme, see ``mpfas_lib.data.index``; the
+``files`` column lists each video's crops, and readers take the frames from it).
 Frames without a face are counted and reported per video, never silently dropped; videos
-without any face and unreadable videos are reported by name and the run goes on. A finished
-video leaves a ``.done`` file, so an interrupted run resumes where it stopped.
+without any face, truncated and unreadable videos are reported by name and the run goes on.
+Every crop is written to a temporary file, renamed and checked; only then does the video get
+its ``.done`` file (written atomically, with the settings used: size, frames, margin,
+alignment), so an interrupted run resumes where it stopped and never keeps a half-written
+video. A finished video made with other settings is refused (or redone with ``--redo``).
+A write error (a full disk) stops the run with one line; finished videos are kept.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
+import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
-from mpfas_lib.data.datasets import evenly_spaced
+from mpfas_lib.data.datasets import IMAGE_SUFFIXES, MANIFEST, evenly_spaced
 from mpfas_lib.data.index import NamingError, dataset_key, find_videos, parse, read_msu_lists
+from mpfas_lib.files import (
+    TMP_SUFFIX,
+    FolderLock,
+    UserError,
+    atomic_write_bytes,
+    atomic_write_text,
+    os_error_line,
+    report_error,
+    writable_dir,
+)
 from mpfas_lib.runtime import pick_device
 
 MANIFEST_FIELDS = ["video", "label", "attack", "split", "subject", "frames", "sampled",
-                   "no_face", "status", "source"]
+                   "no_face", "status", "source", "files"]
+DONE = ".done"
+DONE_FORMAT = 2  # 2: settings and the list of files recorded
+MIN_SIZE = 16
 
 
-def read_frames(path: Path, n: int | None) -> tuple[list[int], list[np.ndarray]]:
-    """Indices and RGB frames of ``n`` evenly spaced frames of a video (all when None)."""
+class VideoReadError(OSError):
+    """A video that cannot be opened or decoded (reported, and the run goes on)."""
+
+
+def _decode(path: Path, wanted: set[int]) -> tuple[list[int], list[np.ndarray], int]:
+    """The wanted frames of a video and how many frames decoded before it ended or broke."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise OSError(f"cannot open video {path}")
+        raise VideoReadError(f"cannot open video {path}")
+    idx, frames, i = [], [], 0
     try:
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        if count <= 0:  # some containers do not say: count by decoding
-            while cap.grab():
-                count += 1
-            cap.release()
-            cap = cv2.VideoCapture(str(path))
-        wanted = set(evenly_spaced(count, n))
-        idx, frames = [], []
-        i = 0
         while wanted and i <= max(wanted):
             if not cap.grab():
                 break
@@ -57,32 +75,121 @@ def read_frames(path: Path, n: int | None) -> tuple[list[int], list[np.ndarray]]
             i += 1
     finally:
         cap.release()
+    return idx, frames, i
+
+
+def count_frames(path: Path) -> tuple[int, int]:
+    """(frames the container announces, frames that decode): they differ for a cut file."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise VideoReadError(f"cannot open video {path}")
+    try:
+        announced = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        decodable = 0
+        while cap.grab():
+            decodable += 1
+    finally:
+        cap.release()
+    return announced, decodable
+
+
+def read_frames(path: Path, n: int | None) -> tuple[list[int], list[np.ndarray], dict[str, int]]:
+    """Indices and RGB frames of ``n`` evenly spaced frames of a video (all when None).
+
+    The third value counts the frames the container announces and those that decode; when a
+    cut (truncated) file ends early, the ``n`` frames are spread over the decodable part.
+    """
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise VideoReadError(f"cannot open video {path}")
+    announced = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+    cap.release()
+    counts = {"announced": announced, "decodable": announced}
+    if announced == 0:  # some containers do not say: count by decoding
+        counts["announced"], counts["decodable"] = count_frames(path)
+    wanted = evenly_spaced(counts["decodable"], n)
+    idx, frames, reached = _decode(path, set(wanted))
+    if len(frames) < len(wanted) and reached <= max(wanted):  # the file ends early
+        counts["decodable"] = reached
+        idx, frames, _ = _decode(path, set(evenly_spaced(reached, n)))
     if not frames:
-        raise OSError(f"no decodable frame in video {path}")
-    return idx, frames
+        raise VideoReadError(f"no decodable frame in video {path}")
+    return idx, frames, counts
 
 
 Cropper = Callable[[list[np.ndarray]], list[np.ndarray | None]]
 
 
-def prepare_video(cropper: Cropper, src: Path, dst: Path, n: int | None, batch: int
-                  ) -> dict[str, int]:
-    """Crop the faces of one video into ``dst``; counts of sampled, written, no-face frames."""
-    idx, frames = read_frames(src, n)
+def settings_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings that decide the crops: what ``.done`` records and a re-run must match."""
+    return {"size": args.size, "frames": args.frames, "margin": args.margin,
+            "align": bool(args.align)}
+
+
+def encode_png(crop: np.ndarray, where: Path) -> bytes:
+    """A crop (RGB uint8) as PNG bytes; a failed encoding is an error naming the file."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(crop[..., ::-1]))
+    if not ok:
+        raise OSError(f"cannot encode the face crop {where} as PNG")
+    return buf.tobytes()
+
+
+def clear_video_folder(dst: Path) -> None:
+    """Remove what an earlier, unfinished or differently-set run left in a video folder."""
+    if not dst.is_dir():
+        return
+    for p in dst.iterdir():
+        stale = p.suffix.lower() in IMAGE_SUFFIXES or p.name.endswith(TMP_SUFFIX)
+        if p.is_file() and (stale or p.name == DONE):
+            p.unlink()
+
+
+def prepare_video(cropper: Cropper, src: Path, dst: Path, n: int | None, batch: int,
+                  settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Crop the faces of one video into ``dst``; counts of sampled, written, no-face frames.
+
+    Each crop goes to a temporary file and is renamed; the sizes on disk are checked and only
+    then is ``dst/.done`` written (atomically), recording ``settings`` and the files.
+    """
+    idx, frames, counts = read_frames(src, n)
     dst.mkdir(parents=True, exist_ok=True)
-    written, missing = 0, []
+    clear_video_folder(dst)
+    written: dict[str, int] = {}
+    missing = []
     for s in range(0, len(frames), batch):
         crops = cropper(frames[s : s + batch])
         for i, crop in zip(idx[s : s + batch], crops, strict=True):
             if crop is None:
                 missing.append(i)
                 continue
-            cv2.imwrite(str(dst / f"{i:05d}.png"), crop[..., ::-1])
-            written += 1
-    info = {"sampled": len(frames), "frames": written, "no_face": len(missing),
-            "no_face_frames": missing}
-    (dst / ".done").write_text(json.dumps(info))
+            path = dst / f"{i:05d}.png"
+            data = encode_png(crop, path)
+            atomic_write_bytes(data, path)
+            written[path.name] = len(data)
+    for name, size in written.items():  # a file system that lied about a write shows here
+        on_disk = (dst / name).stat().st_size
+        if on_disk != size:
+            raise OSError(f"crop {dst / name} has {on_disk} bytes on disk, {size} written")
+    info = {"format": DONE_FORMAT, "settings": settings or {}, "sampled": len(frames),
+            "frames": len(written), "no_face": len(missing), "no_face_frames": missing,
+            "files": sorted(written), **counts}
+    atomic_write_text(json.dumps(info), dst / DONE)
     return info
+
+
+def read_done(done: Path) -> dict[str, Any] | None:
+    """A video's ``.done`` record, or None when it is missing, empty or not valid JSON."""
+    try:
+        info = json.loads(done.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and "frames" in info else None
+
+
+def differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """The settings a finished video was made with that differ from this run's."""
+    mine = stored.get("settings") or {}
+    return [f"{k} {mine.get(k, '?')} -> {v}" for k, v in wanted.items() if mine.get(k) != v]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,18 +208,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
     parser.add_argument("--batch", type=int, default=16, help="frames per MTCNN batch")
     parser.add_argument("--limit", type=int, default=None, help="only the first N videos")
+    parser.add_argument("--redo", action="store_true",
+                        help="prepare again the finished videos made with other settings")
+
+
+def check_arguments(args: argparse.Namespace) -> list[str]:
+    """Every problem with the options, one line each (empty when they are usable)."""
+    problems = []
+    if args.size < MIN_SIZE:
+        problems.append(f"--size {args.size}: the crop side must be at least {MIN_SIZE} pixels")
+    if not math.isfinite(args.margin) or args.margin < 0:
+        problems.append(f"--margin {args.margin}: must be a fraction >= 0 of the face box side")
+    if args.frames < 0:
+        problems.append(f"--frames {args.frames}: must be >= 0 (0 keeps every frame)")
+    if args.batch < 1:
+        problems.append(f"--batch {args.batch}: must be >= 1 frame per MTCNN batch")
+    if args.limit is not None and args.limit < 1:
+        problems.append(f"--limit {args.limit}: must be >= 1 video")
+    if not Path(args.root).is_dir():
+        problems.append(f"--root {args.root}: no such folder (the dataset's original videos)")
+    try:
+        pick_device(args.device)
+    except ValueError as error:
+        problems.append(str(error))
+    try:
+        writable_dir(args.out, "--out")
+    except UserError as error:
+        problems.append(str(error))
+    return problems
+
+
+def read_manifest_rows(path: Path) -> dict[str, dict[str, str]]:
+    """The rows of an existing manifest by video (empty when there is none or it is unreadable)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return {r["video"]: r for r in csv.DictReader(f) if r.get("video")}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def write_manifest(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write the manifest atomically (a killed run keeps the previous one)."""
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=MANIFEST_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(sorted(rows, key=lambda r: r["video"]))
+    atomic_write_text(text.getvalue(), path)
 
 
 def main(args: argparse.Namespace) -> int:
-    """Prepare every video; print a report of problems and the throughput."""
-    from mpfas_lib.data.faces import FaceCropper  # facenet-pytorch: only when preparing
-
+    """Prepare every video; report problems on stderr; non-zero exit when a video failed."""
+    problems = check_arguments(args)
+    if problems:
+        for p in problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 2
     root, out = Path(args.root), Path(args.out)
     try:
         key = dataset_key(args.dataset)
         videos = [v for v in find_videos(root) if Path(v).suffix]  # files only
     except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}")
+        report_error(err)
         return 2
     if args.limit:
         videos = videos[: args.limit]
@@ -124,49 +280,100 @@ def main(args: argparse.Namespace) -> int:
         except NamingError as err:
             unnamed.append(str(err))
     if unnamed:
-        print(f"error: {len(unnamed)} file(s) do not follow the {key} naming scheme:")
+        print(f"error: {len(unnamed)} file(s) do not follow the {key} naming scheme:",
+              file=sys.stderr)
         for u in unnamed[:20]:
-            print(f"  {u}")
+            print(f"  {u}", file=sys.stderr)
         return 2
     if not entries:
-        print(f"error: no videos found under {root}")
+        print(f"error: no videos found under {root}", file=sys.stderr)
         return 2
+    try:
+        with FolderLock(out, "--out"):
+            return _prepare(args, key, entries, root, out)
+    except UserError as error:
+        report_error(error)
+        return error.exit_code
+
+
+def _prepare(args: argparse.Namespace, key: str, entries: list, root: Path, out: Path) -> int:
+    """Prepare the entries into ``out`` (holding its lock)."""
+    settings = settings_of(args)
+    done: dict[str, dict[str, Any]] = {}
+    other: list[tuple[str, list[str]]] = []
+    warnings: list[str] = []
+    for e in entries:
+        rel = Path(e.path).with_suffix("").as_posix()
+        marker = out / rel / DONE
+        if not marker.is_file():
+            continue
+        info = read_done(marker)
+        if info is None:
+            warnings.append(f"{marker} is empty or not valid JSON: preparing the video again")
+        elif differences(info, settings):
+            other.append((rel, differences(info, settings)))
+        else:
+            done[rel] = info
+    if other and not args.redo:
+        print(f"error: {len(other)} finished video(s) in --out {out} were prepared with other "
+              f"settings ({'; '.join(other[0][1])}; e.g. {other[0][0]}): rerun with the same "
+              "--size/--frames/--margin/--align, choose another --out, or add --redo to "
+              "prepare them again", file=sys.stderr)
+        return 2
+
+    from mpfas_lib.data.faces import FaceCropper  # facenet-pytorch: only when preparing
+
     device = pick_device(args.device)
     cropper = FaceCropper(args.size, args.margin, args.align, device)
     n = args.frames if args.frames > 0 else None
-    out.mkdir(parents=True, exist_ok=True)
-    rows, problems, skipped = [], [], 0
-    written_total, t0 = 0, time.time()
-    for e in tqdm(entries, desc=f"prepare {key}", unit="video"):
+    rows, failed, written_total, t0 = [], [], 0, time.time()
+    bar = tqdm(entries, desc=f"prepare {key}", unit="video")
+    for e in bar:
         rel = Path(e.path).with_suffix("").as_posix()
-        dst = out / rel
-        done = dst / ".done"
         status = "ok"
-        if done.is_file():
-            info = json.loads(done.read_text())
-            skipped += 1
-        else:
+        info = done.get(rel)
+        if info is None:
             try:
-                info = prepare_video(cropper, root / e.path, dst, n, args.batch)
+                info = prepare_video(cropper, root / e.path, out / rel, n, args.batch,
+                                     settings)
                 written_total += info["frames"]
-            except OSError as err:
-                problems.append(f"unreadable: {e.path} ({err})")
+            except VideoReadError as err:
+                failed.append(f"unreadable video {e.path} ({err})")
                 info, status = {"sampled": 0, "frames": 0, "no_face": 0}, "unreadable"
-        if status == "ok" and info["no_face"]:
-            problems.append(f"no face in {info['no_face']} of {info['sampled']} frames: {e.path}")
+            except OSError as err:  # a write error: the next videos would fail the same way
+                bar.close()
+                print(f"error: {os_error_line(err)}; {len(rows)} finished video(s) are kept: "
+                      "run the same command again to go on", file=sys.stderr)
+                return 1
+        if status == "ok" and info.get("decodable", 0) < info.get("announced", 0):
+            status = "truncated"
+            warnings.append(f"truncated video {e.path}: only {info['decodable']} of the "
+                            f"{info['announced']} announced frames decode (sampled from those)")
+        if status != "unreadable" and info["no_face"]:
+            warnings.append(f"no face in {info['no_face']} of {info['sampled']} frames: "
+                            f"{e.path}")
             if info["frames"] == 0:
                 status = "no_face"
         rows.append({"video": rel, "label": e.label, "attack": e.attack, "split": e.split,
                      "subject": e.subject, "frames": info["frames"], "sampled": info["sampled"],
-                     "no_face": info["no_face"], "status": status, "source": e.path})
-    with (out / "manifest.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+                     "no_face": info["no_face"], "status": status, "source": e.path,
+                     "files": ";".join(info.get("files", []))})
+    manifest = out / MANIFEST
+    # videos of an earlier run that this one did not visit (e.g. with --limit) stay listed
+    mine = {r["video"] for r in rows}
+    kept = [r for v, r in read_manifest_rows(manifest).items()
+            if v not in mine and read_done(out / v / DONE) is not None]
+    write_manifest(rows + kept, manifest)
     dt = max(time.time() - t0, 1e-6)
-    print(f"{len(rows)} videos ({skipped} already done) -> {out / 'manifest.csv'}; "
-          f"{written_total} face crops in {dt:.1f} s ({written_total / dt:.1f} frames/s on "
-          f"{device})")
-    for p in problems:
-        print(f"  {p}")
+    print(f"{len(rows)} videos ({len(done)} already done) -> {manifest} ({len(rows) + len(kept)}"
+          f" listed); {written_total} face crops in {dt:.1f} s "
+          f"({written_total / dt:.1f} frames/s on {device})")
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for f in failed:
+        print(f"error: {f}", file=sys.stderr)
+    if failed:
+        print(f"error: {len(failed)} of {len(rows)} videos failed (listed above, status "
+              f"'unreadable' in {manifest})", file=sys.stderr)
+        return 1
     return 0

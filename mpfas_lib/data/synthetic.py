@@ -20,6 +20,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -53,6 +54,7 @@ from mpfas_lib.data.render import (
     render_face,
     shade,
 )
+from mpfas_lib.files import atomic_write_text
 from mpfas_lib.paths import cache_dir
 from mpfas_lib.profile import Profile
 
@@ -481,13 +483,54 @@ class SyntheticBenchmark:
         return np.stack(frames)
 
     def _write(self, spec: VideoSpec) -> None:
-        """Render one video and store it atomically (safe when processes race)."""
+        """Render one video and store it atomically, then its sidecar (safe when processes race).
+
+        The sidecar ``<video>.sha256`` holds the digest of the frames and the file's size, so a
+        truncated or altered cache file is found before it is used (:meth:`is_cached`).
+        """
         path = self.video_path(spec)
         path.parent.mkdir(parents=True, exist_ok=True)
         frames = self._render(spec)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, frames=frames)
-        os.replace(tmp, path)
+        try:
+            np.savez(tmp, frames=frames)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        atomic_write_text(f"{frames_digest(frames)} {path.stat().st_size}\n", sidecar(path))
+
+    def is_cached(self, spec: VideoSpec) -> bool:
+        """Whether a video's cache file exists and matches its sidecar (size, frames digest).
+
+        A file without a sidecar (an older cache) is accepted when its frames load, and gets
+        one. Each file is read once per process (remembered by size and modification time).
+        """
+        path = self.video_path(spec)
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key in _VERIFIED:
+            return True
+        try:
+            digest, size = sidecar(path).read_text(encoding="utf-8").split()
+        except (OSError, ValueError):
+            digest, size = None, None
+        if size is not None and int(size) != stat.st_size:
+            return False
+        try:
+            with np.load(path) as z:
+                frames = z["frames"]
+        except Exception:  # truncated or altered zip: BadZipFile, ValueError, EOFError, ...
+            return False
+        if digest is None:
+            atomic_write_text(f"{frames_digest(frames)} {stat.st_size}\n", sidecar(path))
+        elif frames_digest(frames) != digest:
+            return False
+        _VERIFIED.add(key)
+        return True
 
     def ensure(self, specs: list[VideoSpec], workers: int | None = None,
                progress: bool = True) -> None:
@@ -496,9 +539,13 @@ class SyntheticBenchmark:
         ``workers`` defaults to ``$MPFAS_SYNTH_WORKERS``, else up to 8 CPU cores. A progress
         bar is shown unless ``progress`` is False or only a handful of videos are missing.
         """
-        missing = [s for s in specs if not self.video_path(s).is_file()]
+        missing = [s for s in specs if not self.is_cached(s)]
         if not missing:
             return
+        corrupt = [self.video_path(s) for s in missing if self.video_path(s).is_file()]
+        if corrupt:
+            print(f"warning: {len(corrupt)} cached synthetic video(s) are truncated or altered "
+                  f"(e.g. {corrupt[0]}): generating them again", file=sys.stderr)
         if workers is None:
             workers = int(os.environ.get("MPFAS_SYNTH_WORKERS", min(8, os.cpu_count() or 1)))
         bar = self._progress(missing, progress)
@@ -532,6 +579,21 @@ class SyntheticBenchmark:
             for s in specs for f in range(self.frames_per_video)
         ]
         return FrameDataset(records, self._loader, None)
+
+
+_VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime) checked in this process
+
+
+def sidecar(path: Path) -> Path:
+    """The sidecar of a cached video: ``<name>.sha256`` holding ``<digest> <file size>``."""
+    return path.with_suffix(".sha256")
+
+
+def frames_digest(frames: np.ndarray) -> str:
+    """SHA-256 of a video's frames (shape, dtype and pixels), independent of the zip's bytes."""
+    h = hashlib.sha256(f"{frames.shape}{frames.dtype}".encode())
+    h.update(np.ascontiguousarray(frames).tobytes())
+    return h.hexdigest()
 
 
 def _write_video(job: tuple[tuple, VideoSpec]) -> None:

@@ -50,7 +50,7 @@ def imagenet_weights(backbone: str):
     if spec.torchvision_name is None:
         raise PretrainedWeightsError(
             f"backbone {backbone!r} has no ImageNet weights in torchvision; "
-            "pass pretrained=None or a path to your own state dict"
+            "train from random initialisation with --set pretrained=none"
         )
     return get_model_weights(spec.torchvision_name).IMAGENET1K_V1
 

@@ -50,7 +50,7 @@ class NonFiniteLossError(RuntimeError):
     def __init__(self, iteration: int, which: str, value: float) -> None:
         super().__init__(
             f"non-finite loss at iteration {iteration}: {which} = {value} "
-            "(the update was not applied; the last good checkpoint is kept)"
+            "(the update was not applied)"
         )
         self.iteration = iteration
         self.which = which

@@ -9,46 +9,30 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from mpfas_lib.files import atomic_write, atomic_write_text
 
-def _atomic_write(path: str | os.PathLike, write: Callable[[IO], None], mode: str) -> Path:
-    """Write through ``write`` to a temporary file in the same folder, then ``os.replace`` it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+__all__ = ["atomic_save", "atomic_write_text", "load_checkpoint", "capture_rng_states",
+           "restore_rng_states", "python_rng_state", "set_python_rng_state"]
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` atomically: a killed run never leaves a half-written checkpoint."""
-    return _atomic_write(path, lambda handle: torch.save(obj, handle), "wb")
-
-
-def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
-    """Write a text file atomically (temporary file + ``os.replace``)."""
-    return _atomic_write(path, lambda handle: handle.write(text), "w")
+    return atomic_write(path, lambda handle: torch.save(obj, handle), "wb")
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Load a checkpoint safely (``weights_only=True``) with a clear error naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"checkpoint {path} is a folder: pass {path / 'model_best.pt'} "
+                                f"(the source-validation choice) or {path / 'checkpoint.pt'} "
+                                "(the last iteration)")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:

@@ -13,8 +13,11 @@ import json
 import sys
 
 from mpfas_lib.evaluation.selection import headline
+from mpfas_lib.files import UserError, os_error_line, report_error, writable_dir
 from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
+from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import PROFILES
+from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
 from mpfas_lib.training.config import build_config, parse_overrides
 from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
@@ -54,22 +57,31 @@ def main(args: argparse.Namespace) -> int:
             progress=False if args.no_progress else None,
         )
     except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(error)
         return 2
-    try:
+    try:  # every argument is checked before any data is generated
         check_pretrained(config.profile.pretrained, config.profile.backbone)
-    except PretrainedWeightsError as error:
-        print(f"error: {error}", file=sys.stderr)
+        if env_world_size() <= 1:
+            pick_device(config.device)
+        writable_dir(args.out if args.out is not None else results_dir() / "runs", "--out")
+    except (PretrainedWeightsError, UserError, ValueError) as error:
+        report_error(error)
         return 2
     dist = init_distributed(config.device) if env_world_size() > 1 else None
     try:
         results = run_training(config, out=args.out, resume=args.resume, dist=dist)
     except NonFiniteLossError as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(error)
         return 1
+    except UserError as error:
+        report_error(error)
+        return error.exit_code
     except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(error)
         return 2
+    except OSError as error:  # a full disk: the last checkpoint written is intact
+        print(f"error: {os_error_line(error)}; then continue with --resume", file=sys.stderr)
+        return 1
     finally:
         if dist is not None:
             cleanup()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tomllib
 import types
@@ -88,6 +89,11 @@ class RunConfig:
             raise ValueError(f"scope must be one of {list(SCOPES)}, got {self.scope!r}")
         if self.data == "real" and not self.root:
             raise ValueError("data='real' needs the prepared datasets: --root DIR or $MPFAS_DATA")
+        if self.data == "synthetic" and self.root:
+            raise ValueError(f"root={self.root!r} is for data='real' (prepared datasets); the "
+                             "synthetic benchmark is cached under $MPFAS_CACHE: drop --root")
+        if self.run_name is not None:
+            check_run_name(self.run_name)
         for key in ("checkpoint_every", "threads", "loader_workers"):
             if (getattr(self, key) or 0) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
@@ -118,6 +124,15 @@ class RunConfig:
         values = {k: v for k, v in data.items() if legacy.get(k, ...) is not v}
         return _apply(profile, method, [("results.json (flat, before v2)", values)],
                       strict=False)
+
+
+def check_run_name(name: str) -> None:
+    """A run name is one folder inside ``--out``: no separators, no ``..``, not empty."""
+    bad = (not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0")
+           or name.startswith("."))
+    if bad:
+        raise ValueError(f"run_name {name!r} must be a plain folder name inside --out (letters, "
+                         "digits, '-', '_'; no '/', no '..', not hidden)")
 
 
 PROFILE_KEYS = frozenset(f.name for f in fields(Profile)) - {"name"}
@@ -155,9 +170,12 @@ def _coerce(key: str, kind: Any, value: Any, where: str) -> Any:
         if isinstance(value, bool) or fraction:
             raise bad
         try:
-            return kind(value)
+            number = kind(value)
         except (TypeError, ValueError):
             raise bad from None
+        if not math.isfinite(number):
+            raise ValueError(f"{where}: bad value {value!r} for {key} (a finite number)")
+        return number
     if kind is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise bad

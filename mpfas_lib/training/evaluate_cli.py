@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 
+from mpfas_lib.files import UserError, report_error, writable_file
 from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.checkpoints import atomic_write_text, load_checkpoint
 from mpfas_lib.training.config import RunConfig
@@ -37,7 +37,10 @@ def evaluate_checkpoint(path: str | Path, protocol: str | None = None, data: str
     if "config" not in state:
         raise ValueError(f"checkpoint {path} has no config: not written by mpfas_lib training")
     config = RunConfig.from_dict(state["config"])
-    changes = {k: v for k, v in (("protocol", protocol), ("data", data), ("root", root)) if v}
+    changes: dict = {k: v for k, v in (("protocol", protocol), ("data", data), ("root", root))
+                     if v}
+    if data == "synthetic":
+        changes["root"] = None  # a real-data run evaluated on the synthetic benchmark
     config = config.replace(**changes)
     models = state["trainer"] if "trainer" in state else state
     phi, theta = build_models(config)
@@ -57,10 +60,17 @@ def evaluate_checkpoint(path: str | Path, protocol: str | None = None, data: str
 def main(args: argparse.Namespace) -> int:
     """Evaluate and print (and optionally save) the metrics as JSON."""
     try:
+        pick_device(args.device)
+        if args.out:
+            writable_file(args.out, "--out")
+    except (UserError, ValueError) as error:
+        report_error(error)
+        return 2
+    try:
         result = evaluate_checkpoint(args.checkpoint, args.protocol, args.data, args.root,
                                      args.device)
     except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(error)
         return 2
     text = json.dumps(result, indent=2)
     if args.out:

@@ -32,6 +32,7 @@ from mpfas_lib.evaluation.scoring import (
     source_val_metrics,
 )
 from mpfas_lib.evaluation.selection import SELECTIONS, flatten, select
+from mpfas_lib.files import FolderLock, remove_orphans, writable_dir
 from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.models.pretrained import check_pretrained
 from mpfas_lib.paths import REPO_ROOT, results_dir
@@ -51,8 +52,9 @@ from mpfas_lib.training.trainer import Trainer, request_plan
 
 RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
 # settings a resumed run may change (more iterations, another device, logging)
+# (run_name is free too: the checkpoint was found in the folder the name points to)
 RESUME_FREE = {"iterations", "device", "threads", "loader_workers", "progress", "tensorboard",
-               "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers"}
+               "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers", "run_name"}
 
 def git_commit() -> str | None:
     """``git rev-parse HEAD`` of the repository, or None."""
@@ -66,8 +68,19 @@ def git_commit() -> str | None:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
+def _finite(tree: Any) -> Any:
+    """NaN and infinities as None: strict JSON readers refuse bare ``NaN``."""
+    if isinstance(tree, float) and not math.isfinite(tree):
+        return None
+    if isinstance(tree, dict):
+        return {k: _finite(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_finite(v) for v in tree]
+    return tree
+
+
 def _jsonable(tree: Any) -> Any:
-    return json.loads(json.dumps(tree, default=float))
+    return _finite(json.loads(json.dumps(tree, default=float)))
 
 
 def build_models(config: RunConfig) -> tuple[torch.nn.Module | None, torch.nn.Module]:
@@ -187,7 +200,8 @@ def _check_resumable(config: RunConfig, saved: dict, ckpt_path: Path) -> None:
     except (TypeError, ValueError, KeyError):  # a config this version cannot rebuild
         pass
     changed = sorted(k for k, v in mine.items()
-                     if k.split(".")[-1] not in RESUME_FREE and theirs.get(k, v) != v)
+                     if not {k.split(".")[0], k.split(".")[-1]} & RESUME_FREE
+                     and theirs.get(k, v) != v)
     if changed:
         raise ValueError(
             f"cannot use {ckpt_path}: settings differ from this run's: "
@@ -222,15 +236,34 @@ def run_training(
 ) -> dict:
     """Train one run (Algorithm 1 or ERM), evaluating and checkpointing; returns results.json."""
     config.validate()
-    prof, method = config.profile, config.method
-    check_pretrained(prof.pretrained, prof.backbone)  # seconds, before any data is generated
-    rank = dist.rank if dist is not None else 0
-    world = dist.world_size if dist is not None else 1
-    main = rank == 0
+    check_pretrained(config.profile.pretrained, config.profile.backbone)  # before any data
+    main = dist is None or dist.rank == 0
     run_dir = Path(out) if out is not None else results_dir() / "runs"
     run_dir = run_dir / config.name()
     ckpt_path = run_dir / "checkpoint.pt"
     device = dist.device if dist is not None else pick_device(config.device)
+    if resume and not ckpt_path.is_file():
+        raise FileNotFoundError(
+            f"--resume: no checkpoint at {ckpt_path} (check --out, --seed, --protocol, "
+            "--method and run_name); run without --resume to start this run from scratch")
+    lock = None
+    if main:  # one writer per run folder; a killed writer frees it, so --resume works
+        lock = FolderLock(writable_dir(run_dir, "run folder"), "run folder").acquire()
+        remove_orphans(run_dir)  # .checkpoint.pt.*.tmp of a killed atomic write
+    try:
+        return _run_locked(config, run_dir, ckpt_path, device, resume, dist, log)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_locked(config: RunConfig, run_dir: Path, ckpt_path: Path, device: torch.device,
+                resume: bool, dist: Any, log: Any) -> dict:
+    """The body of :func:`run_training`, run while holding the run folder's lock."""
+    prof, method = config.profile, config.method
+    rank = dist.rank if dist is not None else 0
+    world = dist.world_size if dist is not None else 1
+    main = rank == 0
 
     if config.threads > 0 and device.type == "cpu":
         torch.set_num_threads(config.threads)
@@ -250,7 +283,7 @@ def run_training(
     if learnt_phi:
         phi_snapshots["iterations"].append(0)
         phi_snapshots["states"].append(_copy_state(trainer.phi))
-    if resume and ckpt_path.is_file():
+    if resume:
         state = load_checkpoint(ckpt_path)
         _check_resumable(config, state["config"], ckpt_path)
         trainer.load_state_dict(state["trainer"])
@@ -315,7 +348,9 @@ def run_training(
     except NonFiniteLossError as error:
         failure = error
         if main:
-            log(f"stopped: {failure}; last good checkpoint kept at {ckpt_path}")
+            kept = (f"last good checkpoint kept at {ckpt_path}" if ckpt_path.is_file()
+                    else "no checkpoint had been written yet")
+            log(f"stopped: {failure}; {kept}")
     finally:
         if isinstance(batches, LoaderBatches):
             batches.close()
@@ -339,8 +374,9 @@ def run_training(
     }
     results = _jsonable(results_of(config, history, trainer.iteration, provenance, failure))
     if main:
-        atomic_write_text(json.dumps(results, indent=2), run_dir / "results.json")
-        atomic_write_text(json.dumps(_jsonable(trace)), run_dir / "trace.json")
+        atomic_write_text(json.dumps(results, indent=2, allow_nan=False),
+                          run_dir / "results.json")
+        atomic_write_text(json.dumps(_jsonable(trace), allow_nan=False), run_dir / "trace.json")
     if failure is not None:
         raise failure
     if main and not config.keep_checkpoint and ckpt_path.is_file():
