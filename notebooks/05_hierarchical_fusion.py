@@ -34,6 +34,7 @@ S = setup(seed=0)
 print(S)
 
 # %%
+import copy
 import time
 
 import matplotlib.pyplot as plt
@@ -334,7 +335,33 @@ with torch.no_grad():
 (before - after).abs().max().item()
 
 # %% [markdown]
-# This is why the library's default is the paper's Eq. 9, where each stream
+# What happens to the redundant pair during training? With $\bar W = (W_t +
+# W_b)/2$ the loss depends on the pair only through $\bar W$, so
+# $\nabla_{W_t} L = \nabla_{W_b} L = \tfrac12 \nabla_{\bar W} L$: both get the
+# *same* gradient. Under SGD (with or without momentum, without weight decay)
+# their difference $W_t - W_b$ therefore stays at its initial value forever,
+# and $\bar W$ moves by $\alpha \cdot \tfrac12 \nabla_{\bar W} L$: the pair
+# trains exactly like one convolution at half the learning rate. It adds
+# parameters but no capacity, and no noise either. One SGD step checks it:
+
+# %%
+pair = [copy.deepcopy(top_t), copy.deepcopy(top_b)]
+single = copy.deepcopy(merged)
+opt_pair = torch.optim.SGD([q for c in pair for q in c.parameters()], lr=0.1)
+opt_single = torch.optim.SGD(single.parameters(), lr=0.05)  # half the rate
+target_y = torch.randn(2, top_t.out_channels, 8, 8)
+diff0 = pair[0].weight - pair[1].weight
+F.mse_loss((pair[0](x) + pair[1](x)) / 2, target_y).backward()
+F.mse_loss(single(x), target_y).backward()
+opt_pair.step(), opt_single.step()
+with torch.no_grad():
+    kept = (pair[0].weight - pair[1].weight - diff0).abs().max().item()
+    as_one = ((pair[0].weight + pair[1].weight) / 2 - single.weight).abs().max().item()
+print(f"change of W_t - W_b: {kept:.1e}; averaged pair vs one conv at lr/2: {as_one:.1e}")
+
+# %% [markdown]
+# Both printed differences are zero up to float rounding. This is why the library's
+# default is the paper's Eq. 9, where each stream
 # keeps its own alignment and the fused map carries a single top-down
 # convolution, and why the official form is offered as an option for
 # comparisons with the released code.
