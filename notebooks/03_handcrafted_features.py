@@ -49,6 +49,7 @@ from mpfas_lib.data.datasets import to_tensor
 from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.features import MAP_NAMES, build_map
 from mpfas_lib.features.lbp import local_binary_pattern
+from mpfas_lib.features.sfs import shape_from_shading
 from mpfas_lib.models import build_extractor
 from mpfas_lib.training.checkpoints import load_checkpoint
 from mpfas_lib.viz.figures import channel_grid, image_grid
@@ -179,19 +180,57 @@ plt.show()
 # maps for face PAD {cite}`pinto2020sfs`, and the paper's Table I uses them as
 # three hybrid baselines.
 #
-# The original maps came from a trained network. The library, which
-# downloads nothing, uses a classical training-free pipeline instead: the
-# light direction and albedo are estimated from image statistics
-# {cite}`zheng1991sfs`, a linear shape from shading gives a first surface
-# (in the spirit of {cite}`tsai1994sfs`), and a variational fit of the full
-# Lambertian model refines it {cite}`horn1986variational`. The
-# maps are therefore *similar in kind* to the paper's, not identical.
+# The original maps are classical, not learnt. In Pinto et al.'s public code
+# {cite}`pinto2020sfscode` (the paper's footnote points to it), each map
+# comes from Tsai and Shah's linear shape from shading {cite}`tsai1994sfs`
+# under a fixed, near-frontal light direction by default (the code also
+# has a light-direction estimate), computed on *each colour channel*
+# separately; "SfSNet" in that work is the convolutional network that then
+# classifies the stacked maps. Our library uses its own classical,
+# training-free pipeline: the light direction and albedo are estimated from
+# image statistics {cite}`zheng1991sfs`, a linear shape from shading gives a
+# first surface, and a variational fit of the full Lambertian model refines
+# it {cite}`horn1986variational`. It works on the grey image by default;
+# `per_channel=True` solves each colour channel separately, as the original
+# does. The maps are therefore *similar in kind* to the paper's, not
+# identical.
 
 # %%
 sfs = {name: build_map(name)(frames) for name in ("albedo", "depth", "reflectance")}
 fig = image_grid([[frames[i]] + [sfs[n][i] for n in sfs] for i in (0, 1)],
                  row_labels=["genuine", "print"],
                  col_labels=["RGB (synthetic)", "Albedo", "Depth", "Reflectance"])
+plt.show()
+
+# %% [markdown]
+# What differs between the two rows? Measure it: the relief of the recovered
+# surface (height range, in pixels, and mean slope) and how much the
+# shading varies over the face.
+
+# %%
+raw = shape_from_shading(frames[:2])
+relief = pd.DataFrame({lab: {
+    "height range (px)": float(raw["depth"][i].max() - raw["depth"][i].min()),
+    "mean slope": float(torch.stack(torch.gradient(raw["depth"][i, 0])).norm(dim=0).mean()),
+    "shading std": float(raw["shading"][i].std()),
+} for i, lab in enumerate(["genuine", "print"])})
+print("print flatter on every measure:", bool((relief["print"] < relief["genuine"]).all()))
+relief.round(3)
+
+# %% [markdown]
+# The genuine face is a curved surface lit from one side, so SfS recovers a
+# relief with a nose and cheeks and a shading that varies across the face.
+# The print is a flat sheet that carries a *photo* of that shading: SfS
+# explains it with a flatter surface and a more uniform shading (the printed
+# comparison above), and the rest of the image, the face's printed shading
+# included, ends up in the albedo. This is the cue Pinto et al. built on. With
+# `per_channel=True` each colour channel gets its own surface, as in their
+# code; the three depth maps of the genuine face differ where the channels'
+# contrasts differ:
+
+# %%
+fig = channel_grid(build_map("depth", per_channel=True)(frames[:1])[0],
+                   title="per-channel depth of the genuine frame: R, G, B")
 plt.show()
 
 # %% [markdown]
@@ -278,9 +317,10 @@ plt.show()
 #   extractor's interface, `[B, 3, H, W]` in and out.
 # - LBP codes compare 8 neighbours on a unit circle with the centre; the
 #   library's ColorLBP matches scikit-image code for code.
-# - The SfS maps invert a Lambertian image model; the library uses a
-#   classical training-free SfS, so its maps resemble but do not equal the
-#   paper's network-based ones.
+# - The SfS maps invert a Lambertian image model. Pinto et al.'s maps come
+#   from the classical Tsai-Shah SfS on each colour channel (SfSNet is the
+#   classifier); the library uses its own classical SfS, on grey or per
+#   channel, so its maps resemble but do not equal the paper's.
 # - HSV and YCrCb separate chrominance, where recapture distortions show.
 
 # %% [markdown]
@@ -335,19 +375,49 @@ for name, f in transforms.items():
 # ```{solution-start} ex-nb03-2
 # :class: dropdown
 # ```
-# Flat regions give 255 (all neighbours $\ge$ centre, up to noise) and
-# smooth gradients give runs of consecutive bits ("uniform" patterns);
-# fine texture such as a display's subpixels spreads the histogram over
-# non-uniform codes.
+# A code's bits say which neighbours are at least as bright as the centre.
+# To judge the $\chi^2$ distance we also need a yardstick: the distance
+# between two frames of the *same* genuine video, which differ only by
+# the camera's noise and small motion.
 
 # %%
-codes = torch.round(colorlbp(frames) * 255)[:, 1].long()
-hists = torch.stack([torch.bincount(c.flatten(), minlength=256).double() for c in codes])
-hists = hists / hists.sum(dim=1, keepdim=True)
-g, r = hists[0], hists[2]
-chi2 = float(((g - r) ** 2 / (g + r).clamp_min(1e-12)).sum())
-top = {lab: torch.topk(h, 3).indices.tolist() for lab, h in zip(labels, hists, strict=True)}
-print(f"chi2(genuine, replay) = {chi2:.3f}; top codes: {top}")
+def green_hist(x):
+    codes = torch.round(colorlbp(x) * 255)[:, 1].long()
+    h = torch.stack([torch.bincount(c.flatten(), minlength=256).double() for c in codes])
+    return h / h.sum(dim=1, keepdim=True)
+
+
+def chi2(a, b):
+    return float(((a - b) ** 2 / (a + b).clamp_min(1e-12)).sum())  # in [0, 2]
+
+
+def uniform(code):  # at most two 0/1 transitions around the circle of 8 bits
+    bits = [(code >> k) & 1 for k in range(8)]
+    return sum(bits[k] != bits[(k + 1) % 8] for k in range(8)) <= 2
+
+
+hists = green_hist(frames)
+next_frame = green_hist(to_tensor(bench.render_video("Y", 0, "live")[1])[None])[0]
+for lab, h in zip(labels, hists, strict=True):
+    top = torch.topk(h, 3).indices.tolist()
+    print(f"{lab:8s} top codes", [f"{c} ({c:08b}, {'uniform' if uniform(c) else 'not'})"
+                                  for c in top])
+print(f"chi2 genuine vs replay {chi2(hists[0], hists[2]):.3f}, vs print "
+      f"{chi2(hists[0], hists[1]):.3f}; vs the next genuine frame {chi2(hists[0], next_frame):.3f}")
+
+# %% [markdown]
+# Code 255 leads everywhere: in flat, saturated or smooth regions every
+# neighbour is at least as bright as the centre (the comparison is
+# $\ge$, so ties count as 1). The next codes are *uniform* patterns, one
+# run of ones (e.g. 15 = 00001111: the brighter half of the circle on one
+# side), which an edge or a smooth gradient at some orientation produces;
+# the printed flags say whether every top code is uniform. Code 0, when it
+# appears, is the opposite extreme: all neighbours darker, an isolated
+# bright pixel such as a specular highlight or a display's lit subpixel.
+# Compare the printed distances with the yardstick: a distance several
+# times that between two frames of one genuine video is texture the
+# recapture changed, not camera noise. $\chi^2$ here lies between 0
+# (identical histograms) and 2 (disjoint ones).
 
 # %% [markdown]
 # ```{solution-end}
@@ -370,20 +440,35 @@ print(f"chi2(genuine, replay) = {chi2:.3f}; top codes: {top}")
 # ```{solution-start} ex-nb03-3
 # :class: dropdown
 # ```
-# The table ranks the maps by how far their mean moves with the domain's
-# camera and light. Keep in mind that the mean is only a first hint:
-# ColorLBP, for example, ignores brightness but reacts to the noise and
-# sharpening each camera adds, and texture statistics can differ between
-# domains even when means agree. This is why the paper judges every map by
-# cross-domain training (its Table I) rather than by such statistics.
+# The maps have different scales, so next to the standard deviation over
+# domains we print it relative to the map's mean.
 
 # %%
 domains = ["M", "I", "C", "O", "Y"]
 live = torch.stack([to_tensor(bench.render_video(d, 0, "live")[0]) for d in domains])
-spread = {"RGB": live.mean(dim=(1, 2, 3)).std().item()}
+means = {"RGB": live.mean(dim=(1, 2, 3))}
 for name in ("colorlbp", "hsv", "ycrcb"):
-    spread[name] = build_map(name)(live).mean(dim=(1, 2, 3)).std().item()
-pd.Series(spread, name="std over domains of the map mean").round(4)
+    means[name] = build_map(name)(live).mean(dim=(1, 2, 3))
+spread = pd.DataFrame({n: {"std over domains": m.std().item(),
+                           "relative to the mean": (m.std() / m.mean()).item()}
+                       for n, m in means.items()}).T
+print("most stable:", spread["relative to the mean"].idxmin(), "| least stable:",
+      spread["relative to the mean"].idxmax(), "| ColorLBP steadier than RGB:",
+      bool(spread.loc["colorlbp"].iloc[1] < spread.loc["RGB"].iloc[1]))
+spread.round(4)
+
+# %% [markdown]
+# The printed line ranks the maps by how far their mean moves with the
+# domain's camera and light. Whether ColorLBP comes out steadier than RGB
+# is printed too, and either answer has a reason: LBP ignores monotone
+# changes of brightness (exercise ex-nb03-1), but it reacts to the noise,
+# blur and sharpening each camera adds, which RGB's mean hardly sees; on
+# real cameras that sensitivity often dominates. YCrCb's mean mixes a
+# luminance channel with two chrominance channels centred on 0.5, so its
+# mean moves less with exposure. The mean is only a first hint: texture
+# statistics can differ between domains even when means agree, which is
+# why the paper judges every map by cross-domain training (its Table I)
+# rather than by such statistics.
 
 # %% [markdown]
 # ```{solution-end}

@@ -34,6 +34,7 @@ S = setup(seed=0)
 print(S)
 
 # %%
+import copy
 import time
 
 import matplotlib.pyplot as plt
@@ -42,7 +43,15 @@ import torch
 import torch.nn.functional as F
 from myst_nb import glue
 
-from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, parameter_table
+from mpfas_lib.models import (
+    HFN,
+    build_extractor,
+    build_hfn,
+    count_parameters,
+    genuine_score,
+    hfn_loss,
+    parameter_table,
+)
 from mpfas_lib.viz.figures import hfn_diagram
 
 # %% [markdown]
@@ -149,6 +158,57 @@ glue("nb05_input_side", size, display=False)
 # %% [markdown]
 # At this profile's input of {glue:text}`nb05_input_side` pixels the
 # pixel map is {glue:text}`nb05_map_side` pixels wide.
+#
+# ## The loss (Eq. 10) and the score (Eq. 11) on a batch
+#
+# Both outputs are supervised. The binary vector gets a cross-entropy (the
+# paper's $L_\text{BCE}$; a two-logit softmax, as in the authors' code), and
+# the pixel map a mean squared error against a map of the same size that is
+# all ones for a genuine face and all zeros for a spoof:
+# $L = L_\text{BCE} + L_\text{MSE}$. We label the two random inputs above
+# genuine and spoof and compute both terms by hand.
+
+# %%
+y = torch.tensor([1, 0])  # genuine, spoof
+target = y.float().view(-1, 1, 1, 1).expand_as(out.pixel_map)  # all ones / all zeros
+l_bce = F.cross_entropy(out.logits, y)
+l_mse = F.mse_loss(out.pixel_map, target)
+print(f"L_BCE {l_bce:.4f} + L_MSE {l_mse:.4f} = {l_bce + l_mse:.4f}; "
+      f"library hfn_loss {hfn_loss(out, y):.4f}")
+assert torch.allclose(l_bce + l_mse, hfn_loss(out, y))
+
+# %% [markdown]
+# At test time the two outputs are fused into one probability of genuine,
+# $S = (s_1 + \operatorname{mean}(m))/2$ (Eq. 11), with $s_1$ the softmax
+# probability of the genuine logit and $m$ the predicted pixel map:
+
+# %%
+s1 = out.logits.softmax(dim=1)[:, 1]
+m_mean = out.pixel_map.mean(dim=(1, 2, 3))
+assert torch.allclose((s1 + m_mean) / 2, genuine_score(out))
+pd.DataFrame({"s1": s1, "mean(m)": m_mean, "S (Eq. 11)": genuine_score(out)},
+             index=["genuine", "spoof"]).round(4)
+
+# %% [markdown]
+# The network is untrained and the inputs are random, so the two rows carry
+# no information about the labels: what matters here is the arithmetic,
+# which the asserts check against the library's `hfn_loss` and
+# `genuine_score`. Note that $s_1$ and $\operatorname{mean}(m)$ of one face
+# need not agree; Eq. 11 averages two differently trained opinions.
+#
+# Why supervise a *map* of zeros and ones rather than only one label per
+# face? Each of the map's cells sees a patch of the face through the fused
+# features, so the dense target asks every patch to carry evidence of its
+# own: a print's halftone or a display's moiré in one region is enough to
+# pull that region's cells towards 0, and a genuine face must look genuine
+# everywhere. A single global label can be met by one shortcut, say the
+# bezel of a display at the edge of the crop or one camera's colour cast,
+# and the dense target makes such a shortcut pay only for the cells that
+# see it. Depth supervision {cite}`liu2018depth` (a face-shaped depth map
+# for genuine faces, a flat one for attacks) and pixel-wise binary
+# supervision {cite}`george2019pixbis` (a 0/1 map, as here) introduced
+# this idea for face PAD; the HFN's pixel map is of the second kind, and the
+# score averages it, so that the decision pools the patches' evidence.
 
 # %% [markdown]
 # ## Three fusions compared
@@ -275,7 +335,33 @@ with torch.no_grad():
 (before - after).abs().max().item()
 
 # %% [markdown]
-# This is why the library's default is the paper's Eq. 9, where each stream
+# What happens to the redundant pair during training? With $\bar W = (W_t +
+# W_b)/2$ the loss depends on the pair only through $\bar W$, so
+# $\nabla_{W_t} L = \nabla_{W_b} L = \tfrac12 \nabla_{\bar W} L$: both get the
+# *same* gradient. Under SGD (with or without momentum, without weight decay)
+# their difference $W_t - W_b$ therefore stays at its initial value forever,
+# and $\bar W$ moves by $\alpha \cdot \tfrac12 \nabla_{\bar W} L$: the pair
+# trains exactly like one convolution at half the learning rate. It adds
+# parameters but no capacity, and no noise either. One SGD step checks it:
+
+# %%
+pair = [copy.deepcopy(top_t), copy.deepcopy(top_b)]
+single = copy.deepcopy(merged)
+opt_pair = torch.optim.SGD([q for c in pair for q in c.parameters()], lr=0.1)
+opt_single = torch.optim.SGD(single.parameters(), lr=0.05)  # half the rate
+target_y = torch.randn(2, top_t.out_channels, 8, 8)
+diff0 = pair[0].weight - pair[1].weight
+F.mse_loss((pair[0](x) + pair[1](x)) / 2, target_y).backward()
+F.mse_loss(single(x), target_y).backward()
+opt_pair.step(), opt_single.step()
+with torch.no_grad():
+    kept = (pair[0].weight - pair[1].weight - diff0).abs().max().item()
+    as_one = ((pair[0].weight + pair[1].weight) / 2 - single.weight).abs().max().item()
+print(f"change of W_t - W_b: {kept:.1e}; averaged pair vs one conv at lr/2: {as_one:.1e}")
+
+# %% [markdown]
+# Both printed differences are zero up to float rounding. This is why the library's
+# default is the paper's Eq. 9, where each stream
 # keeps its own alignment and the fused map carries a single top-down
 # convolution, and why the official form is offered as an option for
 # comparisons with the released code.

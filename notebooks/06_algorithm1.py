@@ -31,6 +31,7 @@ S = setup(seed=0)
 print(S)
 
 # %%
+import copy
 import random
 
 import matplotlib.pyplot as plt
@@ -72,6 +73,24 @@ from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 # MAML-style meta-learning {cite}`finn2017maml,li2018mldg`, no gradient flows through the
 # inner steps: the method is first order.
 #
+# Note *which* level holds the generalisation objective. In the usual meta-learning and
+# hyper-parameter set-up the lower level fits the training data and the upper level
+# measures generalisation: MAML's inner steps fit a task's training split and its outer
+# loss is on the task's held-out split {cite}`finn2017maml`, and a hyper-parameter search
+# fits weights on training data and scores them on validation data. Eq. 6 is the reverse:
+# the *lower* level, Φ*, minimises the loss on the unseen domains $D_T$, while the upper
+# level, Θ, fits the source data $D_S$. Φ is the variable asked to generalise; Θ is an
+# ordinary detector trained on the pattern Φ* gives it.
+#
+# MLDG {cite}`li2018mldg`, the meta-learning DG method the paper builds on, also splits
+# the source domains into meta-train and meta-test at every iteration, but it has *one*
+# set of parameters θ and one update that couples the two splits:
+# $\theta \leftarrow \theta - \gamma \nabla_\theta \big[L_\text{tr}(\theta) +
+# \beta L_\text{te}(\theta - \alpha \nabla_\theta L_\text{tr}(\theta))\big]$, whose
+# gradient contains a second-order term through the virtual step. Algorithm 1 instead
+# updates two different networks with two different losses: Φ on $D_\phi$, Θ on
+# $D_\theta$, never a sum, and no derivative through an update.
+#
 # ## Algorithm 1
 #
 # The listing keeps the paper's own line numbers (its Algorithm 1); the comments in
@@ -104,7 +123,8 @@ from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 #
 # To see every step we use the real extractor (CONV2) and a *tiny* Θ: the quick profile's
 # two-stream HFN with narrow fusion, fed faces of the synthetic benchmark shrunk to
-# 16×16 pixels. The batches come from the synthetic MICO protocol with target M.
+# 16×16 pixels. The batches come from the synthetic MICO protocol with target M. We first
+# write the iteration ourselves, check it against the library, and then use the library.
 
 # %%
 protocol = build_protocol("MICO:OCI-M", source="synthetic", profile=S.profile)
@@ -115,16 +135,77 @@ print("sources:", domains, "target:", protocol.target_domain)
 torch.manual_seed(0)
 phi = build_extractor("conv2")
 theta = HFN(backbone="resnet18-w16", fusion_channels=16)
-batches = DomainBalancedBatches(protocol.sources, k=2, seed=0)
 
 
-def tiny_batch(names):
-    """A domain-balanced batch (2 genuine + 2 spoof per domain), shrunk to 16x16 pixels."""
-    x, y, _ = batches.batch(names)
-    return F.interpolate(x, size=16, mode="area"), y
+def tiny_batches(seed):
+    """Batches of 2 genuine + 2 spoof faces per named domain, shrunk to 16x16 pixels."""
+    source = DomainBalancedBatches(protocol.sources, k=2, seed=seed)
+
+    def sample(names):
+        x, y, _ = source.batch(names)
+        return F.interpolate(x, size=16, mode="area"), y
+    return sample
 
 
+tiny_batch = tiny_batches(0)
 print(f"Φ: {count_parameters(phi)} parameters, tiny Θ: {count_parameters(theta)} parameters")
+
+# %% [markdown]
+# ## Algorithm 1 from scratch
+#
+# One outer iteration, line by line. Two details decide whether "Θ is fixed" and "Φ̂ is
+# fixed" hold exactly: both networks run in training mode (batch statistics), so the
+# inner forward passes would move Θ's BatchNorm running statistics, and the Θ step's
+# forward would move Φ's; we save and restore them (parameters do not move there anyway).
+
+# %%
+def algorithm1_step(phi, theta, sample, opt, domains, rng, K, lr):
+    """One outer iteration of Algorithm 1 (paper lines 6-17), written out."""
+    names = list(domains)
+    rng.shuffle(names)  # line 6: a random split into disjoint, non-empty groups
+    n_phi = rng.randint(1, len(names) - 1)
+    d_phi, d_theta = sorted(names[:n_phi]), sorted(names[n_phi:])
+    phi.train(), theta.train()
+    theta_state = copy.deepcopy(theta.state_dict())  # line 7: Φ_0 = Φ; Θ stays fixed
+    for _ in range(K):  # lines 9-12
+        x, y = sample(d_phi)  # line 10
+        loss = hfn_loss(theta(x, phi(x)), y)
+        grads = torch.autograd.grad(loss, list(phi.parameters()))  # ∇_Φ only
+        with torch.no_grad():
+            for p, g in zip(phi.parameters(), grads, strict=True):
+                p -= lr * g  # line 11, Eq. 7
+    theta.load_state_dict(theta_state)  # undo the BatchNorm statistics of the inner passes
+    x, y = sample(d_theta)  # line 15
+    phi_state = copy.deepcopy(phi.state_dict())  # line 14: Φ̂ = Φ_K, fixed
+    with torch.no_grad():
+        pattern = phi(x)
+    phi.load_state_dict(phi_state)
+    opt.zero_grad()
+    hfn_loss(theta(x, pattern), y).backward()
+    opt.step()  # line 16, Eq. 8; line 17: Φ already holds Φ_K
+    return d_phi, d_theta
+
+# %% [markdown]
+# Three iterations of our function and of the library's `meta_pattern_step`, from copies
+# of the same networks, with the same batches and the same random splits, must leave
+# every parameter and every BatchNorm statistic identical.
+
+# %%
+def run(step, n=3):
+    """n iterations of ``step`` on copies of (phi, theta); returns their final states."""
+    p, t = copy.deepcopy(phi), copy.deepcopy(theta)
+    opt_t, sample = torch.optim.SGD(t.parameters(), lr=0.005, momentum=0.9), tiny_batches(1)
+    for i in range(n):
+        step(p, t, sample, opt_t, random.Random(i))
+    return {**p.state_dict(), **{f"Θ.{k}": v for k, v in t.state_dict().items()}}
+
+
+ours = run(lambda p, t, smp, o, r: algorithm1_step(p, t, smp, o, domains, r, K=4, lr=0.005))
+lib = run(lambda p, t, smp, o, r: meta_pattern_step(p, t, hfn_loss, smp, o, domains, r,
+                                                       inner_steps=4, lr=0.005))
+diff = max((ours[k].float() - lib[k].float()).abs().max().item() for k in ours)
+print(f"{len(ours)} tensors compared, largest difference {diff:.1e}")
+assert diff < 1e-6
 
 # %% [markdown]
 # `ParameterTrace` (from `mpfas_lib.viz.plots`) wraps the batch source and records the
@@ -194,6 +275,52 @@ glue("a1_inner_last", float(last.iloc[0]), display=False)
 # measured on different domains.
 
 # %% [markdown]
+# ## What the first-order approximation drops
+#
+# Take $K = 1$ and write $L_\phi$ and $L_\theta$ for the losses on the $D_\phi$ and
+# $D_\theta$ batches. The inner step makes the adapted extractor a function of Θ,
+# $\hat\Phi(\Theta) = \Phi - \alpha \nabla_\Phi L_\phi(\Theta, \Phi)$, so the exact
+# gradient of the outer loss $L_\theta(\Theta, \hat\Phi(\Theta))$ by the chain rule is
+#
+# $$\frac{d L_\theta}{d\Theta} = \nabla_\Theta L_\theta(\Theta, \hat\Phi) +
+# \Big(\frac{\partial \hat\Phi}{\partial \Theta}\Big)^{\!\top} \nabla_\Phi
+# L_\theta(\Theta, \hat\Phi), \qquad \frac{\partial \hat\Phi}{\partial \Theta} =
+# -\alpha\, \nabla^2_{\Phi\Theta} L_\phi(\Theta, \Phi).$$
+#
+# Eq. 8 keeps the first term only. The dropped *hypergradient* term says how a change of
+# Θ would change the pattern Φ adapts to, and through it the outer loss; computing it
+# needs a mixed second derivative of $L_\phi$, i.e. the graph of the inner step kept in
+# memory and one more backward pass through it. We check the formula with autograd on a
+# scalar toy, $L(\theta, \phi; x, y) = (\theta \phi x - y)^2$, one data point per split.
+
+# %%
+th, ph = torch.tensor(0.8, dtype=torch.float64, requires_grad=True), torch.tensor(0.5)
+alpha, (x1, y1), (x2, y2) = 0.1, (1.0, 1.0), (2.0, 0.5)  # (x, y) of D_φ and of D_θ
+toy = lambda t, p, x, y: (t * p * x - y) ** 2  # noqa: E731
+ph = ph.double().requires_grad_(True)
+g_phi = torch.autograd.grad(toy(th, ph, x1, y1), ph, create_graph=True)[0]
+ph_hat = ph - alpha * g_phi  # Φ̂(Θ), still a function of Θ
+exact = torch.autograd.grad(toy(th, ph_hat, x2, y2), th)[0].item()  # through the inner step
+
+# %%
+t, p, p_hat = th.item(), ph.item(), ph_hat.item()
+first_order = 2 * (t * p_hat * x2 - y2) * p_hat * x2  # ∇_Θ L_θ at Φ̂ (Eq. 8)
+mixed = 2 * x1 * (2 * t * p * x1 - y1)  # ∂²L_φ / ∂Θ∂Φ by hand
+dropped = -alpha * mixed * 2 * (t * p_hat * x2 - y2) * t * x2  # (∂Φ̂/∂Θ) ∇_Φ L_θ
+print(f"autograd {exact:.6f} = first order {first_order:.6f} + dropped {dropped:.6f}")
+print(f"dropped / first order = {dropped / first_order:+.1%}")
+assert abs(exact - (first_order + dropped)) < 1e-12
+
+# %% [markdown]
+# The hand-derived terms add up to what autograd computes through the inner step (the
+# assert), and the printed ratio is the relative size of what Eq. 8 drops on this toy.
+# The dropped term is proportional to α and to the mixed curvature of $L_\phi$, so it is a
+# correction for small steps and grows with them; in a network Θ has millions of
+# coordinates, and the term changes the *direction* of the update, not only its length.
+# Algorithm 1 accepts this to avoid second-order terms and a surrogate model; with $K$
+# steps the term chains through all of them (exercise ex-nb06-3).
+
+# %% [markdown]
 # ## One iteration on the quick-profile model
 #
 # The same step on the quick profile's full-size model: the CONV2 extractor and the
@@ -259,6 +386,12 @@ plt.show()
 #   It is first order: no gradient through the inner steps, no surrogate model.
 # * The trace of parameter changes shows exactly that alternation, and the cost of an
 #   iteration is about K + 1 forward-backward passes through Θ.
+# * Eq. 6 puts the generalisation objective in the *lower* level (Φ on unseen domains),
+#   the reverse of MAML and hyper-parameter learning; unlike MLDG, no update mixes the
+#   two splits' losses.
+# * The first-order approximation drops the hypergradient term
+#   $-\alpha (\nabla^2_{\Phi\Theta} L_\phi)^\top \nabla_\Phi L_\theta$ (checked with
+#   autograd on a toy above).
 #
 # ## Exercises
 #
@@ -280,13 +413,21 @@ from collections import Counter
 from mpfas_lib.training import split_domains
 
 rng = random.Random(0)
-counts = Counter(tuple(map("".join, split_domains(domains, rng))) for _ in range(3000))
-pd.Series(counts, name="draws").rename_axis(["D_φ", "D_θ"]).sort_index()
+splits = pd.DataFrame({
+    mode: pd.Series(Counter(tuple(map("".join, split_domains(domains, rng, mode)))
+                            for _ in range(3000)))
+    for mode in ("paper", "official")}).rename_axis(["D_φ", "D_θ"]).fillna(0).astype(int)
+print((splits > 0).sum().to_dict(), "distinct splits;", splits["paper"].min(), "to",
+      splits["paper"].max(), "draws each in paper mode")
+splits
 
 # %% [markdown]
-# There are $2^3 - 2 = 6$ splits into two non-empty groups. Our paper mode first draws the
-# size of $D_\phi$ (1 or 2, equally likely) and then the domains, so each of the six splits
-# appears about 500 times.
+# There are $2^3 - 2 = 6$ ordered splits into two non-empty groups, and the paper mode
+# draws all six: it first draws the size of $D_\phi$ (1 or 2, equally likely) and then the
+# domains, so each split gets about 3000 / 6 = 500 draws (the printed range). The paper
+# does not say how large $D_\phi$ is; the authors' code (`official` mode) always puts one
+# domain there, so only three splits occur, each about 1000 times, and Φ is always
+# adapted on a single domain (see ex-fas-2 in {ref}`fas-and-dg`).
 # ```{solution-end}
 # ```
 #
@@ -323,25 +464,92 @@ pd.DataFrame(erm_trace.rows).assign(after=["start", "after one ERM step"]).round
 # ```{exercise-start}
 # :label: ex-nb06-3
 # ```
-# Algorithm 1 is first order. Write down what a second-order (MAML-like) version would
-# need to compute for the Θ update with $K = 1$, and why that is costly.
+# Extend the toy check above to $K = 2$ inner steps on the same $D_\phi$ point: derive
+# $d\Phi_2 / d\Theta$ by the chain rule and verify the exact outer gradient with autograd.
 # ```{exercise-end}
 # ```
 #
 # ```{solution-start} ex-nb06-3
 # :class: dropdown
 # ```
-# With $\hat\Phi(\Theta) = \Phi - \alpha \nabla_\Phi L_\phi(\Theta, \Phi)$ depending on
-# Θ, the exact gradient of $L_\theta(\Theta, \hat\Phi(\Theta))$ is
-# $\nabla_\Theta L_\theta + (\partial \hat\Phi / \partial \Theta)^\top \nabla_{\hat\Phi}
-# L_\theta$ with $\partial \hat\Phi / \partial \Theta = -\alpha \nabla^2_{\Theta\Phi}
-# L_\phi$, a mixed second derivative. Computing the product needs a Hessian-vector product
-# through Θ (one more backward pass over the graph of the inner step, kept in memory) per
-# inner step. Algorithm 1 drops the second term (Eq. 8), so it keeps no graph across steps.
-#
+# With $g(\Theta, \Phi) = \nabla_\Phi L_\phi$, each step is $\Phi_k = \Phi_{k-1} -
+# \alpha g(\Theta, \Phi_{k-1})$, so $\frac{d\Phi_k}{d\Theta} = -\alpha\,
+# \partial_\Theta g(\Theta, \Phi_{k-1}) + \big(1 - \alpha\, \partial_\Phi g(\Theta,
+# \Phi_{k-1})\big) \frac{d\Phi_{k-1}}{d\Theta}$ with $d\Phi_0/d\Theta = 0$. For the toy,
+# $\partial_\Theta g = 2x_1(2\Theta\Phi x_1 - y_1)$ and $\partial_\Phi g = 2\Theta^2
+# x_1^2$. The exact gradient is $\partial_\Theta L_\theta(\Theta, \Phi_2) + \frac{d
+# \Phi_2}{d\Theta}\, \partial_\Phi L_\theta(\Theta, \Phi_2)$.
+
 # %%
-print("first-order update: ∇_Θ L_θ only; second-order adds -α ∇²_ΘΦ L_φ · ∇_Φ̂ L_θ")
+p1 = ph - alpha * torch.autograd.grad(toy(th, ph, x1, y1), ph, create_graph=True)[0]
+p2 = p1 - alpha * torch.autograd.grad(toy(th, p1, x1, y1), p1, create_graph=True)[0]
+exact2 = torch.autograd.grad(toy(th, p2, x2, y2), th)[0].item()
+d_phi = 0.0
+for p_prev in (p, p1.item()):  # the chain rule through the two inner steps
+    d_phi = -alpha * 2 * x1 * (2 * t * p_prev * x1 - y1) + (1 - alpha * 2 * t**2 * x1**2) * d_phi
+q = p2.item()
+by_hand = 2 * (t * q * x2 - y2) * q * x2 + d_phi * 2 * (t * q * x2 - y2) * t * x2
+print(f"autograd {exact2:.6f}, by hand {by_hand:.6f}, first order alone "
+      f"{2 * (t * q * x2 - y2) * q * x2:.6f}")
+assert abs(exact2 - by_hand) < 1e-12
 
 # %% [markdown]
+# The hand-derived recursion matches autograd to rounding (the assert). Each inner step
+# multiplies the carried derivative by $1 - \alpha\,\partial_\Phi g$ and adds a new mixed
+# term, so the exact update needs the whole inner trajectory kept in memory, K
+# second-order passes; the printed first-order value, which Algorithm 1 uses, needs none.
+# ```{solution-end}
+# ```
+#
+# ```{exercise-start}
+# :label: ex-nb06-4
+# ```
+# Show that Algorithm 1 with $K = 1$ and $D_\phi = D_\theta$ (the same batch for both
+# steps) is *alternating* gradient descent on the joint loss, and how it still differs
+# from the ERM step of ex-nb06-2. Check it with `algorithm1_step`'s building blocks on
+# the tiny model: one Φ step then one Θ step on one batch, against a joint step.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb06-4
+# :class: dropdown
+# ```
+# With one batch $b$, the iteration is $\Phi' = \Phi - \alpha \nabla_\Phi L_b(\Theta,
+# \Phi)$ then $\Theta' = \Theta - \alpha \nabla_\Theta L_b(\Theta, \Phi')$: block
+# coordinate (Gauss-Seidel) descent on the single loss $L_b$, Φ first. Joint ERM takes
+# both gradients at the *old* point, $\Theta' = \Theta - \alpha \nabla_\Theta
+# L_b(\Theta, \Phi)$ (Jacobi). The two Θ gradients differ by $\nabla_\Theta L_b(\Theta,
+# \Phi') - \nabla_\Theta L_b(\Theta, \Phi) \approx -\alpha \nabla^2_{\Theta\Phi} L_b\,
+# \nabla_\Phi L_b$, which is $O(\alpha)$, so the Θ *updates* differ only by $O(\alpha^2)$:
+# for small steps the two schemes follow the same path, and the separate data of
+# $D_\phi$ and $D_\theta$ (and the $K$ steps of Φ), not the alternation, is what makes
+# Algorithm 1 differ from ERM.
+
+# %%
+torch.manual_seed(1)
+x_b, y_b = tiny_batches(2)(domains)
+th0 = [q.detach().clone() for q in theta.parameters()]
+p_a = copy.deepcopy(phi)
+g = torch.autograd.grad(hfn_loss(theta(x_b, p_a(x_b)), y_b), list(p_a.parameters()))
+with torch.no_grad():
+    for q, gq in zip(p_a.parameters(), g, strict=True):
+        q -= LR * gq  # Φ step on the batch
+step_alt = torch.autograd.grad(hfn_loss(theta(x_b, p_a(x_b).detach()), y_b),
+                               list(theta.parameters()))  # Θ gradient at Φ'
+step_erm = torch.autograd.grad(hfn_loss(theta(x_b, phi(x_b).detach()), y_b),
+                               list(theta.parameters()))  # Θ gradient at the old Φ
+norm = lambda gs: torch.sqrt(sum((gi**2).sum() for gi in gs)).item()  # noqa: E731
+gap = norm([a - b for a, b in zip(step_alt, step_erm, strict=True)])
+print(f"|Θ grad at Φ'| = {norm(step_alt):.4f}, |Θ grad at Φ| = {norm(step_erm):.4f}, "
+      f"difference {gap:.2e} ({gap / norm(step_erm):.0%} of the gradient)")
+assert all(torch.equal(a, b) for a, b in zip(th0, theta.parameters(), strict=True))
+
+# %% [markdown]
+# The printed relative difference is the $O(\alpha)$ change of Θ's gradient caused by one
+# Φ step of size α = 0.005; multiplied by α again in the Θ update, it is an $O(\alpha^2)$
+# difference between alternating and joint descent. It is not negligible for the
+# gradient on this tiny untrained model, whose Φ gradient is large, which is why it is
+# printed rather than assumed. (The forward passes ran in training mode, so the BatchNorm
+# statistics of the tiny networks moved; no parameter of Θ did, as the assert checks.)
 # ```{solution-end}
 # ```

@@ -103,3 +103,26 @@ def test_sfs_maps_are_batched_per_image() -> None:
 def test_unknown_map() -> None:
     with pytest.raises(ValueError, match="unknown handcrafted map"):
         build_map("sift")
+
+
+def test_per_channel_sfs_on_grey_equals_grey_sfs() -> None:
+    """Pinto et al.'s per-channel maps reduce to the grey maps when R = G = B."""
+    _, x = _astronaut(24)
+    grey = x.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+    for name in ("depth", "reflectance", "albedo"):
+        one = build_map(name, steps=10)(grey)
+        each = build_map(name, steps=10, per_channel=True)(grey)
+        torch.testing.assert_close(each, one, atol=1e-4, rtol=1e-4, msg=name)
+
+
+def test_per_channel_sfs_recovers_the_surface_in_every_channel() -> None:
+    light = (1.0, 0.5, 1.5)
+    z, _, img = _lambertian_bump(light)
+    img = img * torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1)  # another albedo per channel
+    out = shape_from_shading(img, torch.tensor(light), per_channel=True)
+    assert out["depth"].shape == img.shape and out["light"].shape == (1, 3, 3)
+    inside = z > 1
+    for c in range(3):
+        depth = out["depth"][0, c].double()
+        r = torch.corrcoef(torch.stack([depth[inside], z[inside]]))[0, 1]
+        assert r > 0.8, f"channel {c}: depth correlation {float(r):.3f}"

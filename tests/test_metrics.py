@@ -9,6 +9,8 @@ from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from mpfas_lib.evaluation.metrics import (
     auc,
+    bpcer_at_apcer,
+    det,
     eer,
     evaluate,
     hter,
@@ -161,6 +163,36 @@ def test_iso_metrics_by_hand() -> None:
     assert typed["apcer_per_attack"] == pytest.approx({"print": 50.0, "replay": 75.0})
     assert typed["apcer"] == pytest.approx(75.0)  # the worst attack type
     assert typed["acer"] == pytest.approx(62.5)
+
+
+def test_bpcer_at_apcer_by_hand() -> None:
+    genuine = [0.9, 0.4, 0.65, 0.3]
+    printed = [0.6, 0.2]
+    replay = [0.7, 0.8, 0.1, 0.55]
+    s = genuine + printed + replay
+    y = [1] * 4 + [0] * 6
+    attack = ["bona fide"] * 4 + ["print"] * 2 + ["replay"] * 4
+    # pooled APCER <= 1/6 first at t just above 0.7 (only 0.8 accepted): t = 0.8, BPCER 3/4
+    assert bpcer_at_apcer(s, y, 100 / 6) == pytest.approx((75.0, 0.8))
+    # worst species APCER <= 25 %: replay accepts only 0.8 at t = 0.8 -> same point
+    assert bpcer_at_apcer(s, y, 25.0, attack_types=attack) == pytest.approx((75.0, 0.8))
+    # APCER <= 50 % pooled: t = 0.6 accepts 0.6, 0.7, 0.8 (3/6); genuine 0.4, 0.3 rejected
+    assert bpcer_at_apcer(s, y, 50.0) == pytest.approx((50.0, 0.6))
+    # worst species <= 50 %: t = 0.6 gives print 1/2, replay 2/4 -> admissible
+    assert bpcer_at_apcer(s, y, 50.0, attack_types=attack)[1] == pytest.approx(0.6)
+    assert bpcer_at_apcer(s, y, 0.0) == pytest.approx((75.0, 0.9))  # no spoof reaches 0.9
+    with pytest.raises(ValueError, match="apcer must be a percentage"):
+        bpcer_at_apcer(s, y, 120)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:4])
+def test_det_is_the_roc_in_error_rates(seed: int) -> None:
+    s, y = _random_case(seed)
+    apcer, bpcer = det(s, y)
+    for t, a, b in zip(np.r_[np.unique(s), np.inf], apcer, bpcer, strict=True):
+        assert a == pytest.approx(float((s[y == 0] >= t).mean() * 100))
+        assert b == pytest.approx(float((s[y == 1] < t).mean() * 100))
+    assert np.all(np.diff(apcer) <= 0) and np.all(np.diff(bpcer) >= 0)
 
 
 def test_video_scores() -> None:

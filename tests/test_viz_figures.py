@@ -95,3 +95,22 @@ def test_draw_detection_adds_box_and_landmarks():
     assert sum(isinstance(p, Rectangle) for p in ax.patches) == 1
     assert len(ax.collections) == 1 and ax.texts[0].get_text() == "face 0.99"
     plt.close(fig)
+
+
+def test_det_curves_probit_axes_and_one_line_per_curve():
+    from statistics import NormalDist
+
+    from mpfas_lib.viz.plots import det_curves
+
+    rng = np.random.default_rng(0)
+    s = np.r_[rng.beta(6, 2, 200), rng.beta(2, 6, 200)]
+    y = np.r_[np.ones(200, int), np.zeros(200, int)]
+    attack = np.where(np.arange(400) % 2 == 0, "print", "replay")
+    ax = det_curves({"pooled": (s, y), "worst species": (s, y, attack)})
+    assert len(ax.get_lines()) == 2
+    # ticks sit at normal deviates: 50 % at 0, 5 % at the 5 % quantile
+    ticks = dict(zip([t.get_text() for t in ax.get_xticklabels()], ax.get_xticks(), strict=True))
+    assert ticks["5"] == pytest.approx(NormalDist().inv_cdf(0.05))
+    with pytest.raises(ValueError, match="at least one"):
+        det_curves({})
+    plt.close("all")

@@ -2,6 +2,8 @@
 
 from mpfas_lib.evaluation.metrics import (
     auc,
+    bpcer_at_apcer,
+    det,
     eer,
     evaluate,
     hter,
@@ -55,6 +57,8 @@ __all__ = [
     "SETTING_TO_PROTOCOL",
     "TABLES",
     "auc",
+    "bpcer_at_apcer",
+    "det",
     "comparison_entries",
     "comparison_table",
     "eer",

@@ -5,8 +5,10 @@ Conventions used throughout:
 - ``scores`` are probabilities of *genuine* (higher = more genuine, paper Eq. 11);
 - ``labels`` are 1 for genuine (bona fide) and 0 for spoof (attack);
 - a sample is *accepted* as genuine iff ``score >= threshold``;
-- FAR (false acceptance rate) = spoof samples accepted / spoof samples = FPR = APCER;
-- FRR (false rejection rate) = genuine samples rejected / genuine samples = 1 - TPR = BPCER;
+- FAR (false acceptance rate) = spoof samples accepted / spoof samples = FPR, pooled over
+  attack types (ISO/IEC 30107-3's APCER is the same ratio per PAI species);
+- FRR (false rejection rate) = genuine samples rejected / genuine samples = 1 - TPR (the
+  BPCER of ISO/IEC 30107-3);
 - every returned rate is in percent (AUC included); thresholds stay on the score scale.
 
 Inputs may be numpy arrays, Python lists or torch tensors.
@@ -22,6 +24,8 @@ import numpy as np
 __all__ = [
     "as_scores_labels",
     "auc",
+    "bpcer_at_apcer",
+    "det",
     "eer",
     "evaluate",
     "hter",
@@ -178,10 +182,10 @@ def iso_metrics(
     """ISO/IEC 30107-3 APCER, BPCER and ACER in percent at a fixed threshold.
 
     APCER = spoof samples accepted (score >= threshold) / spoof samples; BPCER = genuine
-    samples rejected / genuine samples; ACER = (APCER + BPCER) / 2. With ``attack_types``
-    (one entry per sample, ignored for genuine samples) APCER is computed per attack type
-    and the maximum is reported, as the standard prescribes; the per-type values are
-    returned under "apcer_per_attack".
+    samples rejected / genuine samples; ACER = (APCER + BPCER) / 2 (the OULU-NPU protocol's
+    summary, not defined by the published standard). With ``attack_types`` (one entry per
+    sample, ignored for genuine samples) APCER is computed per attack type (PAI species) and
+    the maximum is reported; the per-type values are returned under "apcer_per_attack".
     """
     s, y = as_scores_labels(scores, labels)
     t = _check_threshold(threshold)
@@ -201,6 +205,49 @@ def iso_metrics(
         apcer = max(per.values())
         out["apcer_per_attack"] = per
     return {"apcer": apcer, "bpcer": bpcer, "acer": (apcer + bpcer) / 2.0, **out}
+
+
+def _apcer_curve(s: np.ndarray, y: np.ndarray, a: np.ndarray | None, thr: np.ndarray):
+    """Worst-species APCER (fraction) at each threshold of ``thr`` (accept iff s >= t)."""
+    spoof = s[y == 0]
+    groups = [spoof] if a is None else [spoof[a[y == 0] == k] for k in set(a[y == 0].tolist())]
+    worst = np.zeros(len(thr))
+    for g in groups:
+        g = np.sort(g)
+        worst = np.maximum(worst, (len(g) - np.searchsorted(g, thr, side="left")) / len(g))
+    return worst
+
+
+def bpcer_at_apcer(
+    scores: Any, labels: Any, apcer: float, attack_types: Any = None
+) -> tuple[float, float]:
+    """ISO/IEC 30107-3's BPCER at a fixed APCER: (BPCER %, threshold).
+
+    The threshold is the lowest one whose APCER (worst PAI species when ``attack_types`` is
+    given) is at most ``apcer`` percent; e.g. ``apcer=5`` gives the usual "BPCER20".
+    """
+    s, y = as_scores_labels(scores, labels)
+    if not 0 <= apcer <= 100:
+        raise ValueError(f"apcer must be a percentage in [0, 100], got {apcer}")
+    a = None
+    if attack_types is not None:
+        a = _to_numpy(attack_types, "attack_types")
+        if len(a) != len(s):
+            raise ValueError(f"length mismatch: {len(s)} scores but {len(a)} attack_types")
+    thr = np.r_[np.unique(s), np.inf]
+    ok = _apcer_curve(s, y, a, thr) <= apcer / 100.0 + 1e-12
+    t = float(thr[np.argmax(ok)])  # thresholds ascend, so the first admissible is the lowest
+    bpcer = float((s[y == 1] < t).mean()) * 100.0
+    return bpcer, t
+
+
+def det(scores: Any, labels: Any, attack_types: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """DET curve: (APCER, BPCER) in percent at every threshold (worst species if given)."""
+    s, y = as_scores_labels(scores, labels)
+    a = None if attack_types is None else _to_numpy(attack_types, "attack_types")
+    thr = np.r_[np.unique(s), np.inf]
+    bpcer = np.searchsorted(np.sort(s[y == 1]), thr, side="left") / (y == 1).sum()
+    return _apcer_curve(s, y, a, thr) * 100.0, bpcer * 100.0
 
 
 def video_scores(

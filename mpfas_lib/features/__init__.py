@@ -30,8 +30,9 @@ def build_map(name: str, **options: Any) -> nn.Module:
 
     ``options`` go to the map's constructor: the SfS maps take ``light`` (a fixed light
     direction instead of the estimated one) and ``steps`` (refinement iterations, default 150;
-    fewer is faster and coarser). The maps are deterministic, so a training run can compute
-    them once per image and cache them.
+    fewer is faster and coarser) and ``per_channel`` (SfS on R, G and B separately, as
+    Pinto et al.'s code does, instead of on grey). The maps are deterministic, so a training
+    run can compute them once per image and cache them.
     """
     key = name.strip().lower()
     if key not in MAPS:

@@ -1,9 +1,19 @@
 """Shape-from-shading maps: Depth, Albedo and Reflectance from one image (Table I baselines).
 
-The paper's hybrid baselines took these maps from SfSNet (Pinto et al., 2020, "Leveraging
-shape, reflectance and albedo from shading for face presentation attack detection"), a
-trained network. This library, which downloads nothing, uses a classical, training-free
-method instead, batched in torch:
+Provenance. The paper's hybrid baselines (Table I) take these maps from Pinto et al. (2020),
+"Leveraging shape, reflectance and albedo from shading for face presentation attack
+detection", whose public code (github.com/allansp84/shape-from-shading-for-face-pad, the
+paper's footnote 1) computes them with a *classical* shape-from-shading algorithm, not a
+trained network: Tsai & Shah's (1994) linear SfS (``features/estimation/tsai.py``, five
+Newton iterations on the depth) under a light direction that is fixed by default
+(``--light_direction constant``, l = (0.1, 0.1, 1)); the code also holds a light-direction
+estimate for its iterative variant. The SfS runs on each channel of the face crop separately
+(``mapsextraction.py`` loops over the channels, ``--n_channel 3`` by default), so every map
+has one channel per colour channel. "SfSNet" in that work is the CNN that *classifies* the
+stacked maps. Pass ``per_channel=True`` to get per-channel maps as that code does; by
+default this module works on the grey (luma) image and repeats single-channel maps.
+
+This library uses its own classical, training-free SfS, batched in torch:
 
 1. Light direction and albedo from image statistics (Zheng & Chellappa, 1991, after
    Pentland, 1982): with mu1 = E[I], mu2 = E[I^2] of the grey image,
@@ -25,8 +35,9 @@ method instead, batched in torch:
 
 Image axes: x = column (to the right), y = row (downwards), z towards the viewer; the light
 vector points from the surface to the source. Depth is the height z (larger = nearer).
-Every output is [B, 3, H, W] in [0, 1]: Depth is min-max normalised per image, Albedo is
-clipped to [0, 1]; single-channel maps are repeated to three channels.
+Every output is [B, 3, H, W] in [0, 1]: Depth is min-max normalised per image (per image and
+channel with ``per_channel``), Albedo is clipped to [0, 1]; on grey, single-channel maps are
+repeated to three channels.
 """
 
 from __future__ import annotations
@@ -123,15 +134,20 @@ def refine_depth(
 
 
 def shape_from_shading(
-    x: Tensor, light: Tensor | None = None, steps: int = 150
+    x: Tensor, light: Tensor | None = None, steps: int = 150, per_channel: bool = False
 ) -> dict[str, Tensor]:
-    """Depth (height), shading (reflectance map), albedo and light of [B, 3, H, W] images."""
+    """Depth (height), shading (reflectance map), albedo and light of [B, 3, H, W] images.
+
+    On grey by default (depth and shading [B, 1, H, W]); with ``per_channel`` each colour
+    channel is its own SfS problem, as in Pinto et al.'s code (depth, shading [B, 3, H, W]).
+    """
     x = x.detach().to(torch.float32)
-    gray = to_gray(x)
+    b, c, h, w = x.shape
+    gray = x.reshape(b * c, 1, h, w) if per_channel else to_gray(x)
     est_light, rho = estimate_light(gray)
     if light is not None:
         light = torch.as_tensor(light, dtype=x.dtype, device=x.device).reshape(-1, 3)
-        light = (light / light.norm(dim=1, keepdim=True)).expand(x.shape[0], 3)
+        light = (light / light.norm(dim=1, keepdim=True)).expand(gray.shape[0], 3)
     else:
         light = est_light
     depth = linear_sfs_depth(gray, light, rho)
@@ -142,28 +158,39 @@ def shape_from_shading(
     if steps > 0:
         depth, rho = refine_depth(gray, light, depth, steps=steps)
     shading = lambertian_shading(depth, light)
+    if per_channel:
+        depth, shading = depth.reshape(b, c, h, w), shading.reshape(b, c, h, w)
+        light = light.reshape(b, c, 3)
     return {"depth": depth, "shading": shading, "albedo": x / shading.clamp_min(0.05),
             "light": light}
 
 
 def _minmax(z: Tensor) -> Tensor:
-    lo = z.flatten(1).amin(dim=1).view(-1, 1, 1, 1)
-    hi = z.flatten(1).amax(dim=1).view(-1, 1, 1, 1)
+    """Min-max normalise each [H, W] map of a [B, C, H, W] tensor to [0, 1]."""
+    lo = z.amin(dim=(2, 3), keepdim=True)
+    hi = z.amax(dim=(2, 3), keepdim=True)
     return (z - lo) / (hi - lo).clamp_min(1e-12)
 
 
 class _SfSMap(nn.Module):
-    """Shared parts of the three shape-from-shading maps; ``light`` fixes the light direction."""
+    """Shared parts of the three shape-from-shading maps.
+
+    ``light`` fixes the light direction (else it is estimated per image); ``per_channel``
+    solves SfS on R, G and B separately, as Pinto et al.'s code does (else on grey).
+    """
 
     def __init__(
-        self, light: tuple[float, float, float] | None = None, steps: int = 150
+        self,
+        light: tuple[float, float, float] | None = None,
+        steps: int = 150,
+        per_channel: bool = False,
     ) -> None:
         super().__init__()
-        self.light, self.steps = light, steps
+        self.light, self.steps, self.per_channel = light, steps, per_channel
 
     def _sfs(self, x: Tensor) -> dict[str, Tensor]:
         light = None if self.light is None else torch.tensor(self.light)
-        return shape_from_shading(x, light, steps=self.steps)
+        return shape_from_shading(x, light, steps=self.steps, per_channel=self.per_channel)
 
 
 class DepthMap(_SfSMap):

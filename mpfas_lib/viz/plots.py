@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
+from statistics import NormalDist
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -14,7 +15,7 @@ import torch
 from matplotlib.axes import Axes
 from torch import nn
 
-from mpfas_lib.evaluation.metrics import roc
+from mpfas_lib.evaluation.metrics import det, roc
 
 __all__ = [
     "ParameterTrace",
@@ -63,12 +64,47 @@ def roc_curves(
             ax.plot(far, gar, markers[j % len(markers)], color=color, mec="black", ms=7,
                     label=f"{name}: {label} ({t:.2f})")
     ax.plot([0, 100], [100, 0], ":", color="grey", lw=1, label="FAR = FRR (EER line)")
-    ax.set_xlabel("FAR = APCER (% of spoofs accepted)")
+    ax.set_xlabel("FAR (% of spoofs accepted)")
     ax.set_ylabel("1 − FRR (% of genuine faces accepted)")
     ax.set_xlim(-1, 101)
     ax.set_ylim(-1, 101)
     ax.set_aspect("equal")
     ax.legend(fontsize=7, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def _probit(percent: Any) -> np.ndarray:
+    """Normal deviate of percentages (the DET curve's axis scale)."""
+    return np.array([NormalDist().inv_cdf(p / 100.0) for p in np.ravel(percent)])
+
+
+def det_curves(
+    curves: Mapping[str, tuple[Any, ...]], ax: Axes | None = None, title: str | None = None
+) -> Axes:
+    """DET curves (ISO/IEC 30107-3): APCER against BPCER on normal-deviate axes.
+
+    ``curves[name] = (scores, labels)`` or ``(scores, labels, attack_types)`` (worst species).
+    """
+    if not curves:
+        raise ValueError("det_curves needs at least one (scores, labels) pair")
+    ax = _axes(ax, (4.2, 4.0))
+    lim = (0.1, 60.0)
+    for i, (name, args) in enumerate(curves.items()):
+        apcer, bpcer = det(*args)
+        keep = (apcer > 0) & (bpcer > 0)  # 0 % is at minus infinity on a probit axis
+        ax.plot(_probit(np.clip(apcer[keep], *lim)), _probit(np.clip(bpcer[keep], *lim)),
+                color=PALETTE[i % len(PALETTE)], lw=1.8, label=name)
+    ticks = [0.1, 0.5, 1, 2, 5, 10, 20, 40]
+    ax.set_xticks(_probit(ticks), [f"{t:g}" for t in ticks])
+    ax.set_yticks(_probit(ticks), [f"{t:g}" for t in ticks])
+    ax.set_xlim(*_probit(lim))
+    ax.set_ylim(*_probit(lim))
+    ax.set_xlabel("APCER (%)")
+    ax.set_ylabel("BPCER (%)")
+    ax.grid(True, lw=0.4, alpha=0.5)
+    ax.legend(fontsize=7, loc="upper right")
     if title:
         ax.set_title(title, fontsize=10)
     return ax
