@@ -237,7 +237,10 @@ pd.Series({k: uneven[k] for k in ["hter_target_eer", "hter_source", "hter_min"]}
 # minimum HTER over thresholds and the HTER at 0.5, and selects checkpoints by the
 # target's minimum HTER. This book reports, for every run, the HTER at the target-EER
 # threshold (the literature's usual protocol) *and* the HTER at a threshold fixed on
-# held-out source-domain validation data, and labels each number by its threshold.
+# held-out source-domain validation data, and labels each number by its threshold. That
+# source threshold needs held-out source videos, which the authors' data lists (every
+# video of every dataset, `scope="all"`) do not leave; chapter 08 says why numbers of the
+# two data scopes are not directly comparable.
 #
 # ## Frame level and video level
 #
