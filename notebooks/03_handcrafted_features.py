@@ -308,14 +308,25 @@ plt.show()
 # is only equal up to float rounding, which the transform changes. Doubling
 # is exact in floating point and keeps every code.
 
+# %% tags=["starter", "remove-cell"]
+# A dict {transform: % of interior codes unchanged}, in the order 2 g, 0.5 g + 20, g^2 / 255
+unchanged = ...
+
 # %%
 red = frames[0, 0].double() * 255
 transforms = {"2 g": lambda g: 2 * g, "0.5 g + 20": lambda g: 0.5 * g + 20,
               "g^2 / 255": lambda g: g**2 / 255}
 base = local_binary_pattern(red[None, None])[0, 0, 1:-1, 1:-1]
+unchanged = {}
 for name, f in transforms.items():
     same = local_binary_pattern(f(red)[None, None])[0, 0, 1:-1, 1:-1] == base
-    print(f"{name:>10}: {100 * same.double().mean():.2f} % of interior codes unchanged")
+    unchanged[name] = 100 * same.double().mean().item()
+    print(f"{name:>10}: {unchanged[name]:.2f} % of interior codes unchanged")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb03-1", unchanged)
 
 # %% [markdown]
 # ```{solution-end}
@@ -340,6 +351,10 @@ for name, f in transforms.items():
 # fine texture such as a display's subpixels spreads the histogram over
 # non-uniform codes.
 
+# %% tags=["starter", "remove-cell"]
+# hists: one normalised 256-bin histogram of green-channel codes per frame
+hists = ...
+
 # %%
 codes = torch.round(colorlbp(frames) * 255)[:, 1].long()
 hists = torch.stack([torch.bincount(c.flatten(), minlength=256).double() for c in codes])
@@ -348,6 +363,11 @@ g, r = hists[0], hists[2]
 chi2 = float(((g - r) ** 2 / (g + r).clamp_min(1e-12)).sum())
 top = {lab: torch.topk(h, 3).indices.tolist() for lab, h in zip(labels, hists, strict=True)}
 print(f"chi2(genuine, replay) = {chi2:.3f}; top codes: {top}")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb03-2", hists)
 
 # %% [markdown]
 # ```{solution-end}
@@ -377,6 +397,10 @@ print(f"chi2(genuine, replay) = {chi2:.3f}; top codes: {top}")
 # domains even when means agree. This is why the paper judges every map by
 # cross-domain training (its Table I) rather than by such statistics.
 
+# %% tags=["starter", "remove-cell"]
+# A dict {"RGB": ..., "colorlbp": ..., "hsv": ..., "ycrcb": ...}: std over domains of the mean
+spread = ...
+
 # %%
 domains = ["M", "I", "C", "O", "Y"]
 live = torch.stack([to_tensor(bench.render_video(d, 0, "live")[0]) for d in domains])
@@ -384,6 +408,11 @@ spread = {"RGB": live.mean(dim=(1, 2, 3)).std().item()}
 for name in ("colorlbp", "hsv", "ycrcb"):
     spread[name] = build_map(name)(live).mean(dim=(1, 2, 3)).std().item()
 pd.Series(spread, name="std over domains of the map mean").round(4)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb03-3", spread)
 
 # %% [markdown]
 # ```{solution-end}

@@ -274,6 +274,10 @@ plt.show()
 # ```{solution-start} ex-nb06-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# counts: a Counter {(D_phi, D_theta): number of draws} over 3000 draws
+counts = ...
+
 # %%
 from collections import Counter
 
@@ -282,6 +286,11 @@ from mpfas_lib.training import split_domains
 rng = random.Random(0)
 counts = Counter(tuple(map("".join, split_domains(domains, rng))) for _ in range(3000))
 pd.Series(counts, name="draws").rename_axis(["D_φ", "D_θ"]).sort_index()
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb06-1", counts)
 
 # %% [markdown]
 # There are $2^3 - 2 = 6$ splits into two non-empty groups. Our paper mode first draws the
@@ -302,6 +311,10 @@ pd.Series(counts, name="draws").rename_axis(["D_φ", "D_θ"]).sort_index()
 # ```{solution-start} ex-nb06-2
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# erm_trace: a ParameterTrace of the tiny model around one ERM step
+erm_trace = ...
+
 # %%
 from mpfas_lib.training import Pipeline, erm_step
 
@@ -312,6 +325,11 @@ sample = erm_trace.wrap(tiny_batch)
 erm_step(model, hfn_loss, sample, erm_opt, domains)
 sample(domains)  # one more request records the state after the step
 pd.DataFrame(erm_trace.rows).assign(after=["start", "after one ERM step"]).round(5)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb06-2", erm_trace)
 
 # %% [markdown]
 # Both Φ and Θ move in the same single step, with gradients from the same batch of all

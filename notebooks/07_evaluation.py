@@ -273,12 +273,22 @@ iso
 # ```{solution-start} ex-nb07-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# A DataFrame, rows AUC, EER, HTER@0.5; columns original, transformed
+ranking = ...
+
 # %%
 cubed = tgt_s**3
-pd.DataFrame({
+ranking = pd.DataFrame({
     "original": [auc(tgt_s, tgt_y), eer(tgt_s, tgt_y)[0], hter(tgt_s, tgt_y, 0.5)],
     "cubed": [auc(cubed, tgt_y), eer(cubed, tgt_y)[0], hter(cubed, tgt_y, 0.5)],
-}, index=["AUC", "EER", "HTER@0.5"]).round(3)
+}, index=["AUC", "EER", "HTER@0.5"])
+ranking.round(3)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb07-1", ranking)
 
 # %% [markdown]
 # AUC and EER are unchanged: the transformation keeps the order of the scores, hence the
@@ -302,6 +312,11 @@ pd.DataFrame({
 # ```{solution-start} ex-nb07-2
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# oracle_table: mean and std over 200 repetitions (rows: target-EER oracle,
+# min over thresholds, source threshold's true error)
+oracle_table = ...
+
 # %%
 pop_s, pop_y = draw(20000)
 gaps = []
@@ -312,7 +327,13 @@ for _ in range(200):
     gaps.append({"target-EER (oracle)": evaluate(t_s, t_y)["hter_target_eer"],
                  "min over thresholds (oracle)": min_hter(t_s, t_y)[0],
                  "source threshold, true error": hter(pop_s, pop_y, thr)})
-pd.DataFrame(gaps).agg(["mean", "std"]).T.round(2)
+oracle_table = pd.DataFrame(gaps).agg(["mean", "std"]).T
+oracle_table.round(2)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb07-2", oracle_table)
 
 # %% [markdown]
 # Even without a shift both oracles are below the true error of the source threshold on
@@ -334,10 +355,20 @@ pd.DataFrame(gaps).agg(["mean", "std"]).T.round(2)
 # ```{solution-start} ex-nb07-3
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# Both in %
+hter_pooled, acer = ..., ...
+
 # %%
 far_pooled = (2 + 30) / 2
-print(f"HTER = ({far_pooled} + 5) / 2 = {(far_pooled + 5) / 2:.1f} %")
-print(f"ACER = (max(2, 30) + 5) / 2 = {(30 + 5) / 2:.1f} %")
+hter_pooled, acer = (far_pooled + 5) / 2, (max(2, 30) + 5) / 2
+print(f"HTER = ({far_pooled} + 5) / 2 = {hter_pooled:.1f} %")
+print(f"ACER = (max(2, 30) + 5) / 2 = {acer:.1f} %")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb07-3", (hter_pooled, acer))
 
 # %% [markdown]
 # The pooled HTER (10.5 %) hides that almost a third of replay attacks pass; the ACER

@@ -221,6 +221,10 @@ tally(official, "ab_off", "mp")
 # ```{solution-start} ex-nb09-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# extractors: a dict {extractor name: number of parameters} for the six extractors
+extractors = ...
+
 # %%
 from mpfas_lib.models import build_extractor, build_hfn, count_parameters
 from mpfas_lib.models.extractor import EXTRACTOR_NAMES
@@ -229,6 +233,11 @@ fusions = {f: count_parameters(build_hfn(S.profile, fusion=f)) for f in ("hfm", 
 extractors = {e: count_parameters(build_extractor(e)) for e in EXTRACTOR_NAMES}
 pd.Series({**{f"Θ, {k}": v for k, v in fusions.items()},
            **{f"Φ, {k}": v for k, v in extractors.items()}}, name="parameters")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb09-1", extractors)
 
 # %% [markdown]
 # The CDC variants have exactly as many parameters as their vanilla counterparts: CDC only
@@ -248,12 +257,21 @@ pd.Series({**{f"Θ, {k}": v for k, v in fusions.items()},
 # ```{solution-start} ex-nb09-2
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# over_k: MP's mean HTER over seeds on MICO:OCI-M for each of the four values of K
+over_k = ...
+
 # %%
 oci = rows[rows["protocol"] == "MICO:OCI-M"]
 over_seeds = oci[oci["method"] == "mp"]["hter_source"]
 over_k = oci[oci["method"].isin(KS)].groupby("method")["hter_source"].mean()
 print(f"MP over {len(over_seeds)} seed(s): {over_seeds.min():.2f} to {over_seeds.max():.2f}")
 print(f"mean over seeds, by K: {over_k.rename(KS).round(2).to_dict()}")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb09-2", over_k)
 
 # %% [markdown]
 # When one seed's HTER varies as much as the K variants' means, a single-seed bar chart says
