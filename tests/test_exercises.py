@@ -224,3 +224,15 @@ def test_grader_time_limit_and_bad_input(tmp_path: Path) -> None:
         grade_folder(tmp_path / "empty", sources)
     with pytest.raises(ValueError, match="not a folder"):
         grade_folder(tmp_path / "missing", sources)
+
+
+def test_instructors_guide_lists_the_checked_exercises() -> None:
+    guide = (ROOT / "book" / "instructors.md").read_text()
+    for path in CHAPTERS:
+        chapter = chapter_number(path)
+        row = re.search(rf"^\|\s*{chapter}\s*\|([^|]*)\|([^|]*)\|", guide, re.MULTILINE)
+        assert row, f"the guide's exercise table has no row for chapter {chapter}"
+        checked = [g.number for g in graded_exercises(path)]
+        others = [e.number for e in parse(path).values() if e.number not in checked]
+        assert [row.group(1).strip(), row.group(2).strip()] == [", ".join(checked),
+                                                                ", ".join(others)]
