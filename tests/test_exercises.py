@@ -207,6 +207,11 @@ def test_grader_scores_solved_and_untouched_notebooks(tmp_path: Path, monkeypatc
     assert rows["bob"]["7.1"] == "0" and rows["bob"]["percent"] == "0.0"
     assert rows["cy"]["percent"] == "0.0", "an edited check cell must not score"
     assert set(table["status"]) == {"ok"}
+    broken = _chapter()
+    broken.cells.insert(1, _code("1 / 0"))
+    nbformat.write(broken, subs / "ada" / "07_small.ipynb")
+    again = grade_folder(subs / "ada", sources, timeout=120)
+    assert list(again["status"]) == ["ok, 1 cell(s) raised"] and list(again["percent"]) == [100]
 
 
 def test_grader_time_limit_and_bad_input(tmp_path: Path) -> None:

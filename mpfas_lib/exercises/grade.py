@@ -110,8 +110,12 @@ def grade_notebook(path: Path, workdir: Path, sources: Path, timeout: float) -> 
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             output, _ = process.communicate(timeout=timeout)
-            row["status"] = "ok" if process.returncode == 0 else \
-                f"error: {(output.strip().splitlines() or ['exit ' + str(process.returncode)])[-1]}"
+            last = (output.strip().splitlines() or [f"exit {process.returncode}"])[-1]
+            if process.returncode != 0:
+                row["status"] = f"error: {last}"
+            else:
+                errors = json.loads(last)["cells_with_errors"]
+                row["status"] = "ok" if not errors else f"ok, {errors} cell(s) raised"
         except subprocess.TimeoutExpired:
             _kill(process)
             process.communicate()
@@ -212,6 +216,9 @@ def _execute(path: Path, timeout: float) -> int:
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=int(timeout), allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    errors = sum(any(o.get("output_type") == "error" for o in c.get("outputs", []))
+                 for c in nb.cells if c.cell_type == "code")
+    print(json.dumps({"cells_with_errors": errors}))
     return 0
 
 
