@@ -241,3 +241,10 @@ def test_instructors_guide_lists_the_checked_exercises() -> None:
         others = [e.number for e in parse(path).values() if e.number not in checked]
         assert [row.group(1).strip(), row.group(2).strip()] == [", ".join(checked),
                                                                 ", ".join(others)]
+
+
+def test_instructors_guide_links_every_student_notebook() -> None:
+    guide = (ROOT / "book" / "instructors.md").read_text()
+    for path in CHAPTERS:
+        assert f"github/mpfas/mpfas/blob/main/student/{path.name})" in guide
+        assert f"labpath=student/{path.name})" in guide
