@@ -338,11 +338,22 @@ print(f"mean AUC in-domain {diag:.1f} %, cross-domain {off:.1f} %")
 # the classifier from learning the class prior, and balancing per domain
 # keeps any one domain from dominating the gradient.
 
+# %% tags=["starter", "remove-cell"]
+# A DataFrame: one row per set (each source's training set, the target),
+# columns genuine and spoof
+frame_counts = ...
+
 # %%
 two = build_protocol("TWO:MI-C", "synthetic", S.profile)
 sets = {**{f"source {d}": ds for d, ds in two.sources.items()}, "target C": two.target}
-pd.DataFrame({name: {"genuine": sum(ds.labels), "spoof": len(ds) - sum(ds.labels)}
-              for name, ds in sets.items()}).T
+frame_counts = pd.DataFrame({name: {"genuine": sum(ds.labels), "spoof": len(ds) - sum(ds.labels)}
+                             for name, ds in sets.items()}).T
+frame_counts
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb02-1", frame_counts)
 
 # %% [markdown]
 # ```{solution-end}
@@ -369,10 +380,20 @@ pd.DataFrame({name: {"genuine": sum(ds.labels), "spoof": len(ds) - sum(ds.labels
 # too. (In the paper's Table III the I&C&M→Y column has the highest HTER,
 # 17.24 %.)
 
+# %% tags=["starter", "remove-cell"]
+# A set: the target's attack types that no source domain has
+unseen = ...
+
 # %%
 sources, target = PROTOCOLS["MICY:ICM-Y"]
 seen = {a for d in sources for a in catalogue.loc[d, "attacks"]}
-set(catalogue.loc[target, "attacks"]) - seen
+unseen = set(catalogue.loc[target, "attacks"]) - seen
+unseen
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb02-2", unseen)
 
 # %% [markdown]
 # ```{solution-end}
@@ -395,11 +416,21 @@ set(catalogue.loc[target, "attacks"]) - seen
 # score well without detecting spoofs. Video ids start with the domain and
 # the subject.
 
+# %% tags=["starter", "remove-cell"]
+# A dict {(split_a, split_b): subjects in both}, for the three pairs of splits
+overlap = ...
+
 # %%
 subjects = {split: {r.video_id.split("/")[1] for r in bench.dataset("O", split).records}
             for split in ("train", "val", "test")}
-{(a, b): subjects[a] & subjects[b] for a, b in (("train", "val"), ("train", "test"),
-                                                  ("val", "test"))}
+overlap = {(a, b): subjects[a] & subjects[b]
+           for a, b in (("train", "val"), ("train", "test"), ("val", "test"))}
+overlap
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb02-3", overlap)
 
 # %% [markdown]
 # ```{solution-end}

@@ -348,14 +348,25 @@ plt.show()
 # is only equal up to float rounding, which the transform changes. Doubling
 # is exact in floating point and keeps every code.
 
+# %% tags=["starter", "remove-cell"]
+# A dict {transform: % of interior codes unchanged}, in the order 2 g, 0.5 g + 20, g^2 / 255
+unchanged = ...
+
 # %%
 red = frames[0, 0].double() * 255
 transforms = {"2 g": lambda g: 2 * g, "0.5 g + 20": lambda g: 0.5 * g + 20,
               "g^2 / 255": lambda g: g**2 / 255}
 base = local_binary_pattern(red[None, None])[0, 0, 1:-1, 1:-1]
+unchanged = {}
 for name, f in transforms.items():
     same = local_binary_pattern(f(red)[None, None])[0, 0, 1:-1, 1:-1] == base
-    print(f"{name:>10}: {100 * same.double().mean():.2f} % of interior codes unchanged")
+    unchanged[name] = 100 * same.double().mean().item()
+    print(f"{name:>10}: {unchanged[name]:.2f} % of interior codes unchanged")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb03-1", unchanged)
 
 # %% [markdown]
 # ```{solution-end}
@@ -379,6 +390,10 @@ for name, f in transforms.items():
 # To judge the $\chi^2$ distance we also need a yardstick: the distance
 # between two frames of the *same* genuine video, which differ only by
 # the camera's noise and small motion.
+
+# %% tags=["starter", "remove-cell"]
+# hists: one normalised 256-bin histogram of green-channel codes per frame
+hists = ...
 
 # %%
 def green_hist(x):
@@ -419,6 +434,11 @@ print(f"chi2 genuine vs replay {chi2(hists[0], hists[2]):.3f}, vs print "
 # recapture changed, not camera noise. $\chi^2$ here lies between 0
 # (identical histograms) and 2 (disjoint ones).
 
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb03-2", hists)
+
 # %% [markdown]
 # ```{solution-end}
 # ```
@@ -442,6 +462,10 @@ print(f"chi2 genuine vs replay {chi2(hists[0], hists[2]):.3f}, vs print "
 # ```
 # The maps have different scales, so next to the standard deviation over
 # domains we print it relative to the map's mean.
+
+# %% tags=["starter", "remove-cell"]
+# A dict {"RGB": ..., "colorlbp": ..., "hsv": ..., "ycrcb": ...}: std over domains of the mean
+spread = ...
 
 # %%
 domains = ["M", "I", "C", "O", "Y"]
@@ -469,6 +493,11 @@ spread.round(4)
 # statistics can differ between domains even when means agree, which is
 # why the paper judges every map by cross-domain training (its Table I)
 # rather than by such statistics.
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb03-3", spread)
 
 # %% [markdown]
 # ```{solution-end}

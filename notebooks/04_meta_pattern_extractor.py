@@ -284,10 +284,19 @@ plt.show()
 # (6 \cdot 3 \cdot 9 + 3) = 168 + 330 + 165 = 663$; batch normalisations:
 # $2 \cdot (6 + 6 + 3) = 30$; total 693.
 
+# %% tags=["starter", "remove-cell"]
+# Your count of CONV3's parameters, written as a sum
+by_hand = ...
+
 # %%
 by_hand = (3 * 6 * 9 + 6) + (6 * 6 * 9 + 6) + (6 * 3 * 9 + 3) + 2 * (6 + 6 + 3)
 assert by_hand == count_parameters(build_extractor("conv3"))
 by_hand
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb04-1", by_hand)
 
 # %% [markdown]
 # ```{solution-end}
@@ -310,12 +319,21 @@ by_hand
 # the image is constant. At the border the zero-padded neighbours give
 # $w(p_n)(0 - c)$, so the response is not zero there.
 
+# %% tags=["starter", "remove-cell"]
+# out: the output of a CDC layer with theta = 1 on a constant image
+out = ...
+
 # %%
 const = torch.full((1, 3, 6, 6), 0.8)
 cdc1 = CDConv2d(3, 2, cdc_theta=1.0)
 out = cdc1(const)
 print("interior max |y|:", out[..., 1:-1, 1:-1].abs().max().item())
 print("border max |y|:  ", out.abs().max().item())
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb04-2", out)
 
 # %% [markdown]
 # ```{solution-end}
@@ -338,6 +356,10 @@ print("border max |y|:  ", out.abs().max().item())
 # Each 3×3 convolution with stride 1 widens the field by 2 pixels: 3×3,
 # 5×5 and 7×7. The MP is a very local map, much like LBP with radius 1.
 
+# %% tags=["starter", "remove-cell"]
+# A dict {"conv1": ..., "conv2": ..., "conv3": ...}: the measured receptive fields
+fields = ...
+
 # %%
 def receptive_field(name: str, size: int = 15) -> int:
     net = build_extractor(name).eval()
@@ -347,7 +369,13 @@ def receptive_field(name: str, size: int = 15) -> int:
     return int(touched.any(dim=0).sum())
 
 
-{name: receptive_field(name) for name in ("conv1", "conv2", "conv3")}
+fields = {name: receptive_field(name) for name in ("conv1", "conv2", "conv3")}
+fields
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb04-3", fields)
 
 # %% [markdown]
 # ```{solution-end}

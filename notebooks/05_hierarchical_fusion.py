@@ -400,12 +400,21 @@ print(f"change of W_t - W_b: {kept:.1e}; averaged pair vs one conv at lr/2: {as_
 # top-down: $2 \cdot (256 \cdot 256 \cdot 9 + 256) = 1{,}180{,}160$; total
 # $3{,}016{,}704$.
 
+# %% tags=["starter", "remove-cell"]
+# Your count of the HFM's parameters (ResNet-50 streams), written as a sum
+by_hand = ...
+
 # %%
 by_hand = 2 * 256 * (512 + 1024 + 2048 + 3) + 2 * (256 * 256 * 9 + 256)
 hfm50 = HFN(backbone="resnet50", fusion="hfm")
 assert dict(parameter_table(hfm50))["fusion"] == by_hand
 del hfm50
 by_hand
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb05-1", by_hand)
 
 # %% [markdown]
 # ```{solution-end}
@@ -428,6 +437,10 @@ by_hand
 # max-pooling, then layer2's stride 2), so the side is input/8: 8, 12 and 16
 # here, 32 at 256 pixels.
 
+# %% tags=["starter", "remove-cell"]
+# A dict {input side: pixel-map side} for inputs of 64, 96 and 128 pixels
+sides = ...
+
 # %%
 small = HFN(backbone="resnet18-w16").eval()
 with torch.no_grad():
@@ -435,6 +448,11 @@ with torch.no_grad():
              for n in (64, 96, 128)}
 assert all(side == n // 8 for n, side in sides.items())
 sides
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb05-2", sides)
 
 # %% [markdown]
 # ```{solution-end}
@@ -459,11 +477,21 @@ sides
 # The stride-2 classifier convolutions do *not* collapse: each stream's
 # pair is applied to that stream's own layer4 features before averaging.
 
+# %% tags=["starter", "remove-cell"]
+# The number of redundant parameters of the authors' ResNet-50 network
+redundant_50 = ...
+
 # %%
 redundant = sum(count_parameters(models["official"].fusion.top["map"][lvl]) for lvl in range(2))
 per_conv_50 = 256 * 256 * 9 + 256
-print("quick profile:", redundant, "| ResNet-50:", 2 * per_conv_50,
-      f"({100 * 2 * per_conv_50 / 62_126_467:.1f} % of 62,126,467)")
+redundant_50 = 2 * per_conv_50
+print("quick profile:", redundant, "| ResNet-50:", redundant_50,
+      f"({100 * redundant_50 / 62_126_467:.1f} % of 62,126,467)")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb05-3", redundant_50)
 
 # %% [markdown]
 # ```{solution-end}
@@ -485,10 +513,19 @@ print("quick profile:", redundant, "| ResNet-50:", 2 * per_conv_50,
 # The map trunk disappears, and so do the MP stream's alignment convolutions
 # and half of the classifier's input; the pixel head is unchanged.
 
+# %% tags=["starter", "remove-cell"]
+# rgb_only: the RGB-only HFN for the current profile
+rgb_only = ...
+
 # %%
 rgb_only = build_hfn(S.profile, streams="rgb")
 pd.DataFrame({"both": dict(parameter_table(models["hfm"])),
               "rgb only": dict(parameter_table(rgb_only))}).fillna(0).astype(int)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb05-4", rgb_only)
 
 # %% [markdown]
 # ```{solution-end}

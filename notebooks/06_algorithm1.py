@@ -407,6 +407,10 @@ plt.show()
 # ```{solution-start} ex-nb06-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# counts: a Counter {(D_phi, D_theta): number of draws} over 3000 draws
+counts = ...
+
 # %%
 from collections import Counter
 
@@ -420,6 +424,11 @@ splits = pd.DataFrame({
 print((splits > 0).sum().to_dict(), "distinct splits;", splits["paper"].min(), "to",
       splits["paper"].max(), "draws each in paper mode")
 splits
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb06-1", counts)
 
 # %% [markdown]
 # There are $2^3 - 2 = 6$ ordered splits into two non-empty groups, and the paper mode
@@ -443,6 +452,10 @@ splits
 # ```{solution-start} ex-nb06-2
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# erm_trace: a ParameterTrace of the tiny model around one ERM step
+erm_trace = ...
+
 # %%
 from mpfas_lib.training import Pipeline, erm_step
 
@@ -453,6 +466,11 @@ sample = erm_trace.wrap(tiny_batch)
 erm_step(model, hfn_loss, sample, erm_opt, domains)
 sample(domains)  # one more request records the state after the step
 pd.DataFrame(erm_trace.rows).assign(after=["start", "after one ERM step"]).round(5)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb06-2", erm_trace)
 
 # %% [markdown]
 # Both Φ and Θ move in the same single step, with gradients from the same batch of all

@@ -353,17 +353,26 @@ plt.show()
 # ```{solution-start} ex-nb07-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# A DataFrame, rows AUC, EER, HTER@0.5; columns original, transformed
+ranking = ...
+
 # %%
 cubed = tgt_s**3
-cube = pd.DataFrame({
+ranking = pd.DataFrame({
     "original": [auc(tgt_s, tgt_y), eer(tgt_s, tgt_y)[0], hter(tgt_s, tgt_y, 0.5)],
     "cubed": [auc(cubed, tgt_y), eer(cubed, tgt_y)[0], hter(cubed, tgt_y, 0.5)],
 }, index=["AUC", "EER", "HTER@0.5"])
-print("changed:", list(cube.index[~np.isclose(cube["original"], cube["cubed"])]))
+print("changed:", list(ranking.index[~np.isclose(ranking["original"], ranking["cubed"])]))
 print("spoofs accepted at 0.5:", int((tgt_s[tgt_y == 0] >= 0.5).sum()), "->",
       int((cubed[tgt_y == 0] >= 0.5).sum()), "; genuine rejected:",
       int((tgt_s[tgt_y == 1] < 0.5).sum()), "->", int((cubed[tgt_y == 1] < 0.5).sum()))
-cube.round(3)
+ranking.round(3)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb07-1", ranking)
 
 # %% [markdown]
 # Only the HTER at 0.5 is in the "changed" list: AUC and EER are computed from the ROC
@@ -389,6 +398,11 @@ cube.round(3)
 # ```{solution-start} ex-nb07-2
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# oracle_table: mean and std over 200 repetitions (rows: target-EER oracle,
+# min over thresholds, source threshold's true error)
+oracle_table = ...
+
 # %%
 pop_s, pop_y = draw(20000)
 gaps = []
@@ -399,12 +413,17 @@ for _ in range(200):
     gaps.append({"target-EER": evaluate(t_s, t_y)["hter_target_eer"],
                  "min over thresholds": min_hter(t_s, t_y)[0],
                  "source threshold, true error": hter(pop_s, pop_y, thr)})
-gap = pd.DataFrame(gaps).agg(["mean", "std"]).T
-true = gap.loc["source threshold, true error"]
+oracle_table = pd.DataFrame(gaps).agg(["mean", "std"]).T
+true = oracle_table.loc["source threshold, true error"]
 for rule in ("target-EER", "min over thresholds"):
-    print(f"{rule}: mean {gap.loc[rule, 'mean'] - true['mean']:+.2f} points vs the true "
-          f"error, spread {gap.loc[rule, 'std'] / true['std']:.1f}x larger")
-gap.round(2)
+    print(f"{rule}: mean {oracle_table.loc[rule, 'mean'] - true['mean']:+.2f} points vs the true "
+          f"error, spread {oracle_table.loc[rule, 'std'] / true['std']:.1f}x larger")
+oracle_table.round(2)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb07-2", oracle_table)
 
 # %% [markdown]
 # The printed differences answer the question for this simulation: a negative difference
@@ -431,10 +450,20 @@ gap.round(2)
 # ```{solution-start} ex-nb07-3
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# Both in %
+hter_pooled, acer = ..., ...
+
 # %%
 far_pooled = (2 + 30) / 2
-print(f"HTER = ({far_pooled} + 5) / 2 = {(far_pooled + 5) / 2:.1f} %")
-print(f"ACER = (max(2, 30) + 5) / 2 = {(30 + 5) / 2:.1f} %")
+hter_pooled, acer = (far_pooled + 5) / 2, (max(2, 30) + 5) / 2
+print(f"HTER = ({far_pooled} + 5) / 2 = {hter_pooled:.1f} %")
+print(f"ACER = (max(2, 30) + 5) / 2 = {acer:.1f} %")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb07-3", (hter_pooled, acer))
 
 # %% [markdown]
 # The pooled HTER (10.5 %) hides that almost a third of replay attacks pass; the ACER

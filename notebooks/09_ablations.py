@@ -221,6 +221,10 @@ tally(official, "ab_off", "mp")
 # ```{solution-start} ex-nb09-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# extractors: a dict {extractor name: number of parameters} for the six extractors
+extractors = ...
+
 # %%
 from mpfas_lib.models import build_extractor, build_hfn, count_parameters
 from mpfas_lib.models.extractor import EXTRACTOR_NAMES
@@ -229,6 +233,11 @@ fusions = {f: count_parameters(build_hfn(S.profile, fusion=f)) for f in ("hfm", 
 extractors = {e: count_parameters(build_extractor(e)) for e in EXTRACTOR_NAMES}
 pd.Series({**{f"Θ, {k}": v for k, v in fusions.items()},
            **{f"Φ, {k}": v for k, v in extractors.items()}}, name="parameters")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb09-1", extractors)
 
 # %% [markdown]
 # The CDC variants have exactly as many parameters as their vanilla counterparts: CDC only
@@ -248,6 +257,10 @@ pd.Series({**{f"Θ, {k}": v for k, v in fusions.items()},
 # ```{solution-start} ex-nb09-2
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# over_k: MP's mean HTER over seeds on MICO:OCI-M for each of the four values of K
+over_k = ...
+
 # %%
 oci = rows[rows["protocol"] == "MICO:OCI-M"]
 over_seeds = oci[oci["method"] == "mp"]["hter_source"]
@@ -259,6 +272,11 @@ print(f"MP over {len(over_seeds)} seed(s): {over_seeds.min():.2f} to {over_seeds
 print(f"mean over seeds, by K: {over_k.rename(KS).round(2).to_dict()}")
 seed_range, k_range = over_seeds.max() - over_seeds.min(), over_k.max() - over_k.min()
 print(f"range over seeds {seed_range:.2f} points vs range of the K means {k_range:.2f}")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb09-2", over_k)
 
 # %% [markdown]
 # The check first makes sure every run compared has the same number of iterations:

@@ -1,0 +1,250 @@
+"""Exercises: the student edition, the self-checks and the grader (mpfas_lib.exercises)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mpfas_lib.exercises import CHECKS, check, evaluate
+from mpfas_lib.exercises.checks import STRICT
+from mpfas_lib.exercises.edition import (
+    ANSWER_PROMPT,
+    YOUR_CODE,
+    _Parser,
+    chapter_number,
+    parse,
+    student_notebook,
+    write_edition,
+)
+from mpfas_lib.exercises.grade import grade_folder, graded_exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _solution_lines(path: Path) -> set[str]:
+    """Lines of the chapter's solutions (prose and code) that the chapter text lacks."""
+    nb = nbformat.read(path, as_version=4)
+    parsed = _Parser(nb, chapter_number(path), path.name)
+    solution = set()
+    for ex in parsed.exercises.values():
+        solution |= {line.strip() for line in ex.solution_prose}
+        solution |= {line.strip() for code in ex.solution_code for line in code.splitlines()}
+    elsewhere = set()
+    for kind, item in parsed.items:
+        lines = item if kind == "md" else item.source.splitlines() if kind == "code" else []
+        elsewhere |= {line.strip() for line in lines}
+    for ex in parsed.exercises.values():
+        for cell in ex.starter + ex.checks:
+            elsewhere |= {line.strip() for line in cell.source.splitlines()}
+    return {line for line in solution - elsewhere if len(line) > 8}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_student_edition_has_no_solution_text(path: Path) -> None:
+    student = nbformat.writes(student_notebook(path))
+    text = "\n".join(c.source for c in nbformat.reads(student, as_version=4).cells)
+    leaked = sorted(_solution_lines(path) & {line.strip() for line in text.splitlines()})
+    assert not leaked, f"{path.name}: solution text in the student edition: {leaked[:3]}"
+    assert "solution-start" not in text and "solution-end" not in text
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_exercise_gets_answer_cells(path: Path) -> None:
+    exercises = parse(path)
+    nb = student_notebook(path)
+    text = "\n".join(c.source for c in nb.cells)
+    for ex in exercises.values():
+        assert re.fullmatch(rf"{chapter_number(path)}\.\d+", ex.number)
+        assert f"### Exercise {ex.number}" in text
+    starters = [c for c in nb.cells if "starter" in c.metadata.get("tags", [])]
+    assert len(starters) == sum(ex.kind == "coding" for ex in exercises.values())
+    assert all(YOUR_CODE in c.source for c in starters)
+    assert nb.metadata["mpfas"] == {"edition": "student", "chapter": path.stem}
+    assert "jupytext" not in nb.metadata
+
+
+def test_committed_student_edition_is_up_to_date(tmp_path: Path) -> None:
+    write_edition(tmp_path)
+    committed = ROOT / "student"
+    fresh = {p.name: p.read_text() for p in tmp_path.glob("*.ipynb")}
+    assert fresh.keys() == {p.name for p in committed.glob("*.ipynb")}, "run `make student`"
+    stale = [n for n, t in fresh.items() if (committed / n).read_text() != t]
+    assert not stale, f"student/ is out of date for {stale}: run `make student`"
+
+
+def test_edition_zip_is_reproducible(tmp_path: Path) -> None:
+    write_edition(tmp_path / "a", zip_path=tmp_path / "a.zip")
+    write_edition(tmp_path / "b", zip_path=tmp_path / "b.zip")
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+def test_check_cells_and_registry_agree() -> None:
+    in_chapters = {}
+    for path in CHAPTERS:
+        for g in graded_exercises(path):
+            calls = re.findall(r"""check\(\s*["']([^"']+)""", g.check_source)
+            assert calls, f"{path.name}: the check cell of {g.label} does not call check()"
+            assert all(f"ex-{c}" == g.label for c in calls), f"{g.label} checks {calls}"
+            in_chapters[g.label] = path
+    assert set(in_chapters) == set(CHECKS), "each registered check needs a check cell"
+    for chapter in range(2, 8):  # chapters 02-07 and 09 have checked coding exercises
+        assert any(label.startswith(f"ex-nb0{chapter}-") for label in CHECKS)
+    assert any(label.startswith("ex-nb09-") for label in CHECKS)
+
+
+@pytest.mark.parametrize("label", sorted(CHECKS))
+def test_starter_answer_is_not_yet(label: str) -> None:
+    assert evaluate(label, ...) == (
+        False, "not yet: replace the `...` in the starter cell with your answer")
+
+
+@pytest.mark.parametrize(
+    ("label", "answer", "hint"),
+    [
+        ("nb04-1", 663, "batch normalisations have parameters"),
+        ("nb04-3", {"conv1": 3, "conv2": 4, "conv3": 5}, "widens the field"),
+        ("nb05-1", 1_836_544, "3×3 convolutions"),
+        ("nb05-3", 4 * (256 * 256 * 9 + 256), "only one conv of each pair"),
+        ("nb06-1", {("A",): 1000, ("B",): 1000, ("C",): 1000}, "is ordered"),
+        ("nb07-3", (10.5, 16.0), "worst attack type"),
+        ("nb03-2", [[0.5, 0.5]], "256 bins"),
+        ("nb05-2", "not a dict", "could not read your answer"),
+    ],
+)
+def test_wrong_answers_get_a_hint(label: str, answer, hint: str) -> None:
+    ok, message = evaluate(label, answer)
+    assert not ok and message.startswith("not yet: ") and hint in message
+
+
+@pytest.mark.parametrize(
+    ("label", "answer"),
+    [
+        ("nb04-1", 693),
+        ("nb04-3", {"conv1": 3, "conv2": 5, "conv3": 7}),
+        ("nb05-1", 3_016_704),
+        ("nb05-2", {64: 8, 96: 12, 128: 16}),
+        ("nb05-3", 1_180_160),
+        ("nb07-3", (10.5, 17.5)),
+    ],
+)
+def test_right_answers_are_correct(label: str, answer) -> None:
+    assert evaluate(label, answer) == (True, "correct")
+
+
+def test_check_prints_one_line_and_strict_mode_raises(capsys, monkeypatch) -> None:
+    monkeypatch.delenv(STRICT, raising=False)
+    check("nb07-3", "oops")
+    assert capsys.readouterr().out.startswith("not yet: could not read your answer")
+    monkeypatch.setenv(STRICT, "1")
+    check("nb07-3", (10.5, 17.5))
+    assert capsys.readouterr().out == "correct\n"
+    with pytest.raises(AssertionError, match="ex-nb07-3"):
+        check("nb07-3", (1, 2))
+
+
+def _md(text: str):
+    return nbformat.v4.new_markdown_cell(text)
+
+
+def _code(text: str, *tags: str):
+    return nbformat.v4.new_code_cell(text, metadata={"tags": list(tags)} if tags else {})
+
+
+def _chapter() -> nbformat.NotebookNode:
+    """A two-exercise chapter in the book's format: one checked coding, one reflection."""
+    return nbformat.v4.new_notebook(cells=[
+        _md("# A chapter\n\n## Exercises\n\n```{exercise-start}\n:label: ex-nb07-3\n```\n"
+            "Compute HTER and ACER.\n```{exercise-end}\n```\n\n"
+            "```{solution-start} ex-nb07-3\n:class: dropdown\n```\nPool the FARs first."),
+        _code("hter_pooled, acer = ..., ...", "starter", "remove-cell"),
+        _code("hter_pooled, acer = (16 + 5) / 2, (30 + 5) / 2\nSECRET_SOLUTION = 1"),
+        _code('from mpfas_lib.exercises import check\n\ncheck("nb07-3", (hter_pooled, acer))',
+              "check"),
+        _md("```{solution-end}\n```\n\n```{exercise-start}\n:label: ex-nb07-9\n```\n"
+            "Why?\n```{exercise-end}\n```\n\n```{solution-start} ex-nb07-9\n```\n"
+            "Because of a secret reason.\n```{solution-end}\n```"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}})
+
+
+def test_generator_on_a_small_chapter(tmp_path: Path) -> None:
+    path = tmp_path / "07_small.ipynb"
+    nbformat.write(_chapter(), path)
+    exercises = parse(path)
+    assert [(e.number, e.kind) for e in exercises.values()] == [("7.1", "coding"),
+                                                                 ("7.2", "reflection")]
+    cells = student_notebook(path).cells
+    text = "\n".join(c.source for c in cells)
+    assert "SECRET" not in text and "secret reason" not in text and "Pool the" not in text
+    assert [c.cell_type for c in cells] == ["markdown", "markdown", "code", "code",
+                                            "markdown", "markdown"]
+    assert cells[2].source == f"{YOUR_CODE}\nhter_pooled, acer = ..., ..."
+    assert cells[3].metadata["tags"] == ["check"] and cells[-1].source == ANSWER_PROMPT
+
+
+def test_grader_scores_solved_and_untouched_notebooks(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(STRICT, "1")  # the grader must not let strict mode stop a run
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    nbformat.write(_chapter(), sources / "07_small.ipynb")
+    subs = tmp_path / "subs"
+    for student, nb in [("ada", _chapter()), ("bob", student_notebook(sources / "07_small.ipynb"))]:
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / "07_small.ipynb")
+    cheat = student_notebook(sources / "07_small.ipynb")
+    cheat.cells[3].source = 'from mpfas_lib.exercises import check\ncheck("nb07-3", (10.5, 17.5))'
+    nbformat.write(cheat, subs / "cy.ipynb")  # a loose notebook: the student is its file name
+    out = tmp_path / "scores.csv"
+    table = grade_folder(subs, sources, timeout=120, out=out)
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert set(rows) == {"ada", "bob", "cy"}
+    assert rows["ada"]["7.1"] == "1" and rows["ada"]["percent"] == "100.0"
+    assert rows["bob"]["7.1"] == "0" and rows["bob"]["percent"] == "0.0"
+    assert rows["cy"]["percent"] == "0.0", "an edited check cell must not score"
+    assert set(table["status"]) == {"ok"}
+    broken = _chapter()
+    broken.cells.insert(1, _code("1 / 0"))
+    nbformat.write(broken, subs / "ada" / "07_small.ipynb")
+    again = grade_folder(subs / "ada", sources, timeout=120)
+    assert list(again["status"]) == ["ok, 1 cell(s) raised"] and list(again["percent"]) == [100]
+
+
+def test_grader_time_limit_and_bad_input(tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    nbformat.write(_chapter(), sources / "07_small.ipynb")
+    slow = _chapter()
+    slow.cells.insert(1, _code("import time\ntime.sleep(60)"))
+    (tmp_path / "subs" / "zoe").mkdir(parents=True)
+    nbformat.write(slow, tmp_path / "subs" / "zoe" / "07_small.ipynb")
+    table = grade_folder(tmp_path / "subs", sources, timeout=8)
+    assert table.loc[0, "status"] == "timeout after 8 s" and table.loc[0, "score"] == 0
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no notebooks"):
+        grade_folder(tmp_path / "empty", sources)
+    with pytest.raises(ValueError, match="not a folder"):
+        grade_folder(tmp_path / "missing", sources)
+
+
+def test_instructors_guide_lists_the_checked_exercises() -> None:
+    guide = (ROOT / "book" / "instructors.md").read_text()
+    for path in CHAPTERS:
+        chapter = chapter_number(path)
+        row = re.search(rf"^\|\s*{chapter}\s*\|([^|]*)\|([^|]*)\|", guide, re.MULTILINE)
+        assert row, f"the guide's exercise table has no row for chapter {chapter}"
+        checked = [g.number for g in graded_exercises(path)]
+        others = [e.number for e in parse(path).values() if e.number not in checked]
+        assert [row.group(1).strip(), row.group(2).strip()] == [", ".join(checked),
+                                                                ", ".join(others)]
+
+
+def test_instructors_guide_links_every_student_notebook() -> None:
+    guide = (ROOT / "book" / "instructors.md").read_text()
+    for path in CHAPTERS:
+        assert f"github/mpfas/mpfas/blob/main/student/{path.name})" in guide
+        assert f"labpath=student/{path.name})" in guide
