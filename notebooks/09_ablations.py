@@ -181,7 +181,11 @@ tally(ks, "ab_k", "mp")
 #
 # `mp-official` is everything the authors' public code does differently
 # ({doc}`10_paper_vs_code`): one source domain for Φ, Φ's own momentum optimiser, the
-# code's fusion head, raw RGB input and a halved Θ loss.
+# code's fusion head, raw BGR input to the RGB stream, a halved Θ loss, two training
+# frames per video (end frames included) and random horizontal flips. Both are compared
+# under the same rule, the source-validation checkpoint and threshold; the code's own
+# checkpoint rule (the target's frame-level minimum HTER) reads target labels, and
+# chapter 10 shows what it changes.
 
 # %%
 official = ablation(["mp-official"], "mp", {"mp": "paper", "mp-official": "authors' code"},
