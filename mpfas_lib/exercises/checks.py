@@ -141,10 +141,10 @@ def _faces_per_iteration(answer: Any) -> str | None:
         return ("ERM takes one batch of all three domains: k genuine and k spoof faces each"
                 if got["erm"] != k * 3 else "a batch holds k genuine *and* k spoof faces")
     if got["official"] != faces(1):
-        if got["official"] == faces(1) // 2:
-            return "a batch holds k genuine *and* k spoof faces per domain"
         if got["official"] == 2 * k * 3:
             return "D_φ is seen K times (K inner steps), D_θ once"
+        if got["official"] == faces(1) // 2:
+            return "a batch holds k genuine *and* k spoof faces per domain"
         return "official mode: one domain in D_φ (K batches), two in D_θ (one batch)"
     if math.isclose(got["paper"], faces(2), abs_tol=0.5):
         return "paper mode puts one or two domains in D_φ, each half of the time: average"
@@ -685,12 +685,14 @@ def _loss_scale(answer: Any) -> str | None:
         return "two runs with the same arguments differ: seed the model and the data inside"
     if torch.equal(base, run(1.0, 0.005)):
         return "the learning rate has no effect: pass lr to the optimiser"
+    if torch.allclose(run(0.5, 0.01), run(1.0, 0.005)):
+        return None
     if torch.equal(base, run(0.5, 0.01)):
-        return "the loss scale has no effect: multiply the loss by loss_scale before backward()"
-    if not torch.allclose(run(0.5, 0.01), run(1.0, 0.005)):
-        return ("halving the loss and halving the learning rate give different weights: use "
-                "torch.optim.SGD (with momentum 0.9), not an adaptive optimiser")
-    return None
+        return ("the loss scale has no effect: multiply the loss by loss_scale before "
+                "backward(), and use torch.optim.SGD (an adaptive optimiser such as Adam "
+                "cancels a constant scale)")
+    return ("halving the loss and halving the learning rate give different weights: use "
+            "torch.optim.SGD (with momentum 0.9), not an adaptive optimiser")
 
 
 # ---- chapter 11: the Meta Pattern explorer -------------------------------------------
