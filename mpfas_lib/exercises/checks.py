@@ -451,8 +451,8 @@ def _hypergradient_k2(answer: Any) -> str | None:
             if math.isclose(value, wrong, rel_tol=1e-6, abs_tol=1e-8):
                 return f"{where}: {hint}"
         if where == "by hand":
-            return ("by hand: the carried dΦ/dΘ is multiplied by (1 − α ∂_Φ g) at each step "
-                    "and each step's mixed term is taken at that step's Φ (Φ₀, then Φ₁)")
+            return ("by hand: carry dΦ_k/dΘ through both inner steps; the second step depends "
+                    "on Θ directly and through Φ₁, and its terms are taken at Φ₁")
         return "autograd: differentiate L_θ(Θ, Φ₂) with respect to Θ, for the toy above"
     return None
 
