@@ -92,14 +92,24 @@ first
 # ```{solution-start} ex-nb01-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# pixel_map: a dict {"quick": (number of cells, patch side in pixels), "full": (...)}
+pixel_map = ...
 
 # %%
 from mpfas_lib.profile import get_profile
 
+pixel_map = {}
 for name in ("quick", "full"):
     p = get_profile(name)
+    pixel_map[name] = (p.map_size**2, p.image_size // p.map_size)
     print(f"{name}: {p.image_size} px -> {p.map_size}x{p.map_size} = {p.map_size**2} cells, "
           f"each for an {p.image_size // p.map_size}x{p.image_size // p.map_size} patch")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb01-1", pixel_map)
 
 # %% [markdown]
 # The side is the image side divided by 8 in both profiles, so each cell
@@ -114,7 +124,7 @@ for name in ("quick", "full"):
 # :label: ex-nb01-2
 # ```
 # A batch holds $k$ genuine and $k$ spoof faces per named source domain
-# ($k = 4$ in the paper). One Algorithm 1 iteration takes $K$ batches of
+# ($k = 4$ and $K = 4$ in the paper). One Algorithm 1 iteration takes $K$ batches of
 # $D_\phi$ and one of $D_\theta$. With three sources, count the faces one
 # iteration processes on average when $D_\phi$ holds one domain (the
 # authors' code) and when it holds one or two with equal probability (this
@@ -131,6 +141,9 @@ for name in ("quick", "full"):
 # iteration sees $2k\,(K n_\phi + 3 - n_\phi)$ faces: $8 \cdot (4 + 2) = 48$
 # with $n_\phi = 1$, $8 \cdot (8 + 1) = 72$ with $n_\phi = 2$, so 60 on average
 # in paper mode; ERM sees $8 \cdot 3 = 24$.
+# %% tags=["starter", "remove-cell"]
+# faces: a dict {"official": ..., "paper": ..., "erm": ...}, faces per iteration (or step)
+faces = ...
 
 # %%
 import random
@@ -141,6 +154,12 @@ rng, k, K = random.Random(0), 4, 4
 sizes = [len(split_domains("MIC", rng)[0]) for _ in range(10000)]
 mean_faces = sum(2 * k * (K * n + 3 - n) for n in sizes) / len(sizes)
 print(f"paper mode: {mean_faces:.1f} faces per iteration on average; official 48; ERM 24")
+faces = {"official": 2 * k * (K + 2), "paper": mean_faces, "erm": 2 * k * 3}
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb01-2", faces)
 
 # %% [markdown]
 # The simulated average is close to the derived 60, and an Algorithm 1
@@ -166,6 +185,9 @@ print(f"paper mode: {mean_faces:.1f} faces per iteration on average; official 48
 # PyTorch's momentum keeps a buffer $b_t = 0.9\, b_{t-1} + g_t$ and steps
 # by $\alpha b_t$. With $g_t = 1$, $b_t = \sum_{j < t} 0.9^j = (1 - 0.9^t) /
 # (1 - 0.9) \to 10$.
+# %% tags=["starter", "remove-cell"]
+# steps: the length of each of about 60 SGD steps (w before − w after), in order
+steps = ...
 
 # %%
 w = torch.zeros(1, requires_grad=True)
@@ -179,6 +201,11 @@ for _ in range(60):
     steps.append(before - w.item())
 print(f"step 1: {steps[0]:.5f}, step 60: {steps[-1]:.5f}, ratio {steps[-1] / steps[0]:.2f}, "
       f"predicted {(1 - 0.9**60) / (1 - 0.9):.2f}")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb01-3", steps)
 
 # %% [markdown]
 # The printed ratio matches the prediction: after a few tens of steps

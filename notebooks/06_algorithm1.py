@@ -421,6 +421,7 @@ splits = pd.DataFrame({
     mode: pd.Series(Counter(tuple(map("".join, split_domains(domains, rng, mode)))
                             for _ in range(3000)))
     for mode in ("paper", "official")}).rename_axis(["D_φ", "D_θ"]).fillna(0).astype(int)
+counts = splits["paper"]  # the paper mode's draws of each split
 print((splits > 0).sum().to_dict(), "distinct splits;", splits["paper"].min(), "to",
       splits["paper"].max(), "draws each in paper mode")
 splits
@@ -497,6 +498,9 @@ check("nb06-2", erm_trace)
 # $\partial_\Theta g = 2x_1(2\Theta\Phi x_1 - y_1)$ and $\partial_\Phi g = 2\Theta^2
 # x_1^2$. The exact gradient is $\partial_\Theta L_\theta(\Theta, \Phi_2) + \frac{d
 # \Phi_2}{d\Theta}\, \partial_\Phi L_\theta(\Theta, \Phi_2)$.
+# %% tags=["starter", "remove-cell"]
+# exact2: dL_θ/dΘ through K = 2 inner steps by autograd; by_hand: the same by the chain rule
+exact2, by_hand = ..., ...
 
 # %%
 p1 = ph - alpha * torch.autograd.grad(toy(th, ph, x1, y1), ph, create_graph=True)[0]
@@ -510,6 +514,11 @@ by_hand = 2 * (t * q * x2 - y2) * q * x2 + d_phi * 2 * (t * q * x2 - y2) * t * x
 print(f"autograd {exact2:.6f}, by hand {by_hand:.6f}, first order alone "
       f"{2 * (t * q * x2 - y2) * q * x2:.6f}")
 assert abs(exact2 - by_hand) < 1e-12
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb06-3", (exact2, by_hand))
 
 # %% [markdown]
 # The hand-derived recursion matches autograd to rounding (the assert). Each inner step
@@ -542,6 +551,10 @@ assert abs(exact2 - by_hand) < 1e-12
 # for small steps the two schemes follow the same path, and the separate data of
 # $D_\phi$ and $D_\theta$ (and the $K$ steps of Φ), not the alternation, is what makes
 # Algorithm 1 differ from ERM.
+# %% tags=["starter", "remove-cell"]
+# step_alt: Θ's gradients (a list, one per parameter) on the batch after one Φ step (at Φ');
+# step_erm: the same at the old Φ
+step_alt, step_erm = ..., ...
 
 # %%
 torch.manual_seed(1)
@@ -561,6 +574,11 @@ gap = norm([a - b for a, b in zip(step_alt, step_erm, strict=True)])
 print(f"|Θ grad at Φ'| = {norm(step_alt):.4f}, |Θ grad at Φ| = {norm(step_erm):.4f}, "
       f"difference {gap:.2e} ({gap / norm(step_erm):.0%} of the gradient)")
 assert all(torch.equal(a, b) for a, b in zip(th0, theta.parameters(), strict=True))
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb06-4", (step_alt, step_erm))
 
 # %% [markdown]
 # The printed relative difference is the $O(\alpha)$ change of Θ's gradient caused by one

@@ -369,10 +369,20 @@ display_full
 # ```{solution-start} ex-nb08-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# by_rule: a dict {rule: MP's mean HTER at the target-EER threshold, in %}
+# for the rules "source_val", "last" and "target_oracle"
+by_rule = ...
+
 # %%
 by_rule = {rule: run_rows(runs, rule=rule).query("method == 'mp'")["hter_target_eer"].mean()
            for rule in ("source_val", "last", "target_oracle")}
 pd.Series(by_rule, name="MP mean HTER (target EER), %").round(2)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb08-1", by_rule)
 
 # %% [markdown]
 # The target-oracle selection can never be worse than the others on the target, because
@@ -392,6 +402,11 @@ pd.Series(by_rule, name="MP mean HTER (target EER), %").round(2)
 # ```{solution-start} ex-nb08-2
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# levels: one row per method; columns ("frame", "hter_source"), ("frame", "auc"),
+# ("video", "hter_source"), ("video", "auc"): means over the runs
+levels = ...
+
 # %%
 frame = run_rows(runs, level="frame")
 levels = pd.concat({"frame": frame.groupby("method")[["hter_source", "auc"]].mean(),
@@ -400,6 +415,11 @@ lower = levels[("video", "hter_source")] < levels[("frame", "hter_source")]
 print("video level lowers the mean HTER for:", list(levels.index[lower]), "| raises it for:",
       list(levels.index[~lower]))
 levels.round(2)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb08-2", levels)
 
 # %% [markdown]
 # Averaging the frame scores of a video removes frame-to-frame noise, which raises the
@@ -427,6 +447,11 @@ levels.round(2)
 # ```{solution-start} ex-nb08-3
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# by_seed: one protocol's hter_source, one row per seed, columns "mp" and "erm";
+# paired: MP − ERM per seed; unpaired_sd: √(s_mp² + s_erm²)
+by_seed, paired, unpaired_sd = ..., ..., ...
+
 # %%
 proto = sorted(rows["protocol"].unique())[0]
 by_seed = rows.query("protocol == @proto").pivot(index="seed", columns="method",
@@ -436,6 +461,11 @@ unpaired_sd = (by_seed["mp"].var() + by_seed["erm"].var()) ** 0.5
 print(f"{proto}: MP - ERM per seed {paired.round(2).tolist()}, mean {paired.mean():+.2f}")
 print(f"sd paired {paired.std():.2f} vs unpaired {unpaired_sd:.2f}; "
       f"correlation of the two methods over seeds {by_seed['mp'].corr(by_seed['erm']):+.2f}")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb08-3", (by_seed, paired, unpaired_sd))
 
 # %% [markdown]
 # $\mathrm{Var}(a - b) = \mathrm{Var}(a) + \mathrm{Var}(b) - 2\,\mathrm{Cov}(a, b)$: pairing

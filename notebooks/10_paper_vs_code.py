@@ -520,6 +520,11 @@ selections.rename_axis(["protocol", "seed"]) if runs else "no study runs under "
 # ```{solution-start} ex-nb10-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# lat: a copy of `official` whose RGB and MP laterals of one level share their averaged
+# weights; diff: the largest |difference| of its pixel map from official's on x, mp
+lat, diff = ..., ...
+
 # %%
 lat = copy.deepcopy(official)
 with torch.no_grad():
@@ -529,6 +534,11 @@ with torch.no_grad():
     l_b.weight.copy_(avg_w)
     diff = (lat(x, mp).pixel_map - official(x, mp).pixel_map).abs().max().item()
 print(f"max |difference| after averaging one level's laterals: {diff:.3e}")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb10-1", (lat, diff))
 
 # %% [markdown]
 # The laterals read *different* inputs (RGB features and MP features), so their average
@@ -550,6 +560,10 @@ print(f"max |difference| after averaging one level's laterals: {diff:.3e}")
 # ```{solution-start} ex-nb10-2
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# ratio: |official first step of Φ| / |paper's first step|, a number
+ratio = ...
+
 # %%
 torch.manual_seed(0)
 phi_a = build_extractor("conv2")
@@ -563,7 +577,13 @@ phi_b(x).mean().backward()
 opt_b.step()  # the code's first inner step
 step_a = (phi_a.encoder[0].weight - w0).norm()
 step_b = (phi_b.encoder[0].weight - w0).norm()
-print(f"first-step ratio official / paper = {(step_b / step_a).item():.3f} (K = {K})")
+ratio = (step_b / step_a).item()
+print(f"first-step ratio official / paper = {ratio:.3f} (K = {K})")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb10-2", ratio)
 
 # %% [markdown]
 # The paper's step is $-\alpha g$; the code's first SGD step is $-\alpha K g$ (PyTorch's
@@ -586,6 +606,11 @@ print(f"first-step ratio official / paper = {(step_b / step_a).item():.3f} (K = 
 # ```{solution-start} ex-nb10-3
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# sgd_steps: a function (loss_scale, lr) -> the weights of a tiny linear model after
+# 3 steps of SGD with momentum 0.9 on loss_scale × its loss
+sgd_steps = ...
+
 # %%
 def sgd_steps(loss_scale, lr, steps=3):
     torch.manual_seed(0)
@@ -600,6 +625,11 @@ def sgd_steps(loss_scale, lr, steps=3):
 
 
 print(torch.allclose(sgd_steps(0.5, 0.01), sgd_steps(1.0, 0.005)))
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb10-3", sgd_steps)
 
 # %% [markdown]
 # With SGD (momentum included) the update is linear in the gradient, so halving the loss is

@@ -237,6 +237,11 @@ widget
 # ```{solution-start} ex-nb11-1
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# gap: a DataFrame, one row per domain, one column per MP channel: the mean pattern value
+# of the genuine face minus that of the spoof face (last snapshot)
+gap = ...
+
 # %%
 last = patterns[-1].mean(dim=(2, 3))  # [face, channel]
 gap = pd.DataFrame((last[0::2] - last[1::2]).numpy(), index=list(sets),
@@ -245,6 +250,11 @@ same_sign = [c for c in gap if (gap[c] > 0).all() or (gap[c] < 0).all()]
 print("channels with the same sign in every domain:", same_sign or "none")
 print("largest mean |gap|:", gap.abs().mean().idxmax())
 gap.round(4)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb11-1", gap)
 
 # %% [markdown]
 # A channel whose sign of the difference is the same in every domain is a candidate
@@ -269,6 +279,11 @@ gap.round(4)
 # ```{solution-start} ex-nb11-2
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# moved: a dict {"RGB input": ..., "MP (last snapshot)": ..., "ColorLBP": ...}, each the
+# mean absolute change after darkening the eight faces by 0.7
+moved = ...
+
 # %%
 phi_last = build_extractor("conv2")
 phi_last.load_state_dict(saved["states"][-1])
@@ -282,6 +297,11 @@ with torch.no_grad():
 print("most invariant:", min(moved, key=moved.get), "| MP moves less than its input:",
       moved["MP (last snapshot)"] < moved["RGB input"])
 pd.Series(moved, name="mean |change| after darkening by 0.7").round(4)
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb11-2", moved)
 
 # %% [markdown]
 # The printed lines rank the three. ColorLBP compares neighbours, and scaling keeps their
@@ -309,6 +329,11 @@ pd.Series(moved, name="mean |change| after darkening by 0.7").round(4)
 # ```{solution-start} ex-nb11-3
 # :class: dropdown
 # ```
+# %% tags=["starter", "remove-cell"]
+# eval_mp, train_mp: the last snapshot's MP of the eight faces in evaluation mode and in
+# training mode
+eval_mp, train_mp = ..., ...
+
 # %%
 phi_last = build_extractor("conv2")
 phi_last.load_state_dict(saved["states"][-1])
@@ -316,6 +341,11 @@ with torch.no_grad():
     eval_mp = phi_last.eval()(faces)
     train_mp = phi_last.train()(faces)
 print(f"mean |train-mode MP − eval-mode MP| = {(train_mp - eval_mp).abs().mean():.4f}")
+
+# %% tags=["check"]
+from mpfas_lib.exercises import check
+
+check("nb11-3", (eval_mp, train_mp))
 
 # %% [markdown]
 # In training mode each BatchNorm layer normalises with the statistics of the current batch,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
+import torch
 
 from mpfas_lib.exercises import CHECKS, check, evaluate
 from mpfas_lib.exercises.checks import STRICT
@@ -92,9 +95,52 @@ def test_check_cells_and_registry_agree() -> None:
             assert all(f"ex-{c}" == g.label for c in calls), f"{g.label} checks {calls}"
             in_chapters[g.label] = path
     assert set(in_chapters) == set(CHECKS), "each registered check needs a check cell"
-    for chapter in range(2, 8):  # chapters 02-07 and 09 have checked coding exercises
-        assert any(label.startswith(f"ex-nb0{chapter}-") for label in CHECKS)
-    assert any(label.startswith("ex-nb09-") for label in CHECKS)
+    for chapter in range(1, 12):  # every chapter has checked coding exercises
+        assert any(label.startswith(f"ex-nb{chapter:02d}-") for label in CHECKS), chapter
+
+
+def _exercises_with_checks() -> list[tuple[str, object]]:
+    return [(path.name, ex) for path in CHAPTERS for ex in parse(path).values() if ex.checks]
+
+
+@pytest.mark.parametrize(("chapter", "ex"), _exercises_with_checks(),
+                         ids=lambda v: getattr(v, "label", v))
+def test_starter_cells_report_not_yet(chapter: str, ex, capsys, monkeypatch) -> None:
+    """The student edition's starter cell, then its check cell: the starter's hint."""
+    monkeypatch.delenv(STRICT, raising=False)
+    assert ex.starter, f"{chapter}: {ex.label} has a check but no starter cell"
+    namespace: dict = {}
+    for cell in ex.starter + ex.checks:
+        exec(compile(cell.source, f"{chapter}:{ex.label}", "exec"), namespace)
+    assert capsys.readouterr().out == (
+        "not yet: replace the `...` in the starter cell with your answer\n")
+
+
+def _assigned(source: str) -> set[str]:
+    """Names a code cell binds (assignments, loops, functions, imports)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+@pytest.mark.parametrize(("chapter", "ex"), _exercises_with_checks(),
+                         ids=lambda v: getattr(v, "label", v))
+def test_check_cell_reads_what_the_solution_assigns(chapter: str, ex) -> None:
+    """A check must not read the starter's `...` in the book: the solution sets its answer."""
+    solution = set().union(*(_assigned(code) for code in ex.solution_code))
+    for cell in ex.checks:
+        for call in ast.walk(ast.parse(cell.source)):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "check":
+                read = {n.id for arg in call.args[1:] for n in ast.walk(arg)
+                        if isinstance(n, ast.Name)}
+                assert read <= solution, f"{chapter}: {ex.label}'s solution never sets " \
+                    f"{sorted(read - solution)}"
 
 
 @pytest.mark.parametrize("label", sorted(CHECKS))
@@ -114,6 +160,16 @@ def test_starter_answer_is_not_yet(label: str) -> None:
         ("nb07-3", (10.5, 16.0), "worst attack type"),
         ("nb03-2", [[0.5, 0.5]], "256 bins"),
         ("nb05-2", "not a dict", "could not read your answer"),
+        ("nb01-1", {"quick": (8, 8), "full": (32, 8)}, "s × s cells"),
+        ("nb01-1", {"quick": (64, 64), "full": (1024, 64)}, "not its area"),
+        ("nb01-2", {"official": 48, "paper": 72, "erm": 24}, "average"),
+        ("nb01-2", {"official": 24, "paper": 60, "erm": 24}, "K times"),
+        ("nb01-3", [0.001] * 60, "do not grow"),
+        ("nb01-3", [0.001] * 5, "more steps"),
+        ("nb07-3", (10.5, ...), "replace the `...`"),
+        ("nb08-1", {"source_val": 15.0, "last": 18.0, "target_oracle": 16.0}, "cannot be higher"),
+        ("nb10-2", 0.25, "not the other way round"),
+        ("nb10-3", "sgd_steps", "give your function"),
     ],
 )
 def test_wrong_answers_get_a_hint(label: str, answer, hint: str) -> None:
@@ -130,10 +186,86 @@ def test_wrong_answers_get_a_hint(label: str, answer, hint: str) -> None:
         ("nb05-2", {64: 8, 96: 12, 128: 16}),
         ("nb05-3", 1_180_160),
         ("nb07-3", (10.5, 17.5)),
+        ("nb01-1", {"quick": (64, 8), "full": (1024, 8)}),
+        ("nb01-2", {"official": 48, "paper": 60.2, "erm": 24}),
+        ("nb08-1", {"source_val": 15.0, "last": 18.0, "target_oracle": 11.0}),
+        ("nb10-2", 4.0),
     ],
 )
 def test_right_answers_are_correct(label: str, answer) -> None:
     assert evaluate(label, answer) == (True, "correct")
+
+
+def test_momentum_check_on_torch_steps() -> None:
+    def steps(**options) -> list[float]:
+        w = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([w], lr=0.001, **options)
+        out = []
+        for _ in range(60):
+            before = w.item()
+            opt.zero_grad()
+            w.sum().backward()
+            opt.step()
+            out.append(before - w.item())
+        return out
+
+    assert evaluate("nb01-3", steps(momentum=0.9)) == (True, "correct")
+    assert "Nesterov" in evaluate("nb01-3", steps(momentum=0.9, nesterov=True))[1]
+    assert "do not grow" in evaluate("nb01-3", steps(momentum=0.9, dampening=0.9))[1]
+
+
+def test_hypergradient_check_against_autograd() -> None:
+    """The check's finite differences agree with autograd on the chapter's toy."""
+    th = torch.tensor(0.8, dtype=torch.float64, requires_grad=True)
+    toy = lambda t, p, x, y: (t * p * x - y) ** 2  # noqa: E731
+
+    def outer(steps: int, graph: bool) -> float:
+        p = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+        for _ in range(steps):
+            p = p - 0.1 * torch.autograd.grad(toy(th, p, 1.0, 1.0), p, create_graph=graph)[0]
+        return torch.autograd.grad(toy(th, p, 2.0, 0.5), th)[0].item()
+
+    exact = outer(2, graph=True)
+    assert evaluate("nb06-3", (exact, exact)) == (True, "correct")
+    assert "one inner step" in evaluate("nb06-3", (outer(1, True), exact))[1]
+    assert "first-order term" in evaluate("nb06-3", (outer(2, graph=False), exact))[1]
+    assert evaluate("nb06-3", (exact, exact + 0.01))[1].startswith("not yet: by hand")
+
+
+def test_paired_difference_check() -> None:
+    by_seed = pd.DataFrame({"mp": [21.6, 15.9, 22.1], "erm": [27.9, 19.2, 6.7]})
+    paired = by_seed["mp"] - by_seed["erm"]
+    unpaired = (by_seed["mp"].var() + by_seed["erm"].var()) ** 0.5
+    assert evaluate("nb08-3", (by_seed, paired, unpaired)) == (True, "correct")
+    assert "MP − ERM" in evaluate("nb08-3", (by_seed, -paired, unpaired))[1]
+    sd_sum = by_seed["mp"].std() + by_seed["erm"].std()
+    assert "not the standard deviations" in evaluate("nb08-3", (by_seed, paired, sd_sum))[1]
+
+
+def test_loss_scale_check_calls_the_function() -> None:
+    def run(optimiser):
+        def sgd_steps(loss_scale: float, lr: float) -> torch.Tensor:
+            torch.manual_seed(0)
+            w = torch.nn.Linear(4, 1)
+            opt = optimiser(w.parameters(), lr=lr)
+            data = torch.randn(16, 4)
+            for _ in range(3):
+                opt.zero_grad()
+                (loss_scale * w(data).pow(2).mean()).backward()
+                opt.step()
+            return w.weight.detach()
+        return sgd_steps
+
+    sgd = run(lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9))
+    assert evaluate("nb10-3", sgd) == (True, "correct")
+    assert "Adam" in evaluate("nb10-3", run(torch.optim.Adam))[1]
+
+
+def test_batchnorm_modes_check() -> None:
+    mp = torch.rand(8, 3, 16, 16)
+    assert "identical" in evaluate("nb11-3", (mp, mp.clone()))[1]
+    assert evaluate("nb11-3", (mp, mp.flip(0))) == (True, "correct")
+    assert "[0, 1]" in evaluate("nb11-3", (mp, mp * 3))[1]
 
 
 def test_check_prints_one_line_and_strict_mode_raises(capsys, monkeypatch) -> None:

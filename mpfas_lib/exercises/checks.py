@@ -36,12 +36,18 @@ def normalise(label: str) -> str:
     return label if label.startswith("ex-") else f"ex-{label}"
 
 
+def _unanswered(answer: Any) -> bool:
+    """The starter's ``...`` (or None), alone or in the tuple of a multi-part answer."""
+    parts = answer if isinstance(answer, tuple) else (answer,)
+    return any(part is None or part is Ellipsis for part in parts)
+
+
 def evaluate(label: str, answer: Any) -> tuple[bool, str]:
     """(correct, message) of an answer; a wrong or malformed answer never raises."""
     label = normalise(label)
     if label not in CHECKS:
         return False, f"not yet: there is no check for {label!r}"
-    if answer is None or answer is Ellipsis:
+    if _unanswered(answer):
         return False, "not yet: replace the `...` in the starter cell with your answer"
     try:
         hint = CHECKS[label](answer)
@@ -86,10 +92,86 @@ def _int_answer(answer: Any, truth: int, slips: dict[int, str]) -> str | None:
     return slips.get(int(value), "recount: write the count as a sum, one term per layer")
 
 
+def _all_close(a: list[float], b: list[float], **tolerance: float) -> bool:
+    """Same length and every pair close (math.isclose)."""
+    return len(a) == len(b) and all(
+        math.isclose(x, y, **tolerance) for x, y in zip(a, b, strict=True))
+
+
 def _profile():
     from mpfas_lib.profile import get_profile
 
     return get_profile()
+
+
+# ---- chapter 01: getting started -----------------------------------------------------
+
+@register("ex-nb01-1")
+def _pixel_map_cells(answer: Any) -> str | None:
+    from mpfas_lib.profile import get_profile
+
+    got = _mapping(answer, 'a dict {"quick": (cells, patch side), "full": (...)}')
+    if not {"quick", "full"} <= set(got):
+        return "give both profiles, quick and full"
+    for name in ("quick", "full"):
+        p = get_profile(name)
+        cells, side = (_number(v) for v in got[name])
+        if cells == p.map_size:
+            return f"{name}: a map of side s has s × s cells"
+        if side == (p.image_size // p.map_size) ** 2:
+            return f"{name}: give the patch's side in pixels, not its area"
+        if cells != p.map_size**2 or side != p.image_size // p.map_size:
+            return (f"{name}: read the profile's image_size and map_size "
+                    "(get_profile(name)); the map is taken at stride 8")
+    return None
+
+
+@register("ex-nb01-2")
+def _faces_per_iteration(answer: Any) -> str | None:
+    from mpfas_lib.profile import get_profile
+    from mpfas_lib.training import get_method
+
+    got = {str(k).lower(): _number(v) for k, v in
+           _mapping(answer, 'a dict {"official": ..., "paper": ..., "erm": ...}').items()}
+    if not {"official", "paper", "erm"} <= set(got):
+        return "give the faces per iteration of official mode, paper mode and ERM"
+    k, K = get_profile("full").batch_per_class, get_method("mp").inner_steps
+    faces = lambda n_phi: 2 * k * (K * n_phi + 3 - n_phi)  # noqa: E731
+    if got["erm"] != 2 * k * 3:
+        return ("ERM takes one batch of all three domains: k genuine and k spoof faces each"
+                if got["erm"] != k * 3 else "a batch holds k genuine *and* k spoof faces")
+    if got["official"] != faces(1):
+        if got["official"] == 2 * k * 3:
+            return "D_φ is seen K times (K inner steps), D_θ once"
+        if got["official"] == faces(1) // 2:
+            return "a batch holds k genuine *and* k spoof faces per domain"
+        return "official mode: one domain in D_φ (K batches), two in D_θ (one batch)"
+    if math.isclose(got["paper"], faces(2), abs_tol=0.5):
+        return "paper mode puts one or two domains in D_φ, each half of the time: average"
+    if not math.isclose(got["paper"], (faces(1) + faces(2)) / 2, abs_tol=1.5):
+        return "paper mode: average the count over the sizes of D_φ that split_domains draws"
+    return None
+
+
+@register("ex-nb01-3")
+def _momentum_steps(answer: Any) -> str | None:
+    steps = [_number(s) for s in answer]
+    if len(steps) < 30:
+        return "take more steps (about 60): momentum needs a few tens of steps to build up"
+    if steps[0] <= 0:
+        return "record each step as w before − w after: with gradient 1, SGD moves w down"
+    ratios = [s / steps[0] for s in steps]
+    plain = [(1 - 0.9 ** (t + 1)) / (1 - 0.9) for t in range(len(steps))]
+    nesterov = [(1 + 0.9 * b) / 1.9 for b in plain]
+    close = lambda a, b: _all_close(a, b, rel_tol=1e-3)  # noqa: E731
+    if close(ratios, [1.0] * len(steps)):
+        return "the steps do not grow: use momentum=0.9 (and leave dampening at 0)"
+    if close(ratios, nesterov):
+        return "these are Nesterov steps: use plain momentum (nesterov=False)"
+    if not close(ratios, plain):
+        return ("the steps do not grow as momentum predicts: keep the gradient at 1 and the "
+                "learning rate fixed, and record one step per optimiser step")
+    return None
 
 
 # ---- chapter 02: datasets and protocols ---------------------------------------------
@@ -332,6 +414,82 @@ def _erm_moves(answer: Any) -> str | None:
     return None
 
 
+# The scalar toy of chapter 06: L(θ, φ; x, y) = (θφx − y)², one point per split.
+_TOY = {"theta": 0.8, "phi": 0.5, "alpha": 0.1, "phi_point": (1.0, 1.0), "theta_point": (2.0, 0.5)}
+
+
+def _toy_outer(theta: float, steps: int, through: bool = True) -> float:
+    """L_θ after ``steps`` inner steps of Φ on D_φ; ``through=False`` freezes Φ_k at θ0."""
+    (x1, y1), (x2, y2), alpha = _TOY["phi_point"], _TOY["theta_point"], _TOY["alpha"]
+    inner_theta = theta if through else _TOY["theta"]
+    p = _TOY["phi"]
+    for _ in range(steps):
+        p -= alpha * 2 * (inner_theta * p * x1 - y1) * inner_theta * x1
+    return (theta * p * x2 - y2) ** 2
+
+
+def _toy_gradient(steps: int, through: bool = True, h: float = 1e-5) -> float:
+    """d L_θ / dΘ of the toy by central differences (independent of the chain rule)."""
+    t = _TOY["theta"]
+    return (_toy_outer(t + h, steps, through) - _toy_outer(t - h, steps, through)) / (2 * h)
+
+
+@register("ex-nb06-3")
+def _hypergradient_k2(answer: Any) -> str | None:
+    by_autograd, by_hand = (_number(v) for v in answer)
+    truth = _toy_gradient(2)
+    slips = {
+        _toy_gradient(1): "this is the gradient through one inner step: take K = 2",
+        _toy_gradient(2, through=False): ("this is the first-order term alone: Φ₂ must stay a "
+                                          "function of Θ (create_graph=True in both inner "
+                                          "steps; add dΦ₂/dΘ · ∂_Φ L_θ by hand)"),
+    }
+    for value, where in ((by_autograd, "autograd"), (by_hand, "by hand")):
+        if math.isclose(value, truth, rel_tol=1e-6, abs_tol=1e-8):
+            continue
+        for wrong, hint in slips.items():
+            if math.isclose(value, wrong, rel_tol=1e-6, abs_tol=1e-8):
+                return f"{where}: {hint}"
+        if where == "by hand":
+            return ("by hand: carry dΦ_k/dΘ through both inner steps; the second step depends "
+                    "on Θ directly and through Φ₁, and its terms are taken at Φ₁")
+        return "autograd: differentiate L_θ(Θ, Φ₂) with respect to Θ, for the toy above"
+    return None
+
+
+def _gradient_list(grads: Any, what: str) -> list:
+    import torch
+
+    grads = [torch.as_tensor(g).detach() for g in grads]
+    if not grads:
+        raise ValueError(f"{what} is empty")
+    return grads
+
+
+@register("ex-nb06-4")
+def _alternating_gradient(answer: Any) -> str | None:
+    import torch
+
+    at_new, at_old = answer
+    at_new = _gradient_list(at_new, "the gradient at Φ'")
+    at_old = _gradient_list(at_old, "the gradient at Φ")
+    if [g.shape for g in at_new] != [g.shape for g in at_old]:
+        return "both are gradients with respect to Θ's parameters: the same list of shapes"
+    if not all(torch.isfinite(g).all() for g in at_new + at_old):
+        return "a gradient is not finite"
+    norm = lambda gs: torch.sqrt(sum((g.double() ** 2).sum() for g in gs)).item()  # noqa: E731
+    if norm(at_old) == 0:
+        return "the gradient at Φ is zero: take it of the loss on the batch with respect to Θ"
+    gap = norm([a - b for a, b in zip(at_new, at_old, strict=True)])
+    if gap == 0:
+        return ("the two gradients are equal: take one after the Φ step (at Φ'), the other at "
+                "the old Φ")
+    if gap >= norm(at_old):
+        return ("the Θ gradient changed by more than its own size: did the Φ step use the "
+                "learning rate α (LR)?")
+    return None
+
+
 # ---- chapter 07: evaluation ----------------------------------------------------------
 
 @register("ex-nb07-1")
@@ -399,4 +557,193 @@ def _spread_over_k(answer: Any) -> str | None:
         return "give the mean HTER (over seeds) of each of the four values of K"
     if not all(0 <= v <= 100 for v in values):
         return "HTERs are percentages between 0 and 100"
+    return None
+
+
+# ---- chapter 08: training runs -------------------------------------------------------
+
+def _percentages(values: list[float], what: str) -> str | None:
+    if not all(math.isfinite(v) for v in values):
+        return f"a {what} is missing (NaN): check the runs you averaged"
+    if not all(0 <= v <= 100 for v in values):
+        return f"{what}s are percentages between 0 and 100"
+    return None
+
+
+@register("ex-nb08-1")
+def _selection_rules(answer: Any) -> str | None:
+    got = {str(k): _number(v) for k, v in _mapping(answer, "a dict {rule: mean HTER}").items()}
+    rules = ["source_val", "last", "target_oracle"]
+    if set(got) != set(rules):
+        return f"give one mean HTER per rule: {rules}"
+    if (hint := _percentages(list(got.values()), "HTER")) is not None:
+        return hint
+    if got["target_oracle"] > min(got["source_val"], got["last"]) + 1e-9:
+        return ("the oracle picks each run's evaluation with the lowest HTER at the target-EER "
+                "threshold, so its mean of that HTER (hter_target_eer) cannot be higher")
+    return None
+
+
+@register("ex-nb08-2")
+def _frame_or_video(answer: Any) -> str | None:
+    import numpy as np
+
+    columns = getattr(answer, "columns", None)
+    if getattr(columns, "nlevels", 1) != 2:
+        return ("give a table with two-level columns (level, metric): frame and video, each "
+                "with hter_source and auc, one row per method")
+    needed = {(lvl, m) for lvl in ("frame", "video") for m in ("hter_source", "auc")}
+    if not needed <= set(columns):
+        return f"the columns need {sorted(needed)}"
+    if len(answer) < 2:
+        return "give one row per method"
+    values = answer[sorted(needed)].to_numpy(dtype=float).ravel().tolist()
+    if (hint := _percentages(values, "metric")) is not None:
+        return hint
+    if np.allclose(answer["frame"][["hter_source", "auc"]].to_numpy(dtype=float),
+                   answer["video"][["hter_source", "auc"]].to_numpy(dtype=float)):
+        return ("the two levels are identical: compute one of them with "
+                'run_rows(runs, level="frame")')
+    return None
+
+
+@register("ex-nb08-3")
+def _paired_difference(answer: Any) -> str | None:
+    by_seed, paired, unpaired_sd = answer
+    if not hasattr(by_seed, "columns") or not {"mp", "erm"} <= set(by_seed.columns):
+        return "by_seed: a table with one row per seed and columns mp and erm"
+    mp, erm = by_seed["mp"].astype(float), by_seed["erm"].astype(float)
+    if len(by_seed) < 2 or not by_seed.index.is_unique:
+        return "by_seed: one row per seed of one protocol (at least two seeds)"
+    if (hint := _percentages([*mp, *erm], "HTER")) is not None:
+        return hint
+    diff = [_number(v) for v in paired]
+    close = lambda a, b: _all_close(a, b, abs_tol=1e-9)  # noqa: E731
+    if close(diff, list(erm - mp)):
+        return "paired: the difference is MP − ERM, seed by seed (negative favours MP)"
+    if not close(diff, list(mp - erm)):
+        return "paired: subtract ERM's HTER from MP's of the same seed"
+    sd = _number(unpaired_sd)
+    if math.isclose(sd, mp.std() + erm.std(), rel_tol=1e-9):
+        return "unpaired_sd: add the variances, not the standard deviations, then take the root"
+    if math.isclose(sd, math.sqrt(mp.var(ddof=0) + erm.var(ddof=0)), rel_tol=1e-9) and len(mp) > 1:
+        return "unpaired_sd: use the sample variances (ddof = 1, pandas' default)"
+    if not math.isclose(sd, math.sqrt(mp.var() + erm.var()), rel_tol=1e-9):
+        return "unpaired_sd: combine MP's and ERM's standard deviations over seeds as √(s₁² + s₂²)"
+    return None
+
+
+# ---- chapter 10: the paper and the authors' code -------------------------------------
+
+@register("ex-nb10-1")
+def _lateral_average(answer: Any) -> str | None:
+    import torch
+
+    model, diff = answer
+    fusion = getattr(model, "fusion", None)
+    if fusion is None or not hasattr(fusion, "lateral"):
+        return ("give the modified copy of the official HFN (with .fusion.lateral) and the "
+                "difference")
+    rgb, mp = fusion.lateral["rgb"], fusion.lateral["map"]
+    averaged = [lvl for lvl in range(len(rgb)) if torch.equal(rgb[lvl].weight, mp[lvl].weight)]
+    if not averaged:
+        return "no level's RGB and MP laterals share their weights: copy their average into both"
+    diff = _number(diff)
+    if not math.isfinite(diff) or diff < 0:
+        return "give the largest absolute difference of the pixel maps (a number ≥ 0)"
+    if diff < 1e-5:
+        return ("that is float rounding, what averaging the 3×3 convs gives: did you compare "
+                "the modified copy's pixel map with the unmodified network's, on the same input?")
+    return None
+
+
+@register("ex-nb10-2")
+def _first_step_ratio(answer: Any) -> str | None:
+    from mpfas_lib.training import get_method
+
+    ratio, K = _number(answer), get_method("mp").inner_steps
+    if math.isclose(ratio, K, rel_tol=1e-3):
+        return None
+    if math.isclose(ratio, 1 / K, rel_tol=1e-3):
+        return "the ratio is the official step over the paper's, not the other way round"
+    if math.isclose(ratio, 1, rel_tol=1e-3):
+        return "both steps are equal: build the official one with phi_optimizer_for(phi, lr, K)"
+    if ratio > K:
+        return "compare the first step only: from the second on, momentum adds 0.9× the last update"
+    return "take one gradient of the same loss for both, and compare the norms of the two steps"
+
+
+@register("ex-nb10-3")
+def _loss_scale(answer: Any) -> str | None:
+    import torch
+
+    if not callable(answer):
+        return "give your function sgd_steps(loss_scale, lr) that returns the weights"
+    run = lambda scale, lr: torch.as_tensor(answer(scale, lr)).detach().double()  # noqa: E731
+    base = run(1.0, 0.01)
+    if not torch.equal(base, run(1.0, 0.01)):
+        return "two runs with the same arguments differ: seed the model and the data inside"
+    if torch.equal(base, run(1.0, 0.005)):
+        return "the learning rate has no effect: pass lr to the optimiser"
+    if torch.allclose(run(0.5, 0.01), run(1.0, 0.005)):
+        return None
+    if torch.equal(base, run(0.5, 0.01)):
+        return ("the loss scale has no effect: multiply the loss by loss_scale before "
+                "backward(), and use torch.optim.SGD (an adaptive optimiser such as Adam "
+                "cancels a constant scale)")
+    return ("halving the loss and halving the learning rate give different weights: use "
+            "torch.optim.SGD (with momentum 0.9), not an adaptive optimiser")
+
+
+# ---- chapter 11: the Meta Pattern explorer -------------------------------------------
+
+@register("ex-nb11-1")
+def _channel_gaps(answer: Any) -> str | None:
+    import numpy as np
+
+    if not hasattr(answer, "to_numpy") or answer.ndim != 2:
+        return "give a table: one row per domain, one column per MP channel"
+    values = answer.to_numpy(dtype=float)
+    if values.shape != (4, 3):
+        return (f"expected 4 domains × 3 channels, got {values.shape}: average each face's "
+                "pattern over its pixels, then subtract spoof from genuine per domain")
+    if not np.isfinite(values).all() or np.abs(values).max() > 1:
+        return "the MP lies in [0, 1] (a sigmoid), so a difference of means lies in [−1, 1]"
+    if not values.any():
+        return "every gap is zero: take genuine (even rows of the faces) minus spoof (odd rows)"
+    return None
+
+
+@register("ex-nb11-2")
+def _exposure_change(answer: Any) -> str | None:
+    got = {str(k).lower(): _number(v) for k, v in
+           _mapping(answer, "a dict {map: mean |change|}").items()}
+    keys = {name: [k for k in got if name in k] for name in ("rgb", "mp", "lbp")}
+    if any(len(found) != 1 for found in keys.values()) or len(got) != 3:
+        return "give three changes: the RGB input, the MP (last snapshot) and ColorLBP"
+    rgb, mp, lbp = (got[keys[name][0]] for name in ("rgb", "mp", "lbp"))
+    if not all(math.isfinite(v) and 0 <= v <= 1 for v in (rgb, mp, lbp)):
+        return "a mean absolute change of maps in [0, 1] lies in [0, 1]"
+    if rgb == 0:
+        return "the input did not change: multiply the faces by 0.7"
+    if rgb > 0.3 + 1e-6:
+        return ("darkening by 0.7 changes a pixel g by 0.3 g ≤ 0.3: measure |dark − faces|, "
+                "not the darkened image")
+    if mp == 0:
+        return "the MP did not move: apply Φ to the darkened faces as well"
+    return None
+
+
+@register("ex-nb11-3")
+def _batchnorm_modes(answer: Any) -> str | None:
+    import torch
+
+    eval_mp, train_mp = (torch.as_tensor(t).detach() for t in answer)
+    if eval_mp.ndim != 4 or eval_mp.shape != train_mp.shape:
+        return "give both patterns of the same faces, each an [N, 3, H, W] tensor"
+    if min(eval_mp.min(), train_mp.min()) < 0 or max(eval_mp.max(), train_mp.max()) > 1:
+        return "the MP lies in [0, 1] (a sigmoid): give Φ's output"
+    if torch.equal(eval_mp, train_mp):
+        return ("the two patterns are identical: call .eval() for one pass and .train() for "
+                "the other")
     return None
