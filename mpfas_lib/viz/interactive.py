@@ -22,6 +22,7 @@ __all__ = [
     "ExplorerImages",
     "grid_explorer",
     "html",
+    "image_uri",
     "pattern_panels",
     "patterns_for_states",
     "png_uri",
@@ -55,9 +56,21 @@ def to_uint8(x: Any, cmap: str | None = None) -> np.ndarray:
 
 def png_uri(img: np.ndarray) -> str:
     """A [H, W, 3] uint8 array as a PNG data URI (what plotly's ``go.Image(source=...)`` shows)."""
+    return image_uri(img, "png")
+
+
+def image_uri(img: np.ndarray, fmt: str = "png") -> str:
+    """A [H, W, 3] uint8 array as a PNG (lossless) or JPEG (quality 90, a fifth of the bytes
+    for photographs: keeps pages with many pictures small) data URI."""
+    if fmt not in ("png", "jpeg"):
+        raise ValueError(f"image format must be 'png' or 'jpeg', got {fmt!r}")
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    pic = Image.fromarray(np.ascontiguousarray(img))
+    if fmt == "png":
+        pic.save(buf, format="PNG", optimize=True)
+    else:
+        pic.save(buf, format="JPEG", quality=90)
+    return f"data:image/{fmt};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def pattern_panels(
@@ -122,32 +135,41 @@ def grid_explorer(
     dropdown_name: str = "sample",
     title: str | None = None,
     width_px: int = 760,
+    cols: int | None = None,
+    active: int = 0,
+    fmt: str = "png",
 ) -> go.Figure:
-    """A plotly figure: a row of image panels, a slider and a dropdown, no kernel needed.
+    """A plotly figure: a grid of image panels, a slider and a dropdown, no kernel needed.
 
     ``images[s, d, p]`` is panel p of dropdown choice d at slider position s. The slider
     switches animation frames (one per slider position, carrying every dropdown choice's
     pictures); the dropdown switches which choice's traces are visible. Both controls are
-    independent because frames never touch visibility. The figure fills its container's
-    width (``width_px`` only sets the height, for panels of about ``width_px / n_panels``).
+    independent because frames never touch visibility. Panels fill rows of ``cols`` (default:
+    one row); the slider starts at position ``active``; pictures are embedded as ``fmt``
+    ("png" or "jpeg", see :func:`image_uri`). The figure fills its container's width
+    (``width_px`` only sets the height, for panels of about ``width_px / cols``).
     """
     _check_stack(images, slider_labels, dropdown_labels, panel_titles)
     n_s, n_d, n_p = images.shape[:3]
-    fig = make_subplots(rows=1, cols=n_p, subplot_titles=list(panel_titles),
-                        horizontal_spacing=0.01)
+    if not 0 <= active < n_s:
+        raise ValueError(f"active slider position {active} is outside 0..{n_s - 1}")
+    n_c = min(cols or n_p, n_p)
+    n_r = -(-n_p // n_c)
+    fig = make_subplots(rows=n_r, cols=n_c, subplot_titles=list(panel_titles),
+                        horizontal_spacing=0.01, vertical_spacing=0.06 if n_r > 1 else 0.0)
 
     def traces(s: int) -> list[go.Image]:
         return [
-            go.Image(source=png_uri(images[s, d, p]), hoverinfo="skip",
+            go.Image(source=image_uri(images[s, d, p], fmt), hoverinfo="skip",
                      name=f"{dropdown_labels[d]} | {panel_titles[p]}")
             for d in range(n_d)
             for p in range(n_p)
         ]
 
-    for i, tr in enumerate(traces(0)):
+    for i, tr in enumerate(traces(active)):
         d, p = divmod(i, n_p)
         tr.visible = d == 0
-        fig.add_trace(tr, row=1, col=p + 1)
+        fig.add_trace(tr, row=p // n_c + 1, col=p % n_c + 1)
     fig.frames = [go.Frame(name=str(lab), data=traces(s), traces=list(range(n_d * n_p)))
                   for s, lab in enumerate(slider_labels)]
     steps = [
@@ -171,10 +193,10 @@ def grid_explorer(
     # the panel titles whatever height the page gives the figure
     fig.update_layout(
         title={"text": title or "", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-        height=int(width_px / n_p) + 230,
+        height=int(n_r * width_px / n_c * images.shape[3] / images.shape[4]) + 230,
         autosize=True,
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        sliders=[{"active": 0, "currentvalue": {"prefix": f"{slider_name}: "},
+        sliders=[{"active": active, "currentvalue": {"prefix": f"{slider_name}: "},
                   "pad": {"t": 10}, "steps": steps, "x": 0.36, "len": 0.64}],
         updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0,
                       "xanchor": "left", "y": -0.02, "yanchor": "top", "showactive": True,
@@ -184,6 +206,9 @@ def grid_explorer(
         ann.font = {"size": 10}
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    for p in range(n_p, n_r * n_c):  # empty cells of the last row
+        fig.update_xaxes(visible=False, row=p // n_c + 1, col=p % n_c + 1)
+        fig.update_yaxes(visible=False, row=p // n_c + 1, col=p % n_c + 1)
     return fig
 
 
