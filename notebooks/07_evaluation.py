@@ -244,6 +244,28 @@ iso = iso_metrics(frame_s2, frame_y, threshold=0.5, attack_types=attack)
 iso
 
 # %% [markdown]
+# ## Interactive: moving the threshold
+#
+# Every HTER in this chapter is one point of the same ROC curve. The figure below uses the
+# synthetic target scores of the first section: the slider moves the threshold $\tau$, the
+# blue circle moves along the ROC curve and the blue line over the score histograms, and
+# the title gives APCER, BPCER and HTER at $\tau$ (with one attack type the HTER equals the
+# ACER). The three labelled thresholds, 0.5, the source-EER threshold and the target-EER
+# threshold (the oracle), are marked on both plots and are slider positions of their own;
+# the figure opens at the lowest of them. It works in the web page without a running
+# kernel.
+
+# %%
+from mpfas_lib.viz.interactive import html
+from mpfas_lib.viz.method_figures import roc_threshold_explorer
+
+marked = {"0.5": 0.5, "source EER": float(threshold_at_eer(src_s, src_y)),
+          "target EER": float(eer(tgt_s, tgt_y)[1])}
+roc_fig = roc_threshold_explorer(tgt_s, tgt_y, marked,
+                                 title="unseen target domain (synthetic scores)")
+html(roc_fig, div_id="roc-threshold-explorer")
+
+# %% [markdown]
 # ## Summary
 #
 # * HTER averages the false acceptance and false rejection rates at a threshold; AUC and

@@ -275,3 +275,24 @@ def test_roc_threshold_explorer_moves_the_operating_point() -> None:
     assert point.y[0] == pytest.approx(1 - r["bpcer"] / 100)
     assert f"HTER {r['acer']:.1f} %" in fig.frames[i].layout.title.text
     assert _frame_data(fig, 0) != _frame_data(fig, len(names) - 1)
+
+
+def test_shown_at_enlarges_without_smoothing_and_reduces_by_area() -> None:
+    from mpfas_lib.viz.interactive import shown_at
+
+    x = torch.arange(4.0).view(1, 1, 2, 2).expand(2, 3, 2, 2)
+    big = shown_at(x, 4)
+    assert big.shape == (2, 3, 4, 4) and set(big.unique().tolist()) == {0.0, 1.0, 2.0, 3.0}
+    assert shown_at(torch.ones(3, 8, 8), 4).shape == (3, 4, 4)
+    np.testing.assert_allclose(shown_at(x, 1).flatten(), 1.5)
+
+
+def test_pattern_panels_channel_ranges_spread_the_colour_map() -> None:
+    pattern = torch.full((3, 4, 4), 0.50)
+    pattern[:, 0] = 0.52
+    plain, _ = pattern_panels(torch.rand(3, 4, 4), pattern)
+    spread, titles = pattern_panels(torch.rand(3, 4, 4), pattern, ranges=[(0.5, 0.52)] * 3)
+    assert titles[2] == "MP ch. 1 (0.50–0.52)"
+    contrast = [int(np.abs(p[0, 0].astype(int) - p[-1, -1].astype(int)).sum())
+                for p in (plain[2], spread[2])]
+    assert contrast[1] > 10 * max(contrast[0], 1)

@@ -26,6 +26,7 @@ __all__ = [
     "pattern_panels",
     "patterns_for_states",
     "png_uri",
+    "shown_at",
     "to_uint8",
     "widget_explorer",
 ]
@@ -73,22 +74,35 @@ def image_uri(img: np.ndarray, fmt: str = "png") -> str:
     return f"data:image/{fmt};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def shown_at(x: torch.Tensor, px: int) -> torch.Tensor:
+    """Images [..., C, H, W] resized to px × px for display: enlarged without smoothing (the
+    pixels stay visible), reduced by area averaging."""
+    lead = x.shape[:-3]
+    flat = x.reshape(-1, *x.shape[-3:]).float()
+    mode = "nearest" if px >= x.shape[-1] else "area"
+    return torch.nn.functional.interpolate(flat, size=(px, px), mode=mode).reshape(
+        *lead, x.shape[-3], px, px)
+
+
 def pattern_panels(
     image: torch.Tensor, pattern: torch.Tensor, maps: Mapping[str, torch.Tensor] | None = None,
-    cmap: str = "viridis",
+    cmap: str = "viridis", ranges: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[list[np.ndarray], list[str]]:
     """Panels of one face: input, MP as RGB, its three channels (coloured), handcrafted maps.
 
     ``image`` and ``pattern`` are [3, H, W] in [0, 1]; ``maps`` maps a name to a [3, H, W]
-    handcrafted map (shown as RGB). Returns (uint8 panels, panel titles).
+    handcrafted map (shown as RGB). Channel c is coloured over [0, 1], or over ``ranges[c]``
+    (one fixed range per channel for a whole explorer, so pictures stay comparable while a
+    narrow range of values is spread over the colour map). Returns (uint8 panels, titles).
     """
     if pattern.dim() != 3 or pattern.shape[0] != 3:
         raise ValueError(f"pattern must be [3, H, W], got {list(pattern.shape)}")
     panels = [to_uint8(image), to_uint8(pattern)]
     titles = ["input", "MP (as RGB)"]
     for c in range(3):
-        panels.append(to_uint8(pattern[c], cmap=cmap))
-        titles.append(f"MP ch. {c + 1}")
+        lo, hi = ranges[c] if ranges is not None else (0.0, 1.0)
+        panels.append(to_uint8((pattern[c] - lo) / max(hi - lo, 1e-8), cmap=cmap))
+        titles.append(f"MP ch. {c + 1}" + (f" ({lo:.2f}–{hi:.2f})" if ranges else ""))
     for name, m in (maps or {}).items():
         panels.append(to_uint8(m))
         titles.append(name)
