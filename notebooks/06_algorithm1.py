@@ -278,13 +278,27 @@ a1_fig = algorithm1_explorer(stages, title=f"one Algorithm 1 iteration, {S.profi
                              "profile, synthetic")
 html(a1_fig, div_id="algorithm1-explorer")
 
+# %%
+K_s = len(stages.labels) - 2
+for name, values in (("phi", stages.loss_phi), ("theta", stages.loss_theta)):
+    glue(f"a1s_{name}_start", float(values[0]), display=False)
+    glue(f"a1s_{name}_inner", float(values[K_s]), display=False)
+    glue(f"a1s_{name}_end", float(values[-1]), display=False)
+pd.DataFrame({"loss on the first D_φ batch": stages.loss_phi,
+              "loss on the D_θ batch": stages.loss_theta}, index=stages.labels).round(4)
+
 # %% [markdown]
 # Moving the slider shows the pseudo-code at work: during the inner steps only the blue
 # bars grow, and the orange ones stay at exactly zero, because the inner loop touches only
-# $\Phi$; at the $\Theta$ step the blue bars stop and the orange ones appear. The two loss
-# curves need not fall together: the inner steps lower the loss on $D_\phi$ batches, and
-# whether they also help on $D_\theta$, the domains $\Phi$ was not just tuned on, is
-# exactly what the $\Theta$ step and the next iterations are about.
+# $\Phi$; at the $\Theta$ step the blue bars stop and the orange ones appear. In this
+# iteration the loss on the first $D_\phi$ batch went from
+# {glue:text}`a1s_phi_start:.3f` at the start to {glue:text}`a1s_phi_inner:.3f` after the
+# $K$ inner steps, and the loss on the $D_\theta$ batch, from domains $\Phi$ was not tuned
+# on, from {glue:text}`a1s_theta_start:.3f` to {glue:text}`a1s_theta_inner:.3f`; the
+# $\Theta$ step then brought it to {glue:text}`a1s_theta_end:.3f`. One iteration of a
+# freshly initialised model says little on its own; the two curves need not move together,
+# and whether the inner steps also help on $D_\theta$ is what the outer objective rewards
+# over many iterations.
 
 # %% [markdown]
 # ## Summary

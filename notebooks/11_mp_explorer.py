@@ -162,15 +162,15 @@ glue("ex_iters", saved["iterations"][-1], display=False)
 # with training. Each channel is coloured from dark to yellow over one fixed range, the
 # range its values span over all snapshots and faces (given in the panel title), so the
 # pictures stay comparable while small differences remain visible. The slider moves through
-# training (every other snapshot, plus the selected one); it opens at iteration
+# training (every third snapshot, plus the selected one); it opens at iteration
 # {glue:text}`ex_selected`, the model that source validation selected. The menu picks the
 # face: a synthetic face of one domain, genuine or spoof, or a capture of a photograph.
 # Synthetic faces are enlarged without smoothing, so their 64 pixels stay visible.
 
 # %%
-DISPLAY = 192  # pixels per picture in the page
+DISPLAY = 160  # pixels per picture in the page
 its = saved["iterations"]
-keep = sorted({its[0], selected, its[-1], *its[::2]})
+keep = sorted({its[0], selected, its[-1], *its[::3]})
 states = [saved["states"][its.index(t)] for t in keep]
 photo_patterns = patterns_for_states(lambda: build_extractor("conv2"), states, photos)
 all_faces = torch.cat([shown_at(faces, DISPLAY), shown_at(photos, DISPLAY)])
@@ -199,7 +199,7 @@ print(stack.shape)
 training_fig = grid_explorer(
     stack, [str(t) for t in keep], all_names, titles, slider_name="iteration",
     dropdown_name="face", title=f"Meta Pattern during Algorithm 1 ({source})", cols=3,
-    active=keep.index(selected), fmt="jpeg")
+    active=keep.index(selected), fmt="jpeg", static_panels=[0, 5])  # input, ColorLBP
 html(training_fig, div_id="mp-training-explorer")
 
 # %% [markdown]

@@ -223,6 +223,20 @@ FIGURES_JS = """
 }))()
 """
 
+# A figure inside a collapsed dropdown (an exercise's solution): the title to click, or null.
+TOGGLE_JS = """
+(() => {
+  const gd = document.querySelector('.plotly-graph-div[data-check-index="%(i)d"]');
+  if (gd.getBoundingClientRect().width > 0) return null;
+  const box = gd.closest('.dropdown');
+  const title = box ? box.querySelector('.admonition-title, summary') : null;
+  if (!title) return {error: 'hidden, and not inside a dropdown'};
+  title.scrollIntoView({block: 'center'});
+  const b = title.getBoundingClientRect();
+  return {x: b.x + 20, y: b.y + b.height / 2};
+})()
+"""
+
 STATE_JS = """
 (() => {
   const gd = document.querySelector('.plotly-graph-div[data-check-index="%(i)d"]');
@@ -326,6 +340,18 @@ class Checker:
         figures = self.dt.js(FIGURES_JS) or []
         print(f"{page}: {len(figures)} interactive figure(s)")
         for fig in figures:  # type: ignore[union-attr]
+            toggle = self.dt.js(TOGGLE_JS % {"i": fig["index"]})
+            if toggle is not None:  # open it as a reader would, with a click on its title
+                if "error" in toggle:
+                    self.failures.append(f"{page} figure {fig['index']}: {toggle['error']}")
+                    continue
+                self.dt.pump(0.3)
+                self.dt.click(toggle["x"], toggle["y"])
+                self.dt.pump(1.0)
+                if self.dt.js(TOGGLE_JS % {"i": fig["index"]}) is not None:
+                    self.failures.append(f"{page} figure {fig['index']}: clicking its "
+                                         "dropdown's title did not show it")
+                    continue
             st = self.state(fig["index"])
             if st["plotly"] != "object":
                 self.failures.append(f"{page}: plotly.js is not loaded (window.Plotly missing)")

@@ -175,6 +175,16 @@ def test_grid_explorer_wraps_panels_into_rows_and_starts_at_active() -> None:
         grid_explorer(stack, ["a", "b", "c"], ["x"], list("PQRST"), active=5)
 
 
+def test_grid_explorer_static_panels_are_embedded_once() -> None:
+    stack = _stack(n_s=3, n_d=2, n_p=3, size=8)
+    fig = grid_explorer(stack, ["a", "b", "c"], ["x", "y"], list("PQR"), static_panels=[0])
+    assert list(fig.frames[1].traces) == [1, 2, 4, 5]
+    assert fig.frames[1].data[2].source == png_uri(stack[1, 1, 1])
+    assert fig.layout.updatemenus[0].direction == "up"
+    with pytest.raises(ValueError, match="static panels"):
+        grid_explorer(stack, ["a", "b", "c"], ["x", "y"], list("PQR"), static_panels=[3])
+
+
 def test_cdc_theta_explorer_theta_zero_is_vanilla_and_slider_changes_picture() -> None:
     from mpfas_lib.models import build_extractor
     from mpfas_lib.viz.method_figures import cdc_theta_explorer, cdc_theta_stack

@@ -61,8 +61,8 @@ def png_uri(img: np.ndarray) -> str:
 
 
 def image_uri(img: np.ndarray, fmt: str = "png") -> str:
-    """A [H, W, 3] uint8 array as a PNG (lossless) or JPEG (quality 90, a fifth of the bytes
-    for photographs: keeps pages with many pictures small) data URI."""
+    """A [H, W, 3] uint8 array as a PNG (lossless) or JPEG (quality 85, a fraction of the
+    bytes for photographs: keeps pages with many pictures small) data URI."""
     if fmt not in ("png", "jpeg"):
         raise ValueError(f"image format must be 'png' or 'jpeg', got {fmt!r}")
     buf = io.BytesIO()
@@ -70,7 +70,7 @@ def image_uri(img: np.ndarray, fmt: str = "png") -> str:
     if fmt == "png":
         pic.save(buf, format="PNG", optimize=True)
     else:
-        pic.save(buf, format="JPEG", quality=90)
+        pic.save(buf, format="JPEG", quality=85)
     return f"data:image/{fmt};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -152,6 +152,7 @@ def grid_explorer(
     cols: int | None = None,
     active: int = 0,
     fmt: str = "png",
+    static_panels: Sequence[int] = (),
 ) -> go.Figure:
     """A plotly figure: a grid of image panels, a slider and a dropdown, no kernel needed.
 
@@ -160,8 +161,11 @@ def grid_explorer(
     pictures); the dropdown switches which choice's traces are visible. Both controls are
     independent because frames never touch visibility. Panels fill rows of ``cols`` (default:
     one row); the slider starts at position ``active``; pictures are embedded as ``fmt``
-    ("png" or "jpeg", see :func:`image_uri`). The figure fills its container's width
-    (``width_px`` only sets the height, for panels of about ``width_px / cols``).
+    ("png" or "jpeg", see :func:`image_uri`). Panels listed in ``static_panels`` do not
+    depend on the slider (e.g. the input): they are embedded once, not in every frame. The
+    menu opens upwards, over the panels, so its entries stay inside the figure. The figure
+    fills its container's width (``width_px`` only sets the height, for panels of about
+    ``width_px / cols``).
     """
     _check_stack(images, slider_labels, dropdown_labels, panel_titles)
     n_s, n_d, n_p = images.shape[:3]
@@ -172,19 +176,24 @@ def grid_explorer(
     fig = make_subplots(rows=n_r, cols=n_c, subplot_titles=list(panel_titles),
                         horizontal_spacing=0.01, vertical_spacing=0.06 if n_r > 1 else 0.0)
 
-    def traces(s: int) -> list[go.Image]:
+    if any(not 0 <= p < n_p for p in static_panels):
+        raise ValueError(f"static panels {list(static_panels)} outside 0..{n_p - 1}")
+    moving = [p for p in range(n_p) if p not in static_panels]
+
+    def traces(s: int, panels: Sequence[int] = range(n_p)) -> list[go.Image]:
         return [
             go.Image(source=image_uri(images[s, d, p], fmt), hoverinfo="skip",
                      name=f"{dropdown_labels[d]} | {panel_titles[p]}")
             for d in range(n_d)
-            for p in range(n_p)
+            for p in panels
         ]
 
     for i, tr in enumerate(traces(active)):
         d, p = divmod(i, n_p)
         tr.visible = d == 0
         fig.add_trace(tr, row=p // n_c + 1, col=p % n_c + 1)
-    fig.frames = [go.Frame(name=str(lab), data=traces(s), traces=list(range(n_d * n_p)))
+    fig.frames = [go.Frame(name=str(lab), data=traces(s, moving),
+                           traces=[d * n_p + p for d in range(n_d) for p in moving])
                   for s, lab in enumerate(slider_labels)]
     steps = [
         {
@@ -207,14 +216,14 @@ def grid_explorer(
     # the panel titles whatever height the page gives the figure
     fig.update_layout(
         title={"text": title or "", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-        height=int(n_r * width_px / n_c * images.shape[3] / images.shape[4]) + 230,
+        height=int(n_r * width_px / n_c * images.shape[3] / images.shape[4]) + 200,
         autosize=True,
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
         sliders=[{"active": active, "currentvalue": {"prefix": f"{slider_name}: "},
                   "pad": {"t": 10}, "steps": steps, "x": 0.36, "len": 0.64}],
         updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0,
                       "xanchor": "left", "y": -0.02, "yanchor": "top", "showactive": True,
-                      "pad": {"t": 20}}],
+                      "direction": "up", "pad": {"t": 20}}],
     )
     for ann in fig.layout.annotations:
         ann.font = {"size": 10}

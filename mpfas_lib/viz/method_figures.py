@@ -108,7 +108,8 @@ def cdc_theta_explorer(image: Tensor, thetas: Sequence[float] | None = None,
     stack, titles = cdc_theta_stack(image, thetas, depths, seed)
     return grid_explorer(stack, [f"{t:.1f}" for t in thetas], [f"CDC{d}" for d in depths],
                          titles, slider_name="θ", dropdown_name="extractor", title=title,
-                         active=thetas.index(0.7) if 0.7 in thetas else 0, fmt="jpeg")
+                         active=thetas.index(0.7) if 0.7 in thetas else 0, fmt="jpeg",
+                         static_panels=[0])
 
 
 # ---------------------------------------------------------------- chapter 05: Eq. 9
