@@ -218,14 +218,13 @@ def test_fusion_explorer_levels_streams_and_eq9_sum() -> None:
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     stack, sliders, dropdown = fusion_stack(theta, phi, x, display_px=16)
     assert stack.shape == (3, 4, 5, 16, 16, 3)
-    assert sliders[0].startswith("i = 1 (layer4") and sliders[2].startswith("i = 3 (layer2")
-    assert dropdown == ["0 | top stream (RGB)", "0 | bottom stream (MP)",
-                        "1 | top stream (RGB)", "1 | bottom stream (MP)"]
+    assert sliders[0].startswith("i = 1: layer4") and sliders[2].startswith("i = 3: layer2")
+    assert dropdown == ["0 | RGB stream", "0 | MP stream", "1 | RGB stream", "1 | MP stream"]
     assert np.all(stack[0, :, 3] == stack[0, 0, 3, 0, 0])  # m_0 = 0: a flat carried panel
     assert not np.array_equal(stack[1, 0, 3], stack[1, 0, 3, :1, :1])
     fig = fusion_explorer(theta, phi, x, ["a", "b"], display_px=16)
     assert len(fig.frames) == 3 and _frame_data(fig, 0) != _frame_data(fig, 2)
-    assert fig.layout.updatemenus[0].buttons[1].label == "face | stream: a | bottom stream (MP)"
+    assert fig.layout.updatemenus[0].buttons[1].label == "show: a | MP stream"
 
 
 def test_fusion_stack_refuses_other_fusions() -> None:

@@ -164,7 +164,7 @@ def fusion_stack(theta: HFN, phi: nn.Module, images: Tensor, display_px: int = 1
         levels.append((level, aligned))
         carried.append(up)
         fused.append(prev)
-    names = {"rgb": "top stream (RGB)", "map": "bottom stream (MP)"}
+    names = {"rgb": "RGB stream", "map": "MP stream"}
     stack, dropdown = [], []
     for i, ((level, aligned), up, m) in enumerate(zip(levels, carried, fused, strict=True)):
         row = []
@@ -188,7 +188,7 @@ def fusion_stack(theta: HFN, phi: nn.Module, images: Tensor, display_px: int = 1
                 if i == 0:
                     dropdown.append(f"{b} | {names[s]}")
         stack.append(row)
-    sliders = [f"i = {i + 1} (layer{level + 2}, {fused[i].shape[-1]} px)"
+    sliders = [f"i = {i + 1}: layer{level + 2}, {fused[i].shape[-1]} px"
                for i, (level, _) in enumerate(levels)]
     return np.asarray(stack, dtype=np.uint8), sliders, dropdown
 
@@ -202,7 +202,7 @@ def fusion_explorer(theta: HFN, phi: nn.Module, images: Tensor, names: Sequence[
               "aligned C(m<sup>s</sup><sub>i</sub>)", "carried U[C(m<sub>i−1</sub>)]",
               "fused m<sub>i</sub>"]
     return grid_explorer(stack, sliders, labels, titles, slider_name="hierarchy",
-                         dropdown_name="face | stream", title=title, fmt="png")
+                         dropdown_name="show", title=title, fmt="png")
 
 
 # ---------------------------------------------------------------- chapter 06: Algorithm 1
@@ -384,8 +384,8 @@ def roc_threshold_explorer(
                                  mode="markers", name=f"{name} (τ = {t:.2f})",
                                  marker={"symbol": symbols[k % 5], "size": 11}), row=1, col=1)
         fig.add_vline(x=t, line={"dash": "dash", "width": 1, "color": "grey"}, row=1, col=2)
-    height = float(np.histogram(s[y == 1], bins=20, range=(0, 1))[0].max()
-                   + np.histogram(s[y == 0], bins=20, range=(0, 1))[0].max())
+    height = 1.05 * float(max(np.histogram(s[y == c], bins=20, range=(0, 1))[0].max()
+                              for c in (0, 1)))
 
     def moving(i: int) -> list[go.Scatter]:
         r = rates[i]
@@ -415,6 +415,9 @@ def roc_threshold_explorer(
                      col=1)
     fig.update_yaxes(range=[-0.02, 1.02], title={"text": "1 − BPCER"}, row=1, col=1)
     fig.update_xaxes(range=[0, 1], title={"text": "score"}, row=1, col=2)
+    fig.update_yaxes(range=[0, height], title={"text": "videos"}, row=1, col=2)
+    for ann in fig.layout.annotations:  # the subplot titles
+        ann.font = {"size": 12}
     fig.update_layout(title=heading(start), barmode="overlay", height=520, autosize=True,
                       margin={"l": 10, "r": 10, "t": 90, "b": 10},
                       legend={"orientation": "h", "y": -0.25, "font": {"size": 10}},
