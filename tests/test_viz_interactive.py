@@ -305,3 +305,9 @@ def test_pattern_panels_channel_ranges_spread_the_colour_map() -> None:
     contrast = [int(np.abs(p[0, 0].astype(int) - p[-1, -1].astype(int)).sum())
                 for p in (plain[2], spread[2])]
     assert contrast[1] > 10 * max(contrast[0], 1)
+
+
+def test_html_redraws_a_figure_revealed_from_a_collapsed_solution() -> None:
+    fig = grid_explorer(_stack(), ["a", "b", "c"], ["x", "y"], list("PQRS"))
+    out = html(fig, div_id="hidden-at-first").data
+    assert "new ResizeObserver" in out and "getElementById('hidden-at-first')" in out

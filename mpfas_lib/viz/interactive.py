@@ -35,6 +35,12 @@ __all__ = [
 ExplorerImages = np.ndarray
 
 _PLOTLYJS_EMBEDDED = False
+# A figure drawn while hidden (in a collapsed solution) has no size: redraw it when shown.
+_REDRAW_WHEN_SHOWN = (
+    "(function(gd){if(!gd||!window.ResizeObserver)return;new ResizeObserver(function(){"
+    "if(gd.offsetWidth>0)Plotly.Plots.resize(gd);}).observe(gd);})"
+    "(document.getElementById('{plot_id}'));"
+)
 
 
 def to_uint8(x: Any, cmap: str | None = None) -> np.ndarray:
@@ -212,18 +218,19 @@ def grid_explorer(
         }
         for d, lab in enumerate(dropdown_labels)
     ]
-    # the menu sits left of the slider, both anchored below the panels, so neither covers
-    # the panel titles whatever height the page gives the figure
+    # the menu sits below the panels and the slider below the menu, full width, so neither
+    # covers the other or the panel titles whatever the labels' lengths
     fig.update_layout(
         title={"text": title or "", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
         height=int(n_r * width_px / n_c * images.shape[3] / images.shape[4]) + 200,
         autosize=True,
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
         sliders=[{"active": active, "currentvalue": {"prefix": f"{slider_name}: "},
-                  "pad": {"t": 10}, "steps": steps, "x": 0.36, "len": 0.64}],
+                  "pad": {"t": 56}, "steps": steps, "x": 0.02, "len": 0.96, "y": 0.0,
+                  "yanchor": "top"}],
         updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0,
-                      "xanchor": "left", "y": -0.02, "yanchor": "top", "showactive": True,
-                      "direction": "up", "pad": {"t": 20}}],
+                      "xanchor": "left", "y": 0.0, "yanchor": "top", "showactive": True,
+                      "direction": "up", "pad": {"t": 8}}],
     )
     for ann in fig.layout.annotations:
         ann.font = {"size": 10}
@@ -247,7 +254,8 @@ def html(fig: go.Figure, div_id: str | None = None):
     include = not _PLOTLYJS_EMBEDDED
     _PLOTLYJS_EMBEDDED = True
     return HTML(fig.to_html(full_html=False, include_plotlyjs=include, div_id=div_id,
-                            auto_play=False, config={"displayModeBar": False, "responsive": True}))
+                            auto_play=False, post_script=_REDRAW_WHEN_SHOWN,
+                            config={"displayModeBar": False, "responsive": True}))
 
 
 def widget_explorer(
