@@ -227,13 +227,16 @@ FIGURES_JS = """
 TOGGLE_JS = """
 (() => {
   const gd = document.querySelector('.plotly-graph-div[data-check-index="%(i)d"]');
-  if (gd.getBoundingClientRect().width > 0) return null;
+  const hidden = gd.getBoundingClientRect().width === 0 || gd.closest('.toggle-hidden') ||
+    (gd.checkVisibility && !gd.checkVisibility({visibilityProperty: true}));
+  if (!hidden) return null;
   const box = gd.closest('.dropdown');
-  const title = box ? box.querySelector('.admonition-title, summary') : null;
+  const title = box ? (box.querySelector('button.toggle-button') ||
+                       box.querySelector('.admonition-title, summary')) : null;
   if (!title) return {error: 'hidden, and not inside a dropdown'};
   title.scrollIntoView({block: 'center'});
   const b = title.getBoundingClientRect();
-  return {x: b.x + 20, y: b.y + b.height / 2};
+  return {x: b.x + b.width / 2, y: b.y + b.height / 2};
 })()
 """
 
