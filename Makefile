@@ -27,10 +27,11 @@ book: $(STAMP)
 	$(QUICK) $(STRICT) $(BIN)/jupyter-book build . --builder html -W --keep-going
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
-# Load the built explorer page in headless Chromium (Debian: apt-get install chromium):
-# no console errors, and moving the slider changes the picture.
+# Read every chapter page in headless Chromium (Debian: apt-get install chromium): no console
+# errors or failed resources, every slider and menu changes its figure, no absolute path of
+# this machine in the HTML; one screenshot per page in _build/shots/.
 check-book: book
-	$(BIN)/python scripts/check_book_page.py --html _build/html --shots _build/shots
+	$(BIN)/python scripts/check_book.py --html _build/html --toc _toc.yml --shots _build/shots
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mpfas_lib.paths import cache_dir, data_dir, results_dir
+from mpfas_lib.paths import cache_dir, data_dir, results_dir, shown
 from mpfas_lib.profile import Profile, get_profile
 
 
@@ -64,11 +64,13 @@ class Setup:
     data: Path | None
 
     def __str__(self) -> str:
-        data = self.data if self.data else "none (synthetic benchmark)"
+        # relative paths only: the executed notebooks are published as the book's pages
+        data = shown(self.data, "MPFAS_DATA") if self.data else "none (synthetic benchmark)"
         return (
             f"profile={self.profile.name} image_size={self.profile.image_size} "
             f"backbone={self.profile.backbone} device={device_name(self.device)} "
-            f"seed={self.seed}\ncache={self.cache}\nresults={self.results}\ndata={data}"
+            f"seed={self.seed}\ncache={shown(self.cache, 'MPFAS_CACHE')}\n"
+            f"results={shown(self.results, 'MPFAS_RESULTS')}\ndata={data}"
         )
 
 

@@ -367,6 +367,50 @@ print(f"change of W_t - W_b: {kept:.1e}; averaged pair vs one conv at lr/2: {as_
 # comparisons with the released code.
 
 # %% [markdown]
+# ## Interactive: Eq. 9 level by level
+#
+# What do the two streams contribute at each hierarchy? The figure below runs a trained
+# HFN, the study run of {doc}`08_training_runs` (without it, an untrained one; the title
+# says which), on the photographs of {doc}`03_handcrafted_features` captured as genuine,
+# print and replay faces. The slider picks the hierarchy $i$ (1 = layer4, the coarsest);
+# the menu picks a face and a stream. From left to right: the stream's input (the RGB face
+# or its Meta Pattern), the stream's tap $m^s_i$ (its first three principal components as
+# colours), the aligned map $C(m^s_i)$, the carried map $U[C(m_{i-1})]$ (zero at
+# $i = 1$) and the fused map $m_i$. The last three live in the same channel space and are
+# drawn with the same projection and colour scale (grey is zero), so $m_i$ is, visibly,
+# the sum of the two aligned maps and the carried one. The figure works in the web page
+# without a running kernel.
+
+# %%
+from mpfas_lib.data.photos import photo_batch
+from mpfas_lib.training.runs import trained_models
+from mpfas_lib.viz.interactive import html
+from mpfas_lib.viz.method_figures import fusion_explorer
+
+loaded = trained_models(S.results)
+if loaded is not None:
+    phi_t, theta_t, model_label = loaded
+else:
+    torch.manual_seed(0)
+    phi_t, theta_t = build_extractor("conv2").eval(), build_hfn(S.profile).eval()
+    model_label = f"untrained {S.profile.name}-profile HFN (study checkpoint missing)"
+print(model_label)
+
+# %%
+photos, photo_labels = photo_batch(128)
+astronaut = [i for i, n in enumerate(photo_labels) if n.startswith("astronaut")]
+fusion_fig = fusion_explorer(theta_t, phi_t, torch.from_numpy(photos[astronaut]),
+                             [photo_labels[i] for i in astronaut],
+                             title=f"Eq. 9 on photographs ({model_label})")
+html(fusion_fig, div_id="fusion-explorer")
+
+# %% [markdown]
+# Things to look for: at $i = 1$ the maps are a few pixels wide and the fused map is just
+# the sum of the two aligned maps; each finer level adds the detail of its own taps to the
+# upsampled coarse map; and switching between the top and bottom stream shows how much
+# each stream's aligned map looks like the fused one at each level.
+
+# %% [markdown]
 # ## Summary
 #
 # - The HFN has two identical ResNet streams, RGB and MP; three HFMs fuse

@@ -44,6 +44,7 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
+from mpfas_lib.data.photos import photo_batch
 from mpfas_lib.data.protocols import build_protocol
 from mpfas_lib.data.sampling import DomainBalancedBatches
 from mpfas_lib.features import build_map
@@ -56,6 +57,7 @@ from mpfas_lib.viz.interactive import (
     html,
     pattern_panels,
     patterns_for_states,
+    shown_at,
     widget_explorer,
 )
 
@@ -64,7 +66,7 @@ from mpfas_lib.viz.interactive import (
 #
 # We take the synthetic MICO protocol with target M and pick, in each of the four domains,
 # the first genuine frame and a spoof frame, alternating between print and replay attacks:
-# eight faces.
+# eight faces of 64 pixels, the size the model was trained on.
 
 # %%
 protocol = build_protocol("MICO:OCI-M", source="synthetic", profile=S.profile)
@@ -83,12 +85,26 @@ faces = torch.stack(faces)
 names
 
 # %% [markdown]
+# Synthetic heads are hard to read as faces, so we add the three photographs of
+# {doc}`03_handcrafted_features`, each captured at 256 pixels as a genuine face, a print and
+# a replay through the same attack model: Eileen Collins (scikit-image's `astronaut()`, a
+# NASA photograph, public domain), Grace Hopper (matplotlib's `grace_hopper.jpg`, a U.S.
+# Navy portrait, public domain) and the "cameraman" (scikit-image's `camera()`, by Lav
+# Varshney, CC0). They illustrate; nothing was trained on them.
+
+# %%
+photos, photo_labels = photo_batch(256)
+photos = torch.from_numpy(photos)
+photo_labels
+
+# %% [markdown]
 # ## Snapshots of Φ during training
 #
 # Every study run of {doc}`08_training_runs` kept its Φ at iteration 0 and at each
-# evaluation (`phi.pt` beside its results). We load those of MP on MICO:OCI-M, seed 0. If
-# they are missing, we train Φ and Θ with Algorithm 1 for a few quick-profile iterations
-# here and keep a copy of Φ every few iterations instead; the label says which.
+# evaluation (`phi.pt` beside its results), and marks the evaluation that source validation
+# selected. We load those of MP on MICO:OCI-M, seed 0. If they are missing, we train Φ and
+# Θ with Algorithm 1 for a few quick-profile iterations here and keep a copy of Φ every few
+# iterations instead; the label says which.
 
 # %%
 ITERATIONS, EVERY = 24, 4
@@ -103,15 +119,18 @@ else:
         DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class, seed=0),
         sorted(protocol.sources), hfn_loss, inner_steps=get_method("mp").inner_steps,
         lr=S.profile.lr, momentum=S.profile.momentum, seed=0)
-    saved = {"iterations": [0], "states": [copy.deepcopy(trainer.phi.state_dict())]}
+    saved = {"iterations": [0], "states": [copy.deepcopy(trainer.phi.state_dict())],
+             "selected": None}
     for _ in range(ITERATIONS):
         trainer.step()
         if trainer.iteration % EVERY == 0:
             saved["iterations"].append(trainer.iteration)
             saved["states"].append(copy.deepcopy(trainer.phi.state_dict()))
     source = f"{S.profile.name} profile, {ITERATIONS} iterations trained here, synthetic"
+selected = saved["selected"] if saved.get("selected") is not None else saved["iterations"][-1]
 glue("ex_source", source, display=False)
-print(source)
+glue("ex_selected", selected, display=False)
+print(source, "| selected iteration:", selected)
 
 # %% [markdown]
 # The MP of every snapshot for the eight faces, with Φ in evaluation mode:
@@ -138,19 +157,39 @@ glue("ex_iters", saved["iterations"][-1], display=False)
 #
 # ## The explorer
 #
-# Each row of panels shows one face: the input, the MP shown as an RGB image, its three
-# channels (colour-coded from 0, dark, to 1, yellow) and two handcrafted maps, ColorLBP
-# {cite}`boulkenafet2016colour` and HSV, which do not change with training. Drag the
-# slider to move through training; choose the face (domain, genuine or spoof) in the menu.
+# Each face gets six panels: the input, the MP shown as an RGB image, its three channels
+# and, for reference, the ColorLBP map {cite}`boulkenafet2016colour`, which does not change
+# with training. Each channel is coloured from dark to yellow over one fixed range, the
+# range its values span over all snapshots and faces (given in the panel title), so the
+# pictures stay comparable while small differences remain visible. The slider moves through
+# training (every third snapshot, plus the selected one); it opens at iteration
+# {glue:text}`ex_selected`, the model that source validation selected. The menu picks the
+# face: a synthetic face of one domain, genuine or spoof, or a capture of a photograph.
+# Synthetic faces are enlarged without smoothing, so their 64 pixels stay visible.
 
 # %%
-maps = {"ColorLBP": build_map("colorlbp")(faces), "HSV": build_map("hsv")(faces)}
+DISPLAY = 160  # pixels per picture in the page
+its = saved["iterations"]
+keep = sorted({its[0], selected, its[-1], *its[::3]})
+states = [saved["states"][its.index(t)] for t in keep]
+photo_patterns = patterns_for_states(lambda: build_extractor("conv2"), states, photos)
+all_faces = torch.cat([shown_at(faces, DISPLAY), shown_at(photos, DISPLAY)])
+all_patterns = torch.cat([shown_at(patterns[[its.index(t) for t in keep]], DISPLAY),
+                          shown_at(photo_patterns, DISPLAY)], dim=1)  # [snapshot, face, ...]
+lbp = build_map("colorlbp")
+all_lbp = torch.cat([shown_at(lbp(faces), DISPLAY), shown_at(lbp(photos), DISPLAY)])
+all_names = names + photo_labels
+ranges = [tuple(np.percentile(all_patterns[:, :, c].numpy(), [1, 99])) for c in range(3)]
+print(f"{len(keep)} snapshots x {len(all_names)} faces; channel ranges",
+      [f"{lo:.2f}-{hi:.2f}" for lo, hi in ranges])
+
+# %%
 stack, titles = [], None
-for s in range(len(saved["states"])):
+for s in range(len(keep)):
     row = []
-    for f in range(len(faces)):
-        panels, titles = pattern_panels(faces[f], patterns[s, f],
-                                        {k: v[f] for k, v in maps.items()})
+    for f in range(len(all_names)):
+        panels, titles = pattern_panels(all_faces[f], all_patterns[s, f],
+                                        {"ColorLBP": all_lbp[f]}, ranges=ranges)
         row.append(panels)
     stack.append(row)
 stack = np.asarray(stack, dtype=np.uint8)  # [snapshot, face, panel, H, W, 3]
@@ -158,8 +197,9 @@ print(stack.shape)
 
 # %%
 training_fig = grid_explorer(
-    stack, [str(t) for t in saved["iterations"]], names, titles, slider_name="iteration",
-    dropdown_name="face", title=f"Meta Pattern during Algorithm 1 ({source})")
+    stack, [str(t) for t in keep], all_names, titles, slider_name="iteration",
+    dropdown_name="face", title=f"Meta Pattern during Algorithm 1 ({source})", cols=3,
+    active=keep.index(selected), fmt="jpeg", static_panels=[0, 5])  # input, ColorLBP
 html(training_fig, div_id="mp-training-explorer")
 
 # %% [markdown]
@@ -169,8 +209,9 @@ html(training_fig, div_id="mp-training-explorer")
 # training later the running statistics fit and the face appears. Other things to look
 # for: whether the genuine and spoof faces of one domain get patterns of different texture
 # or colour balance where the attack leaves traces (print dots, screen moiré, colour
-# shifts), and whether that difference grows with training; the handcrafted maps on the
-# right respond to such traces in a fixed way.
+# shifts), and whether that difference grows with training; on the photographs, how the
+# same face's pattern changes between the genuine capture, the print and the replay. The
+# ColorLBP panel responds to such traces in a fixed way.
 #
 # ## Extractor variants
 #
@@ -178,7 +219,8 @@ html(training_fig, div_id="mp-training-explorer")
 # vanilla or central-difference convolution (CDC, {cite}`yu2020cdcn`). Before any training
 # their patterns already differ, because CDC subtracts θ times the centre pixel from each
 # kernel response and so reacts to local intensity differences (edges, fine texture)
-# instead of intensity itself. Here the menu picks the variant and the slider the face.
+# instead of intensity itself. Here, on the nine captures of the photographs, the menu picks
+# the variant and the slider the capture.
 
 # %%
 torch.manual_seed(0)
@@ -186,16 +228,18 @@ variant_patterns = {}
 with torch.no_grad():
     for v in EXTRACTOR_NAMES:
         phi_v = build_extractor(v).eval()
-        variant_patterns[v] = phi_v(faces)
+        variant_patterns[v] = shown_at(phi_v(photos), DISPLAY)
+shown_photos = shown_at(photos, DISPLAY)
 variant_stack = np.asarray(
-    [[pattern_panels(faces[f], variant_patterns[v][f])[0] for v in EXTRACTOR_NAMES]
-     for f in range(len(faces))], dtype=np.uint8)  # [face, variant, panel, H, W, 3]
-variant_titles = pattern_panels(faces[0], variant_patterns["conv2"][0])[1]
+    [[pattern_panels(shown_photos[f], variant_patterns[v][f])[0] for v in EXTRACTOR_NAMES]
+     for f in range(len(photos))], dtype=np.uint8)  # [capture, variant, panel, H, W, 3]
+variant_titles = pattern_panels(shown_photos[0], variant_patterns["conv2"][0])[1]
 
 # %%
 variant_fig = grid_explorer(
-    variant_stack, names, list(EXTRACTOR_NAMES), variant_titles, slider_name="face",
-    dropdown_name="extractor", title="untrained extractor variants (Fig. 8), synthetic faces")
+    variant_stack, photo_labels, list(EXTRACTOR_NAMES), variant_titles, slider_name="capture",
+    dropdown_name="extractor", title="untrained extractor variants (Fig. 8), photographs",
+    cols=3, fmt="jpeg")
 html(variant_fig, div_id="mp-variant-explorer")
 
 # %% [markdown]
@@ -207,7 +251,7 @@ html(variant_fig, div_id="mp-variant-explorer")
 # the notebook to use it. The plotly figures above need no kernel.
 
 # %% tags=["remove-output"]
-widget = widget_explorer(stack, [str(t) for t in saved["iterations"]], names, titles,
+widget = widget_explorer(stack, [str(t) for t in keep], all_names, titles,
                          slider_name="iteration", dropdown_name="face")
 widget
 
@@ -216,8 +260,9 @@ widget
 #
 # * The MP is a three-channel image of the same size as the face; its channels respond to
 #   colour and fine texture, and Algorithm 1 changes them gradually.
-# * Handcrafted maps (ColorLBP, HSV) respond to the same cues in a fixed way; the MP is
-#   learnt.
+# * Handcrafted maps such as ColorLBP respond to the same cues in a fixed way; the MP is
+#   learnt. Real photographs captured as genuine, print and replay faces show both on
+#   faces that are easy to read.
 # * Extractor variants differ before any training: CDC variants emphasise local
 #   differences.
 # * `mpfas_lib.viz.interactive.grid_explorer` builds kernel-free plotly explorers from a

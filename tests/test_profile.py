@@ -52,3 +52,25 @@ def test_setup_resolves_everything(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
     assert s.profile.name == "quick" and s.device.type == "cpu" and s.seed == 3
     assert s.cache.is_dir() and s.results.is_dir() and s.data is None
     assert "profile=quick" in str(s)
+
+
+def test_setup_prints_no_absolute_path(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from mpfas_lib.paths import REPO_ROOT
+
+    monkeypatch.setenv("MPFAS_CACHE", str(REPO_ROOT / ".mpfas_cache"))
+    monkeypatch.setenv("MPFAS_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MPFAS_DATA", str(tmp_path / "data"))
+    text = str(setup(seed=0, profile="quick", device="cpu"))
+    assert "cache=.mpfas_cache\n" in text
+    assert "results=$MPFAS_RESULTS\n" in text and text.endswith("data=$MPFAS_DATA")
+    assert str(REPO_ROOT) not in text and str(tmp_path) not in text
+
+
+def test_shown_paths_are_relative(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from mpfas_lib.paths import REPO_ROOT, shown
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert shown(REPO_ROOT / "results" / "study") == "results/study"
+    assert shown(REPO_ROOT) == "."
+    assert shown(tmp_path / ".cache" / "mpfas") == "~/.cache/mpfas"
+    assert shown("/somewhere/else/x") == "<outside the repository>/x"

@@ -441,3 +441,23 @@ def trained_phi(results: str | os.PathLike, profile: Profile, cache: str | os.Pa
     assert phi is not None
     phi.load_state_dict(snaps["states"][snaps["iterations"].index(chosen)])
     return phi.eval(), f"{label}, iteration {chosen}, synthetic"
+
+
+def trained_models(results: str | os.PathLike, run: str = STUDY_RUN
+                   ) -> tuple[torch.nn.Module, torch.nn.Module, str] | None:
+    """Φ and Θ of a study run's selected model, in eval mode, with a label (chapters 05, 11).
+
+    Reads the committed ``results/study/explorer/<run>.pt`` (both networks at the evaluation
+    selected on source validation); None when it is missing.
+    """
+    path = Path(results) / "study" / "explorer" / f"{run}.pt"
+    if not path.is_file():
+        return None
+    saved = load_checkpoint(path)
+    phi, theta = build_models(RunConfig.from_dict(saved["config"]))
+    if phi is None:
+        raise ValueError(f"{path}: run {run} has no learnt extractor Φ")
+    phi.load_state_dict(saved["phi"])
+    theta.load_state_dict(saved["theta"])
+    label = f"study run {run}, iteration {saved['iteration']}, synthetic"
+    return phi.eval(), theta.eval(), label

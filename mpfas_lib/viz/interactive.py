@@ -22,9 +22,11 @@ __all__ = [
     "ExplorerImages",
     "grid_explorer",
     "html",
+    "image_uri",
     "pattern_panels",
     "patterns_for_states",
     "png_uri",
+    "shown_at",
     "to_uint8",
     "widget_explorer",
 ]
@@ -33,6 +35,12 @@ __all__ = [
 ExplorerImages = np.ndarray
 
 _PLOTLYJS_EMBEDDED = False
+# A figure drawn while hidden (in a collapsed solution) has no size: redraw it when shown.
+_REDRAW_WHEN_SHOWN = (
+    "(function(gd){if(!gd||!window.ResizeObserver)return;new ResizeObserver(function(){"
+    "if(gd.offsetWidth>0)Plotly.Plots.resize(gd);}).observe(gd);})"
+    "(document.getElementById('{plot_id}'));"
+)
 
 
 def to_uint8(x: Any, cmap: str | None = None) -> np.ndarray:
@@ -55,27 +63,52 @@ def to_uint8(x: Any, cmap: str | None = None) -> np.ndarray:
 
 def png_uri(img: np.ndarray) -> str:
     """A [H, W, 3] uint8 array as a PNG data URI (what plotly's ``go.Image(source=...)`` shows)."""
+    return image_uri(img, "png")
+
+
+def image_uri(img: np.ndarray, fmt: str = "png") -> str:
+    """A [H, W, 3] uint8 array as a PNG (lossless) or JPEG (quality 85, a fraction of the
+    bytes for photographs: keeps pages with many pictures small) data URI."""
+    if fmt not in ("png", "jpeg"):
+        raise ValueError(f"image format must be 'png' or 'jpeg', got {fmt!r}")
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    pic = Image.fromarray(np.ascontiguousarray(img))
+    if fmt == "png":
+        pic.save(buf, format="PNG", optimize=True)
+    else:
+        pic.save(buf, format="JPEG", quality=85)
+    return f"data:image/{fmt};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def shown_at(x: torch.Tensor, px: int) -> torch.Tensor:
+    """Images [..., C, H, W] resized to px × px for display: enlarged without smoothing (the
+    pixels stay visible), reduced by area averaging."""
+    lead = x.shape[:-3]
+    flat = x.reshape(-1, *x.shape[-3:]).float()
+    mode = "nearest" if px >= x.shape[-1] else "area"
+    return torch.nn.functional.interpolate(flat, size=(px, px), mode=mode).reshape(
+        *lead, x.shape[-3], px, px)
 
 
 def pattern_panels(
     image: torch.Tensor, pattern: torch.Tensor, maps: Mapping[str, torch.Tensor] | None = None,
-    cmap: str = "viridis",
+    cmap: str = "viridis", ranges: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[list[np.ndarray], list[str]]:
     """Panels of one face: input, MP as RGB, its three channels (coloured), handcrafted maps.
 
     ``image`` and ``pattern`` are [3, H, W] in [0, 1]; ``maps`` maps a name to a [3, H, W]
-    handcrafted map (shown as RGB). Returns (uint8 panels, panel titles).
+    handcrafted map (shown as RGB). Channel c is coloured over [0, 1], or over ``ranges[c]``
+    (one fixed range per channel for a whole explorer, so pictures stay comparable while a
+    narrow range of values is spread over the colour map). Returns (uint8 panels, titles).
     """
     if pattern.dim() != 3 or pattern.shape[0] != 3:
         raise ValueError(f"pattern must be [3, H, W], got {list(pattern.shape)}")
     panels = [to_uint8(image), to_uint8(pattern)]
     titles = ["input", "MP (as RGB)"]
     for c in range(3):
-        panels.append(to_uint8(pattern[c], cmap=cmap))
-        titles.append(f"MP ch. {c + 1}")
+        lo, hi = ranges[c] if ranges is not None else (0.0, 1.0)
+        panels.append(to_uint8((pattern[c] - lo) / max(hi - lo, 1e-8), cmap=cmap))
+        titles.append(f"MP ch. {c + 1}" + (f" ({lo:.2f}–{hi:.2f})" if ranges else ""))
     for name, m in (maps or {}).items():
         panels.append(to_uint8(m))
         titles.append(name)
@@ -122,33 +155,51 @@ def grid_explorer(
     dropdown_name: str = "sample",
     title: str | None = None,
     width_px: int = 760,
+    cols: int | None = None,
+    active: int = 0,
+    fmt: str = "png",
+    static_panels: Sequence[int] = (),
 ) -> go.Figure:
-    """A plotly figure: a row of image panels, a slider and a dropdown, no kernel needed.
+    """A plotly figure: a grid of image panels, a slider and a dropdown, no kernel needed.
 
     ``images[s, d, p]`` is panel p of dropdown choice d at slider position s. The slider
     switches animation frames (one per slider position, carrying every dropdown choice's
     pictures); the dropdown switches which choice's traces are visible. Both controls are
-    independent because frames never touch visibility. The figure fills its container's
-    width (``width_px`` only sets the height, for panels of about ``width_px / n_panels``).
+    independent because frames never touch visibility. Panels fill rows of ``cols`` (default:
+    one row); the slider starts at position ``active``; pictures are embedded as ``fmt``
+    ("png" or "jpeg", see :func:`image_uri`). Panels listed in ``static_panels`` do not
+    depend on the slider (e.g. the input): they are embedded once, not in every frame. The
+    menu opens upwards, over the panels, so its entries stay inside the figure. The figure
+    fills its container's width (``width_px`` only sets the height, for panels of about
+    ``width_px / cols``).
     """
     _check_stack(images, slider_labels, dropdown_labels, panel_titles)
     n_s, n_d, n_p = images.shape[:3]
-    fig = make_subplots(rows=1, cols=n_p, subplot_titles=list(panel_titles),
-                        horizontal_spacing=0.01)
+    if not 0 <= active < n_s:
+        raise ValueError(f"active slider position {active} is outside 0..{n_s - 1}")
+    n_c = min(cols or n_p, n_p)
+    n_r = -(-n_p // n_c)
+    fig = make_subplots(rows=n_r, cols=n_c, subplot_titles=list(panel_titles),
+                        horizontal_spacing=0.01, vertical_spacing=0.06 if n_r > 1 else 0.0)
 
-    def traces(s: int) -> list[go.Image]:
+    if any(not 0 <= p < n_p for p in static_panels):
+        raise ValueError(f"static panels {list(static_panels)} outside 0..{n_p - 1}")
+    moving = [p for p in range(n_p) if p not in static_panels]
+
+    def traces(s: int, panels: Sequence[int] = range(n_p)) -> list[go.Image]:
         return [
-            go.Image(source=png_uri(images[s, d, p]), hoverinfo="skip",
+            go.Image(source=image_uri(images[s, d, p], fmt), hoverinfo="skip",
                      name=f"{dropdown_labels[d]} | {panel_titles[p]}")
             for d in range(n_d)
-            for p in range(n_p)
+            for p in panels
         ]
 
-    for i, tr in enumerate(traces(0)):
+    for i, tr in enumerate(traces(active)):
         d, p = divmod(i, n_p)
         tr.visible = d == 0
-        fig.add_trace(tr, row=1, col=p + 1)
-    fig.frames = [go.Frame(name=str(lab), data=traces(s), traces=list(range(n_d * n_p)))
+        fig.add_trace(tr, row=p // n_c + 1, col=p % n_c + 1)
+    fig.frames = [go.Frame(name=str(lab), data=traces(s, moving),
+                           traces=[d * n_p + p for d in range(n_d) for p in moving])
                   for s, lab in enumerate(slider_labels)]
     steps = [
         {
@@ -167,23 +218,27 @@ def grid_explorer(
         }
         for d, lab in enumerate(dropdown_labels)
     ]
-    # the menu sits left of the slider, both anchored below the panels, so neither covers
-    # the panel titles whatever height the page gives the figure
+    # the menu sits below the panels and the slider below the menu, full width, so neither
+    # covers the other or the panel titles whatever the labels' lengths
     fig.update_layout(
         title={"text": title or "", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-        height=int(width_px / n_p) + 230,
+        height=int(n_r * width_px / n_c * images.shape[3] / images.shape[4]) + 200,
         autosize=True,
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        sliders=[{"active": 0, "currentvalue": {"prefix": f"{slider_name}: "},
-                  "pad": {"t": 10}, "steps": steps, "x": 0.36, "len": 0.64}],
+        sliders=[{"active": active, "currentvalue": {"prefix": f"{slider_name}: "},
+                  "pad": {"t": 56}, "steps": steps, "x": 0.02, "len": 0.96, "y": 0.0,
+                  "yanchor": "top"}],
         updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0,
-                      "xanchor": "left", "y": -0.02, "yanchor": "top", "showactive": True,
-                      "pad": {"t": 20}}],
+                      "xanchor": "left", "y": 0.0, "yanchor": "top", "showactive": True,
+                      "direction": "up", "pad": {"t": 8}}],
     )
     for ann in fig.layout.annotations:
         ann.font = {"size": 10}
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    for p in range(n_p, n_r * n_c):  # empty cells of the last row
+        fig.update_xaxes(visible=False, row=p // n_c + 1, col=p % n_c + 1)
+        fig.update_yaxes(visible=False, row=p // n_c + 1, col=p % n_c + 1)
     return fig
 
 
@@ -199,7 +254,8 @@ def html(fig: go.Figure, div_id: str | None = None):
     include = not _PLOTLYJS_EMBEDDED
     _PLOTLYJS_EMBEDDED = True
     return HTML(fig.to_html(full_html=False, include_plotlyjs=include, div_id=div_id,
-                            auto_play=False, config={"displayModeBar": False, "responsive": True}))
+                            auto_play=False, post_script=_REDRAW_WHEN_SHOWN,
+                            config={"displayModeBar": False, "responsive": True}))
 
 
 def widget_explorer(
