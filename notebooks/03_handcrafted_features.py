@@ -50,8 +50,6 @@ from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.features import MAP_NAMES, build_map
 from mpfas_lib.features.lbp import local_binary_pattern
 from mpfas_lib.features.sfs import shape_from_shading
-from mpfas_lib.models import build_extractor
-from mpfas_lib.training.checkpoints import load_checkpoint
 from mpfas_lib.viz.figures import channel_grid, image_grid
 
 # %% [markdown]
@@ -276,21 +274,14 @@ float(np.abs(spaces["ycrcb"][0, 0].numpy() - opencv_y).max())
 #
 # The paper's Fig. 5 shows, for genuine and spoof faces, the RGB image next
 # to the handcrafted maps and the Meta Pattern. We do the same on the
-# synthetic frames. The MP column comes from an extractor trained by
-# Algorithm 1 if a quick-profile training run has saved one in the results
-# folder; otherwise from an *untrained* extractor. The column title says
-# which.
+# synthetic frames. The MP column comes from the extractor that Algorithm 1
+# trained in the committed study run (chapter 08); the column title says
+# which run and iteration.
 
 # %%
-run = S.results / "runs" / "MICO_OCI-M-mp-s0" / "model_best.pt"
-phi = build_extractor("conv2")
-if run.is_file():
-    phi.load_state_dict(load_checkpoint(run)["phi"])
-    phi.eval()
-    mp_label = "MP (Algorithm 1, quick, synthetic)"
-else:
-    phi.train()  # untrained: batch statistics normalise the output
-    mp_label = "MP (untrained)"
+from mpfas_lib.training.runs import trained_phi
+
+phi, mp_label = trained_phi(S.results, S.profile, S.cache)
 print(mp_label)
 
 # %%
@@ -330,7 +321,6 @@ plt.show()
 
 # %%
 from mpfas_lib.data.photos import PORTRAITS, photo_batch
-from mpfas_lib.training.runs import trained_phi
 
 pd.DataFrame({"source": {n: p.source for n, p in PORTRAITS.items()},
               "licence": {n: p.licence for n, p in PORTRAITS.items()}})
@@ -338,8 +328,7 @@ pd.DataFrame({"source": {n: p.source for n, p in PORTRAITS.items()},
 # %%
 photos, photo_labels = photo_batch(256)
 photos = torch.from_numpy(photos)
-phi_photo, phi_label = trained_phi(S.results, S.profile, S.cache)
-print(tuple(photos.shape), "| MP from", phi_label)
+print(tuple(photos.shape), "| MP from", mp_label)
 
 # %% [markdown]
 # Next to each capture: ColorLBP, the SfS depth (30 refinement steps instead of 150, to
@@ -351,7 +340,7 @@ photo_maps = {"ColorLBP": build_map("colorlbp")(photos),
               "Depth (SfS)": build_map("depth", steps=30)(photos),
               "HSV": build_map("hsv")(photos)}
 with torch.no_grad():
-    photo_maps["MP (trained)"] = phi_photo(photos)
+    photo_maps["MP (trained)"] = phi(photos)
 fig = image_grid([[photos[i]] + [m[i] for m in photo_maps.values()] for i in range(len(photos))],
                  row_labels=photo_labels, col_labels=["capture (256 px)", *photo_maps],
                  cell=1.5)
@@ -521,7 +510,8 @@ check("nb03-2", hists)
 # domains we print it relative to the map's mean.
 
 # %% tags=["starter", "remove-cell"]
-# A dict {"RGB": ..., "colorlbp": ..., "hsv": ..., "ycrcb": ...}: std over domains of the mean
+# Per map ("RGB", "colorlbp", "hsv", "ycrcb"): the std over domains of the map's mean, as a
+# dict, or a DataFrame with one row per map and a column "std over domains"
 spread = ...
 
 # %%
