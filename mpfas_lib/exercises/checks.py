@@ -65,7 +65,7 @@ def check(label: str, answer: Any) -> None:
         with open(log, "a", encoding="utf-8") as f:
             f.write(json.dumps({"label": normalise(label), "correct": ok}) + "\n")
     if not ok and os.environ.get(STRICT) == "1":
-        raise AssertionError(f"{normalise(label)}: the book's own answer fails its check: {message}")
+        raise AssertionError(f"{normalise(label)}: the book's answer fails its check: {message}")
 
 
 # ---- helpers -------------------------------------------------------------------------
