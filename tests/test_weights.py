@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.error import URLError
 
@@ -37,22 +36,20 @@ def test_full_profiles_start_from_imagenet_and_the_others_do_not() -> None:
     assert build_config(method="mp-official", profile="full").profile.pretrained == "imagenet"
 
 
-def test_full_train_without_weights_exits_2_with_one_line_in_seconds(tmp_path: Path) -> None:
+def test_full_train_without_weights_exits_2_with_one_line_before_any_work(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
            "TORCH_HOME": str(tmp_path / "torch"), "MPFAS_CACHE": str(tmp_path / "cache")}
     env.pop(pre.WEIGHTS_ENV, None)
-    start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "mpfas_lib", "train", "--profile", "full",
                            "--out", str(tmp_path / "runs"), "--no-progress"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
-    seconds = time.perf_counter() - start
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ImageNet weights for resnet50")
     for part in (NAME, str(tmp_path / "torch" / "hub" / "checkpoints"),
                  "python -m mpfas_lib weights --download", "--set pretrained=none"):
         assert part in lines[0]
-    assert seconds < 10, f"took {seconds:.1f} s"
+    # Refused before any work: no data generated, no run folder made.
     assert not (tmp_path / "cache").exists() and not (tmp_path / "runs").exists()
 
 
