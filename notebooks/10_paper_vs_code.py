@@ -198,7 +198,7 @@ with torch.no_grad():
     a, b = official(x, mp), single(x, mp)
 gap = (a.pixel_map - b.pixel_map).abs().max().item()
 redundant = sum(count_parameters(c) for c in official.fusion.top["map"])
-glue("pc_single_gap", gap, display=False)
+glue("pc_single_gap", float(gap), display=False)
 print(f"max |pixel map difference| = {gap:.2e}; redundant 3x3-conv parameters = {redundant}")
 
 # %% [markdown]
@@ -258,8 +258,8 @@ gap = (pair.fusion.top["rgb"][0].weight - pair.fusion.top["map"][0].weight).deta
 checks = {"pair's mean vs one conv at α/2": (w_pair - w_half).abs().max().item(),
           "pair's mean vs one conv at α": (w_pair - w_same).abs().max().item(),
           "change of W_t − W_b": (gap - gap0).abs().max().item()}
-glue("pc_half_gap", checks["pair's mean vs one conv at α/2"], display=False)
-glue("pc_same_gap", checks["pair's mean vs one conv at α"], display=False)
+glue("pc_half_gap", float(checks["pair's mean vs one conv at α/2"]), display=False)
+glue("pc_same_gap", float(checks["pair's mean vs one conv at α"]), display=False)
 pd.Series(checks, name="max |difference| after 3 steps").to_frame()
 
 # %% [markdown]
@@ -356,7 +356,7 @@ stream = {"ours": build_hfn(S.profile).norms["rgb"],
 seen = {(k, stat): getattr(norm(face), stat)(dim=(0, 2, 3)).tolist()
         for k, norm in stream.items() for stat in ("mean", "std")}
 seen = pd.DataFrame(seen).rename_axis("channel")
-glue("pc_spread", (seen[("ours", "std")] / seen[("code", "std")][::-1].values).mean(),
+glue("pc_spread", float((seen[("ours", "std")] / seen[("code", "std")][::-1].values).mean()),
      display=False)
 seen.round(3)
 
@@ -422,8 +422,8 @@ K = get_method("mp").inner_steps
 glue("pc_phi_paper", float(paper_t["|Φ−Φ0|"].iloc[K]), display=False)
 glue("pc_phi_official", float(official_t["|Φ−Φ0|"].iloc[K]), display=False)
 glue("pc_bn_official", float(official_t["|BN stats Θ − start|"].iloc[K]), display=False)
-glue("pc_theta_loss_paper", traces["paper"][1].theta_loss, display=False)
-glue("pc_theta_loss_official", traces["official"][1].theta_loss, display=False)
+glue("pc_theta_loss_paper", float(traces["paper"][1].theta_loss), display=False)
+glue("pc_theta_loss_official", float(traces["official"][1].theta_loss), display=False)
 
 # %% [markdown]
 # In both modes only Φ moves during the K inner steps and only Θ moves in the outer step.
@@ -470,8 +470,9 @@ rows = {(r["provenance"]["config"]["protocol"], r["provenance"]["seed"]):
 selections = pd.DataFrame.from_dict(rows, orient="index").round(2)
 if runs:
     glue("pc_n_runs", len(runs), display=False)
-    glue("pc_ours_mean", selections[("ours", "HTER, source thr.")].mean(), display=False)
-    glue("pc_code_mean", selections[("code's rule", "frame min HTER")].mean(), display=False)
+    glue("pc_ours_mean", float(selections[("ours", "HTER, source thr.")].mean()), display=False)
+    glue("pc_code_mean", float(selections[("code's rule", "frame min HTER")].mean()),
+         display=False)
 selections.rename_axis(["protocol", "seed"]) if runs else "no study runs under " + str(S.results)
 
 # %% [markdown]
