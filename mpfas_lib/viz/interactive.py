@@ -246,7 +246,8 @@ def html(fig: go.Figure, div_id: str | None = None):
     """The figure as an HTML output that works offline in the static book and in JupyterLab.
 
     plotly.js (about 5 MB) is embedded inline the first time this is called in a kernel,
-    so a page carries it once and needs no CDN; later figures reuse it.
+    so a notebook carries it once and needs no CDN; later figures reuse it. The book's build
+    replaces that copy by one shared ``_static/plotly.min.js`` (``book/_ext/shared_plotlyjs``).
     """
     from IPython.display import HTML
 
