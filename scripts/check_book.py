@@ -10,7 +10,9 @@ driven over the DevTools protocol (no kernel), and fails when
    click on its rail) and every menu is opened and another entry chosen, and each time the
    control's state, the figure's data and the pixels on screen must all change;
 3. any built HTML file contains an absolute path of the machine that built it (the
-   repository, the home folder, ``$MPFAS_CACHE``).
+   repository, the home folder, ``$MPFAS_CACHE``);
+4. a page embeds plotly.js (about 5 MB) inline instead of loading the one shared
+   ``_static/plotly.min.js`` (``book/_ext/shared_plotlyjs.py``).
 
 It saves one screenshot per page (at its first interactive figure, else the top) and a
 before/after picture of every control under ``--shots``. Installs nothing: it needs Chromium
@@ -85,6 +87,16 @@ def absolute_paths(html_root: Path, forbidden: list[str]) -> list[str]:
             if needle in text:
                 hits.append(f"{path.relative_to(html_root)}: {needle}")
     return hits
+
+
+# The licence header that starts a plotly.js bundle, right after a script's opening tag.
+INLINE_PLOTLYJS = re.compile(r"<script\b[^<>]*>\s*/\*\*\s*\*\s*plotly\.js v")
+
+
+def inline_plotlyjs(html_root: Path) -> list[str]:
+    """The built HTML pages (relative paths) that embed a plotly.js bundle inline."""
+    return [str(p.relative_to(html_root)) for p in sorted(html_root.rglob("*.html"))
+            if p.is_file() and INLINE_PLOTLYJS.search(p.read_text(errors="replace"))]
 
 
 def free_port() -> int:
@@ -430,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
 
     forbidden = [str(root.parents[1]), str(Path.home()), os.environ.get("MPFAS_CACHE", "")]
     leaks = absolute_paths(root, forbidden)
+    inline = inline_plotlyjs(root)
     shots = Path(args.shots)
     shutil.rmtree(shots, ignore_errors=True)
     server, base = serve(root)
@@ -456,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         server.shutdown()
         shutil.rmtree(profile_dir, ignore_errors=True)
     failures = checker.failures + [f"absolute path of this machine in {h}" for h in leaks]
+    failures += [f"{p}: embeds plotly.js inline instead of loading _static/plotly.min.js"
+                 for p in inline]
     if not args.page and interactive_pages < args.min_figures:
         failures.append(f"only {interactive_pages} pages have interactive figures "
                         f"(at least {args.min_figures} expected)")
@@ -468,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             print("FAIL:", f)
         return 1
     print("OK: no console errors or failed resources, every control changed its figure, "
-          "no absolute path of this machine in the built HTML")
+          "no absolute path of this machine in the built HTML, plotly.js in one shared file")
     return 0
 
 

@@ -175,6 +175,15 @@ def test_grid_explorer_wraps_panels_into_rows_and_starts_at_active() -> None:
         grid_explorer(stack, ["a", "b", "c"], ["x"], list("PQRST"), active=5)
 
 
+def test_grid_explorer_slider_leaves_room_for_its_end_labels() -> None:
+    stack = _stack(n_s=3, n_d=1, n_p=1, size=8)
+    long = grid_explorer(stack, ["astronaut genuine", "b", "camera replay"], ["x"], ["P"])
+    short = grid_explorer(stack, ["0", "5", "10"], ["x"], ["P"])
+    pad = long.layout.sliders[0].pad
+    assert pad.l > pad.r > short.layout.sliders[0].pad.r > short.layout.sliders[0].pad.l
+    assert pad.l >= 17 * 5 / 2 - 25  # half a 17-character label, less the 25 px left of it
+
+
 def test_grid_explorer_static_panels_are_embedded_once() -> None:
     stack = _stack(n_s=3, n_d=2, n_p=3, size=8)
     fig = grid_explorer(stack, ["a", "b", "c"], ["x", "y"], list("PQR"), static_panels=[0])

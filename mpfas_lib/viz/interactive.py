@@ -220,13 +220,16 @@ def grid_explorer(
     ]
     # the menu sits below the panels and the slider below the menu, full width, so neither
     # covers the other or the panel titles whatever the labels' lengths
+    # plotly centres a step's label on its tick: the rail leaves room for half of each end
+    # label (about 6 px a character at the default 12 px font) so they are not clipped
+    ends = {"l": 3 * len(str(slider_labels[0])), "r": 3 * len(str(slider_labels[-1]))}
     fig.update_layout(
         title={"text": title or "", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
         height=int(n_r * width_px / n_c * images.shape[3] / images.shape[4]) + 200,
         autosize=True,
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
         sliders=[{"active": active, "currentvalue": {"prefix": f"{slider_name}: "},
-                  "pad": {"t": 56}, "steps": steps, "x": 0.02, "len": 0.96, "y": 0.0,
+                  "pad": {"t": 56, **ends}, "steps": steps, "x": 0.02, "len": 0.96, "y": 0.0,
                   "yanchor": "top"}],
         updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0,
                       "xanchor": "left", "y": 0.0, "yanchor": "top", "showactive": True,
@@ -246,7 +249,8 @@ def html(fig: go.Figure, div_id: str | None = None):
     """The figure as an HTML output that works offline in the static book and in JupyterLab.
 
     plotly.js (about 5 MB) is embedded inline the first time this is called in a kernel,
-    so a page carries it once and needs no CDN; later figures reuse it.
+    so a notebook carries it once and needs no CDN; later figures reuse it. The book's build
+    replaces that copy by one shared ``_static/plotly.min.js`` (``book/_ext/shared_plotlyjs``).
     """
     from IPython.display import HTML
 
