@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_book_page import DevTools, free_port, start_chromium  # noqa: E402
+from check_book import DevTools, free_port, start_chromium  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW_MARKUP = ["{cite}", "{doc}", "{exercise-start}", "{solution-start}", "{ref}", "{glue:"]
