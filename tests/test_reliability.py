@@ -496,6 +496,22 @@ def test_item18_corrupt_cached_videos_are_found_and_generated_again(tmp_path, ca
         np.testing.assert_array_equal(np.load(fresh.video_path(spec))["frames"], frames)
 
 
+def test_item19_killed_synthetic_writers_leave_no_temporary_files(tmp_path):
+    bench = synthetic.SyntheticBenchmark(16, 2, 2, seed=0, root=tmp_path)
+    specs = bench.videos("M")[:2]
+    folder = bench.video_path(specs[0]).parent
+    folder.mkdir(parents=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = folder / f"{bench.video_path(specs[0]).stem}.{gone.stdout.strip()}.tmp.npz"
+    live = folder / f"{bench.video_path(specs[1]).stem}.{os.getppid()}.tmp.npz"
+    for tmp in (dead, live):
+        tmp.write_bytes(b"half a file")
+    bench.ensure(specs, progress=False)
+    assert not dead.exists() and live.exists()  # a running writer's file is left to it
+    assert all(bench.is_cached(s) for s in specs)
+
+
 def test_item19_orphaned_temporary_files_are_removed_on_start(tmp_path, monkeypatch):
     import mpfas_lib.training.runs as runs
 

@@ -542,6 +542,8 @@ class SyntheticBenchmark:
         missing = [s for s in specs if not self.is_cached(s)]
         if not missing:
             return
+        for folder in {self.video_path(s).parent for s in missing}:
+            remove_dead_writers_files(folder)
         corrupt = [self.video_path(s) for s in missing if self.video_path(s).is_file()]
         if corrupt:
             print(f"warning: {len(corrupt)} cached synthetic video(s) are truncated or altered "
@@ -582,6 +584,27 @@ class SyntheticBenchmark:
 
 
 _VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime) checked in this process
+
+
+def remove_dead_writers_files(folder: Path) -> list[Path]:
+    """Delete ``<video>.<pid>.tmp.npz`` files of writers that no longer run (killed mid-write)."""
+    removed = []
+    for tmp in folder.glob("*.tmp.npz"):
+        pid = tmp.name.rsplit(".", 3)[-3]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid < 2**22  # another user's process, or no such pid at all
+    return True
 
 
 def sidecar(path: Path) -> Path:
