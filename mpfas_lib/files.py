@@ -58,18 +58,26 @@ def os_error_line(error: OSError, path: str | os.PathLike | None = None) -> str:
     return line
 
 
-def writable_dir(path: str | os.PathLike, what: str) -> Path:
+def writable_dir(path: str | os.PathLike, what: str, create: bool = True) -> Path:
     """Create ``path`` if needed and prove it takes a file, else a UserError naming ``what``.
 
     ``os.access`` is not enough (it says yes to root on a read-only mount), so a probe file is
-    created and removed.
+    created and removed. With ``create=False`` (argument checks before any work) a missing
+    folder is not made: its nearest existing parent must take the probe instead.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"{what} {path} is a file, not a folder: choose a folder")
+    probe_dir = path
+    if not create:
+        while not probe_dir.exists() and probe_dir != probe_dir.parent:
+            probe_dir = probe_dir.parent
+        if not probe_dir.is_dir():
+            raise UserError(f"{what} {path} cannot be made: {probe_dir} is a file")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=path)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=probe_dir)
         os.close(fd)
         os.unlink(probe)
     except OSError as error:

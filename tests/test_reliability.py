@@ -351,6 +351,8 @@ def test_item11_resume_without_checkpoint_refused_and_default_run_name_accepted(
     assert cli(tiny("--resume", out=tmp_path)) == 2
     one_error_line(capsys.readouterr().err, "--resume", "no checkpoint at", "--out", "--seed")
     assert not (tmp_path / "MICO_OCI-M-mp-s0" / "results.json").exists()
+    assert cli(tiny("--resume", out=tmp_path / "typo")) == 2  # a mistyped --out ...
+    assert not (tmp_path / "typo").exists()  # ... is refused without being made
     saved = build_config(profile="quick", overrides=TINY)
     named = build_config(profile="quick", overrides={**TINY, "run_name": saved.name()})
     _check_resumable(named, saved.to_dict(), tmp_path / "checkpoint.pt")  # no change

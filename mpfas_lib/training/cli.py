@@ -63,7 +63,8 @@ def main(args: argparse.Namespace) -> int:
         check_pretrained(config.profile.pretrained, config.profile.backbone)
         if env_world_size() <= 1:
             pick_device(config.device)
-        writable_dir(args.out if args.out is not None else results_dir() / "runs", "--out")
+        writable_dir(args.out if args.out is not None else results_dir() / "runs", "--out",
+                     create=False)
     except (PretrainedWeightsError, UserError, ValueError) as error:
         report_error(error)
         return 2
