@@ -193,6 +193,8 @@ def test_det_is_the_roc_in_error_rates(seed: int) -> None:
         assert a == pytest.approx(float((s[y == 0] >= t).mean() * 100))
         assert b == pytest.approx(float((s[y == 1] < t).mean() * 100))
     assert np.all(np.diff(apcer) <= 0) and np.all(np.diff(bpcer) >= 0)
+    with pytest.raises(ValueError, match="length mismatch"):
+        det(s, y, attack_types=["print"])
 
 
 def test_video_scores() -> None:

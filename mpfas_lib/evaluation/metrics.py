@@ -192,12 +192,10 @@ def iso_metrics(
     accepted = s >= t
     bpcer = float((~accepted[y == 1]).mean()) * 100.0
     out: dict[str, Any] = {}
-    if attack_types is None:
+    a = _attack_types(attack_types, len(s))
+    if a is None:
         apcer = float(accepted[y == 0].mean()) * 100.0
     else:
-        a = _to_numpy(attack_types, "attack_types")
-        if len(a) != len(s):
-            raise ValueError(f"length mismatch: {len(s)} scores but {len(a)} attack_types")
         per = {
             str(k): float(accepted[(y == 0) & (a == k)].mean()) * 100.0
             for k in sorted(set(a[y == 0].tolist()), key=str)
@@ -205,6 +203,16 @@ def iso_metrics(
         apcer = max(per.values())
         out["apcer_per_attack"] = per
     return {"apcer": apcer, "bpcer": bpcer, "acer": (apcer + bpcer) / 2.0, **out}
+
+
+def _attack_types(attack_types: Any, n: int) -> np.ndarray | None:
+    """The PAI species of each of ``n`` samples as an array (None when not given)."""
+    if attack_types is None:
+        return None
+    a = _to_numpy(attack_types, "attack_types")
+    if len(a) != n:
+        raise ValueError(f"length mismatch: {n} scores but {len(a)} attack_types")
+    return a
 
 
 def _apcer_curve(s: np.ndarray, y: np.ndarray, a: np.ndarray | None, thr: np.ndarray):
@@ -229,11 +237,7 @@ def bpcer_at_apcer(
     s, y = as_scores_labels(scores, labels)
     if not 0 <= apcer <= 100:
         raise ValueError(f"apcer must be a percentage in [0, 100], got {apcer}")
-    a = None
-    if attack_types is not None:
-        a = _to_numpy(attack_types, "attack_types")
-        if len(a) != len(s):
-            raise ValueError(f"length mismatch: {len(s)} scores but {len(a)} attack_types")
+    a = _attack_types(attack_types, len(s))
     thr = np.r_[np.unique(s), np.inf]
     ok = _apcer_curve(s, y, a, thr) <= apcer / 100.0 + 1e-12
     t = float(thr[np.argmax(ok)])  # thresholds ascend, so the first admissible is the lowest
@@ -244,7 +248,7 @@ def bpcer_at_apcer(
 def det(scores: Any, labels: Any, attack_types: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """DET curve: (APCER, BPCER) in percent at every threshold (worst species if given)."""
     s, y = as_scores_labels(scores, labels)
-    a = None if attack_types is None else _to_numpy(attack_types, "attack_types")
+    a = _attack_types(attack_types, len(s))
     thr = np.r_[np.unique(s), np.inf]
     bpcer = np.searchsorted(np.sort(s[y == 1]), thr, side="left") / (y == 1).sum()
     return _apcer_curve(s, y, a, thr) * 100.0, bpcer * 100.0
