@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 
 TMP_SUFFIX = ".tmp"
+_UMASK = os.umask(0)  # read once: os.umask can only be read by setting it
+os.umask(_UMASK)
 
 
 class UserError(Exception):
@@ -104,6 +106,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], mode: str
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes the file private; give it open()'s mode
     checked = _CheckedFile(os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})))
     try:
         with checked.handle:

@@ -100,17 +100,9 @@ def slug(text: str) -> str:
 
 def write_json_atomic(data: dict, path: Path) -> None:
     """Write JSON through a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, default=str)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from mpfas_lib.files import atomic_write_text
+
+    atomic_write_text(json.dumps(data, indent=2, default=str) + "\n", path)
 
 
 def peak_flops(name: str) -> tuple[str | None, float | None]:

@@ -69,3 +69,6 @@ def test_rng_states_roundtrip_through_a_checkpoint(tmp_path):
 def test_atomic_write_text(tmp_path):
     path = atomic_write_text('{"a": 1}', tmp_path / "r.json")
     assert path.read_text() == '{"a": 1}'
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not private

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 
+from mpfas_lib.files import atomic_write, atomic_write_text
 from mpfas_lib.paths import REPO_ROOT
 
 STARTER, CHECK = "starter", "check"
@@ -206,16 +206,6 @@ def student_notebook(path: Path | str) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
 
-def write_text_atomic(path: Path, text: str | bytes) -> None:
-    """Write a file under a temporary name and rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    if isinstance(text, bytes):
-        tmp.write_bytes(text)
-    else:
-        tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_edition(out: Path = DEFAULT_OUT, sources: Path = SOURCE_DIR,
                   zip_path: Path | None = None) -> list[Path]:
     """Write the student notebook of every chapter into ``out`` (and a zip of them)."""
@@ -226,17 +216,17 @@ def write_edition(out: Path = DEFAULT_OUT, sources: Path = SOURCE_DIR,
     written = []
     for chapter in chapters:
         target = out / chapter.name
-        write_text_atomic(target, nbformat.writes(student_notebook(chapter)) + "\n")
+        atomic_write_text(nbformat.writes(student_notebook(chapter)) + "\n", target)
         written.append(target)
     if zip_path is not None:
-        zip_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = zip_path.with_name(f".{zip_path.name}.tmp{os.getpid()}")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in written:
-                # A fixed date keeps the archive identical for identical notebooks.
-                info = zipfile.ZipInfo(f"mpfas-student/{path.name}", (2022, 1, 1, 0, 0, 0))
-                archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
-        tmp.replace(zip_path)
+        def write_zip(handle) -> None:
+            with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in written:
+                    # A fixed date keeps the archive identical for identical notebooks.
+                    info = zipfile.ZipInfo(f"mpfas-student/{path.name}", (2022, 1, 1, 0, 0, 0))
+                    archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+
+        atomic_write(zip_path, write_zip)
     return written
 
 

@@ -30,8 +30,8 @@ from mpfas_lib.exercises.edition import (
     SOURCE_DIR,
     _Parser,
     chapter_number,
-    write_text_atomic,
 )
+from mpfas_lib.files import atomic_write_text
 
 _CALL = re.compile(r"""check\(\s*["']([^"']+)["']""")
 
@@ -100,7 +100,7 @@ def grade_notebook(path: Path, workdir: Path, sources: Path, timeout: float) -> 
         copy = Path(tmp) / "work"
         shutil.copytree(workdir, copy, symlinks=True)
         target = copy / path.relative_to(workdir)
-        write_text_atomic(target, nbformat.writes(prepare(nb, graded)))
+        atomic_write_text(nbformat.writes(prepare(nb, graded)), target)
         log = Path(tmp) / "checks.jsonl"
         env = {k: v for k, v in os.environ.items() if k != STRICT}
         env[GRADE_LOG] = str(log)
@@ -178,7 +178,7 @@ def grade_folder(folder: Path, sources: Path = SOURCE_DIR, timeout: float = 600.
                      (100 * table["score"] / table["max"].where(table["max"] > 0)).round(1))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out, table.to_csv(index=False))
+        atomic_write_text(table.to_csv(index=False), out)
     return table
 
 

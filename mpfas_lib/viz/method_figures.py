@@ -30,7 +30,7 @@ from mpfas_lib.models.cdc import CDConv2d
 from mpfas_lib.models.extractor import build_extractor
 from mpfas_lib.models.hfn import HFN, HierarchicalFusion
 from mpfas_lib.training.algorithm1 import MetaStepStats, meta_pattern_step
-from mpfas_lib.viz.interactive import grid_explorer, to_uint8
+from mpfas_lib.viz.interactive import grid_explorer, shown_at, to_uint8
 
 __all__ = [
     "Algorithm1Stages",
@@ -130,9 +130,8 @@ def _project(m: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _show(rgb01: np.ndarray, px: int) -> np.ndarray:
-    """A [3, h, w] map in [0, 1] as uint8 [px, px, 3], enlarged without smoothing."""
-    t = torch.from_numpy(np.ascontiguousarray(rgb01, dtype=np.float32)).unsqueeze(0)
-    return to_uint8(F.interpolate(t, size=(px, px), mode="nearest")[0])
+    """A [3, h, w] map in [0, 1] as uint8 [px, px, 3], at the explorer's display size."""
+    return to_uint8(shown_at(torch.from_numpy(np.ascontiguousarray(rgb01, dtype=np.float32)), px))
 
 
 @torch.no_grad()
