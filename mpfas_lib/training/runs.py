@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,8 @@ from mpfas_lib.evaluation.selection import SELECTIONS, flatten, select
 from mpfas_lib.files import FolderLock, remove_orphans, writable_dir
 from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.models.pretrained import check_pretrained
-from mpfas_lib.paths import REPO_ROOT, results_dir
+from mpfas_lib.paths import results_dir
+from mpfas_lib.provenance import git_commit
 from mpfas_lib.profile import Profile
 from mpfas_lib.runtime import device_name, pick_device, seed_everything
 from mpfas_lib.training.algorithm1 import NonFiniteLossError, trainable
@@ -55,18 +55,6 @@ RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
 # (run_name is free too: the checkpoint was found in the folder the name points to)
 RESUME_FREE = {"iterations", "device", "threads", "loader_workers", "progress", "tensorboard",
                "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers", "run_name"}
-
-def git_commit() -> str | None:
-    """``git rev-parse HEAD`` of the repository, or None."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-            timeout=10, check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
-
 
 def _finite(tree: Any) -> Any:
     """NaN and infinities as None: strict JSON readers refuse bare ``NaN``."""
@@ -169,8 +157,10 @@ def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protoco
     if source is not None:
         out["source_val"] = source_val_metrics(source)
     # video-level target scores, for bootstrap intervals over videos (evaluation.stats)
+    # and the source-validation video scores, so a bootstrap can re-estimate the threshold
     out["target_scores"] = {**target.videos(),
-                            "source_threshold": out["target"]["video"].get("source_threshold")}
+                            "source_threshold": out["target"]["video"].get("source_threshold"),
+                            "source_val": source.videos() if source is not None else None}
     return _jsonable(out)
 
 
