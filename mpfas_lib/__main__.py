@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 
-from mpfas_lib.files import UserError, debugging, os_error_line
+from mpfas_lib.errors import UserError, debugging, os_error_line
 
 # Each command lives next to the concept it serves; its module exposes
 # ``add_arguments(parser)`` and ``main(args) -> int``.

@@ -1,63 +1,30 @@
-"""Safe files for every command: atomic writes, one writer per folder, one-line errors.
+"""Safe files for every command: atomic writes, one writer per folder, checked folders.
 
-A user mistake or a broken environment (a missing, read-only or full disk, a second process on
-the same folder) ends a command with one line naming the file, option or variable and what to
-do (:class:`UserError`); ``python -m mpfas_lib --debug`` shows the traceback as well.
+A file or folder that cannot be used is reported as a one-line :class:`~mpfas_lib.errors.UserError`
+naming the option or variable (see :mod:`mpfas_lib.errors`).
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
+import functools
 import os
-import sys
 import tempfile
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from mpfas_lib.errors import UserError
+
 TMP_SUFFIX = ".tmp"
-_UMASK = os.umask(0)  # read once: os.umask can only be read by setting it
-os.umask(_UMASK)
 
 
-class UserError(Exception):
-    """A problem the user can fix (bad option, unusable folder, full disk): one line, no traceback.
-
-    ``exit_code`` is 2 for bad arguments (the convention of argparse) and 1 for failures met
-    while working (a full disk, a locked folder).
-    """
-
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def debugging() -> bool:
-    """Whether tracebacks are wanted (``--debug`` or ``MPFAS_DEBUG=1``)."""
-    return os.environ.get("MPFAS_DEBUG", "") not in ("", "0")
-
-
-def report_error(error: BaseException | str) -> None:
-    """Print ``error: ...`` on stderr, after the traceback when debugging."""
-    if debugging() and isinstance(error, BaseException):
-        traceback.print_exception(error)
-    print(f"error: {error}", file=sys.stderr)
-
-
-def os_error_line(error: OSError, path: str | os.PathLike | None = None) -> str:
-    """One line for a failed file operation: the file, the reason and, for a full disk, the fix."""
-    where = path if path is not None else error.filename
-    reason = error.strerror or str(error)
-    if error.errno == errno.ENOSPC and "space" not in reason.lower():
-        reason = f"{reason} (no space left on device)"
-    line = f"cannot write {where}: {reason}" if where else reason
-    if error.errno == errno.ENOSPC:
-        line += " (free some space and run the command again)"
-    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        line += " (no permission to write there: choose another folder)"
-    return line
+@functools.cache
+def _umask() -> int:
+    """The process umask, read on first use (os.umask can only be read by setting it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def writable_dir(path: str | os.PathLike, what: str, create: bool = True) -> Path:
@@ -106,7 +73,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], mode: str
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
-    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes the file private; give it open()'s mode
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private; give it open()'s mode
     checked = _CheckedFile(os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})))
     try:
         with checked.handle:

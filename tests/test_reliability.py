@@ -29,7 +29,8 @@ import mpfas_lib.files as files
 from mpfas_lib.__main__ import main as cli
 from mpfas_lib.data import prepare
 from mpfas_lib.data.datasets import FrameRecord, NpzVideoLoader, PreparedDataset
-from mpfas_lib.files import FolderLock, UserError, atomic_write_text
+from mpfas_lib.errors import UserError
+from mpfas_lib.files import FolderLock, atomic_write_text
 from mpfas_lib.paths import cache_dir
 from mpfas_lib.training.checkpoints import atomic_save, load_checkpoint
 from mpfas_lib.training.config import build_config

@@ -39,7 +39,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from mpfas_lib.files import UserError, atomic_write_text, os_error_line, report_error, writable_file
+from mpfas_lib.errors import UserError, os_error_line, report_error
+from mpfas_lib.files import atomic_write_text, writable_file
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".wmv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")

@@ -34,14 +34,12 @@ from tqdm.auto import tqdm
 
 from mpfas_lib.data.datasets import IMAGE_SUFFIXES, MANIFEST, evenly_spaced
 from mpfas_lib.data.index import NamingError, dataset_key, find_videos, parse, read_msu_lists
+from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.files import (
     TMP_SUFFIX,
     FolderLock,
-    UserError,
     atomic_write_bytes,
     atomic_write_text,
-    os_error_line,
-    report_error,
     writable_dir,
 )
 from mpfas_lib.runtime import pick_device

@@ -12,8 +12,9 @@ import argparse
 import json
 import sys
 
+from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.evaluation.selection import headline
-from mpfas_lib.files import UserError, os_error_line, report_error, writable_dir
+from mpfas_lib.files import writable_dir
 from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
 from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import PROFILES

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from mpfas_lib.files import UserError, report_error, writable_file
+from mpfas_lib.errors import UserError, report_error
+from mpfas_lib.files import writable_file
 from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.checkpoints import atomic_write_text, load_checkpoint
 from mpfas_lib.training.config import RunConfig
