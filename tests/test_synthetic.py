@@ -124,10 +124,9 @@ def _capture_pair(attack: str, instrument: str, size: int = 128) -> tuple[np.nda
         printers=(Printer("printer2", 1 / 44, 0.8, (0.9, 0.88, 0.82), 0.05, 0.4, 0.3),),
         displays=(Display("display1", 1 / 40, 2.4, 0.85, 0.05, (0.9, 1.0, 1.1), 0.9, 0.2, 0.7),),
     )
-    b = SyntheticBenchmark(size, 4, 1, seed=3)
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(DOMAINS, "O", strong)
-        return _capture(b, attack, instrument)
+        return _capture(SyntheticBenchmark(size, 4, 1, seed=3, shift=1.0), attack, instrument)
 
 
 def _capture(b: SyntheticBenchmark, attack: str, instrument: str) -> tuple[np.ndarray, np.ndarray]:
@@ -160,8 +159,9 @@ def test_from_profile_uses_profile_sizes(tmp_path) -> None:
 
 def test_generator_version_is_in_the_cache_key(monkeypatch: pytest.MonkeyPatch) -> None:
     b = SyntheticBenchmark(SIZE, 4, 2)
-    assert GENERATOR_VERSION == 9 and b.config()["version"] == 9
+    assert GENERATOR_VERSION == 10 and b.config()["version"] == 10
     key = b.cache_path
+    assert key.name.startswith(f"v10-shift{b.shift:g}-")
     monkeypatch.setattr(synthetic, "GENERATOR_VERSION", 8)
     assert b.cache_path != key
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpfas_lib.data.datasets import MANIFEST, FrameDataset, PreparedDataset
-from mpfas_lib.data.synthetic import from_profile
+from mpfas_lib.data.synthetic import check_shift, from_profile
 from mpfas_lib.paths import data_dir
 from mpfas_lib.profile import Profile, get_profile
 
@@ -76,17 +76,24 @@ def check_real_root(root: Path, domains: tuple[str, ...]) -> None:
 def build_protocol(
     name: str, source: str = "synthetic", profile: Profile | None = None,
     root: str | Path | None = None, seed: int = 0, scope: str = "splits",
+    shift: float | None = None,
 ) -> Protocol:
-    """Build a protocol on the synthetic benchmark or on prepared real data under ``root``."""
+    """Build a protocol on the synthetic benchmark or on prepared real data under ``root``.
+
+    ``shift`` is the synthetic benchmark's domain-shift dial (None: ``DEFAULT_SHIFT``; real data
+    has none).
+    """
     sources_d, target_d = protocol_domains(name)
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {list(SCOPES)}, got {scope!r}")
+    if shift is not None:
+        check_shift(shift)
     profile = profile if profile is not None else get_profile()
     size = profile.image_size
     every = scope == "all"
     train, test = ("all", "all") if every else ("train", "test")
     if source == "synthetic":
-        bench = from_profile(profile, seed=seed, root=root)
+        bench = from_profile(profile, seed=seed, root=root, shift=shift)
         tr = {d: bench.dataset(d, train) for d in sources_d}
         va = {} if every else {d: bench.dataset(d, "val") for d in sources_d}
         te = bench.dataset(target_d, test)

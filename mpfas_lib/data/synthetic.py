@@ -8,9 +8,16 @@ sessions of light and background (a backlit window in some), the attacker's own 
 and its attack instruments (printer tone curve, clustered-dot or inkjet screen, paper; display
 pitch, tone, glare or matte haze, PWM banding; how far the medium fills the view). The
 conditions of one domain are only partly covered by the other four, so a leave-one-domain-out
-protocol faces a real domain shift. Every video is a function of ``(seed, domain, subject,
-video)`` alone: any sample can be generated on its own, and generated videos are cached under
-``cache_dir()/synthetic/<config hash>/``.
+protocol faces a real domain shift. Every video is a function of ``(seed, shift, domain,
+subject, video)`` alone: any sample can be generated on its own, and generated videos are cached
+under ``cache_dir()/synthetic/v<version>-shift<shift>-<config hash>/``.
+
+The domain-shift dial ``shift`` (:func:`shifted_domains`) moves every nuisance of every domain
+(cameras' optics, sensor, ISP and JPEG; lights and sessions; the attacker's photo light; the
+instruments' tone and colour) along the line from the mean over the five domains through its
+value in ``DOMAINS``: 0 makes all domains alike, 1 is ``DOMAINS`` itself, above 1 extrapolates.
+The spoof physics (halftone period and dots, inkjet dither, paper fibre, subpixel pitch and
+separation, matte coating, PWM bands, medium placement, paper masks) never moves.
 """
 
 from __future__ import annotations
@@ -58,7 +65,8 @@ from mpfas_lib.files import atomic_write_text
 from mpfas_lib.paths import cache_dir
 from mpfas_lib.profile import Profile
 
-GENERATOR_VERSION = 9
+GENERATOR_VERSION = 10
+DEFAULT_SHIFT = 1.0  # the benchmark's domain-shift dial (see shifted_domains)
 SPLITS = ("train", "val", "test", "all")
 ATTACK_TYPES = ("live", "print", "print-warped", "print-cut", "replay", "mask")
 _PROGRESS_MIN = 8  # fewer videos to render than this: no progress bar
@@ -238,6 +246,98 @@ DOMAINS: dict[str, Domain] = {
 DOMAIN_NAMES = tuple(DOMAINS)
 
 
+# The nuisance fields the dial moves, with the range a value is clipped to when extrapolated.
+# Every other field (names, the instruments' halftone period, dot softness, screen kind, paper
+# fibre, subpixel pitch and separation, matte coating, PWM banding) is spoof physics and stays.
+_NUISANCE: dict[type, dict[str, tuple[float, float]]] = {
+    Camera: {"resolution": (0.2, 1.5), "blur": (0.0, 3.0), "noise": (0.002, 0.12),
+             "white_balance": (0.6, 1.6), "gamma": (1.6, 3.0), "saturation": (0.4, 2.0),
+             "jpeg": (15, 100), "sharpen": (0.0, 4.0), "denoise": (0.0, 0.3),
+             "contrast": (0.5, 1.7), "flare": (0.0, 0.3), "vignette": (0.0, 0.9)},
+    Light: {"temperature": (2500.0, 10000.0), "intensity": (0.2, 2.5),
+            "direction": (-1.5, 1.5), "ambient": (0.02, 0.95), "specular": (0.0, 0.5)},
+    Printer: {"density": (0.5, 1.0), "paper": (0.6, 1.0), "gloss": (0.0, 1.5),
+              "tone": (0.8, 3.0)},
+    Display: {"gamma": (1.6, 3.0), "contrast": (0.5, 1.0), "black": (0.0, 0.12),
+              "white": (0.7, 1.3), "brightness": (0.4, 1.8), "glare": (0.0, 0.6)},
+}
+# The scene of each session and of the domain: (field, range).
+_SCENE = {"backdrop": (0.05, 1.0), "backlight": (0.0, 4.0), "backdrop_texture": (0.0, 0.5),
+          "pattern_contrast": (0.0, 0.6)}
+
+
+def check_shift(shift: object) -> float:
+    """The dial value as a float; a negative, non-finite or non-numeric one is refused."""
+    ok = isinstance(shift, int | float | np.floating | np.integer) and not isinstance(shift, bool)
+    if not ok or not np.isfinite(float(shift)) or float(shift) < 0:  # type: ignore[arg-type]
+        raise ValueError(f"shift must be a finite number >= 0, got {shift!r}")
+    return float(shift)  # type: ignore[arg-type]
+
+
+def _along(groups: list[list[object]], shift: float, bounds: tuple[float, float]
+           ) -> list[list[np.ndarray]]:
+    """Values moved along the line from the domains' common mean: c + shift * (v - c).
+
+    ``groups`` holds each domain's values; the common mean weighs every domain equally.
+    """
+    arrays = [[np.asarray(v, np.float64) for v in g] for g in groups]
+    common = np.mean([np.mean(g, axis=0) for g in arrays if g], axis=0)
+    return [[np.clip(common + shift * (v - common), *bounds) for v in g] for g in arrays]
+
+
+def _as_field(value: np.ndarray, like: object) -> object:
+    """A moved value in the type of the field it replaces (int, float or tuple of floats)."""
+    if isinstance(like, tuple):
+        return tuple(float(x) for x in value)
+    return int(round(float(value))) if isinstance(like, int) else float(value)
+
+
+def _moved(groups: list[tuple], shift: float) -> list[list[object]]:
+    """Every device of each domain (cameras, lights, printers or displays) moved by the dial."""
+    out = [list(g) for g in groups]
+    kind = type(next(x for g in groups for x in g))
+    for name, bounds in _NUISANCE[kind].items():
+        moved = _along([[getattr(x, name) for x in g] for g in out], shift, bounds)
+        out = [[dataclasses.replace(x, **{name: _as_field(v, getattr(x, name))})
+                for x, v in zip(g, m, strict=True)] for g, m in zip(out, moved, strict=True)]
+    return out
+
+
+def shifted_domains(shift: float, domains: dict[str, Domain] | None = None
+                    ) -> dict[str, Domain]:
+    """The domains with every nuisance moved by the dial (0: all alike, 1: ``DOMAINS``)."""
+    shift = check_shift(shift)
+    domains = DOMAINS if domains is None else domains
+    if shift == 1.0:
+        return dict(domains)
+    ds = list(domains.values())
+    cams = _moved([d.cameras for d in ds], shift)
+    lights = _moved([d.lights for d in ds], shift)
+    src = _moved([(d.source_light,) for d in ds], shift)
+    printers = _moved([d.printers for d in ds], shift)
+    displays = _moved([d.displays for d in ds], shift)
+    sessions = [range(len(d.lights)) for d in ds]
+    backdrops = _along([[d.backdrop_of(i) for i in r] for d, r in zip(ds, sessions, strict=True)],
+                       shift, _SCENE["backdrop"])
+    backlight = _along([[d.backlight_of(i) - 1 for i in r]
+                        for d, r in zip(ds, sessions, strict=True)], shift, _SCENE["backlight"])
+    texture = _along([[d.backdrop_texture] for d in ds], shift, _SCENE["backdrop_texture"])
+    contrast = _along([[d.backdrop_pattern[1]] for d in ds], shift, _SCENE["pattern_contrast"])
+    periods = [d.backdrop_pattern[0] for d in ds if d.backdrop_pattern[0] > 0]
+    period = float(np.mean(periods)) if periods else 0.0  # of the domains that have a pattern
+    out = {}
+    for i, d in enumerate(ds):
+        out[d.name] = dataclasses.replace(
+            d, cameras=tuple(cams[i]), lights=tuple(lights[i]), source_light=src[i][0],
+            printers=tuple(printers[i]), displays=tuple(displays[i]),
+            session_backdrops=tuple(_as_field(b, (0.0,)) for b in backdrops[i]),
+            backdrop=_as_field(np.mean(backdrops[i], axis=0), (0.0,)),
+            backlight=tuple(float(b) for b in backlight[i]),
+            backdrop_texture=float(texture[i][0]),
+            backdrop_pattern=(d.backdrop_pattern[0] or period, float(contrast[i][0])))
+    return out
+
+
 @dataclass(frozen=True)
 class VideoSpec:
     """One synthetic video: who, what attack with which instrument, seen by which camera."""
@@ -329,9 +429,13 @@ class SyntheticBenchmark:
     seed: int = 0
     root: str | Path | None = None
     oversample: int = 2  # internal render size = oversample * image_size
+    shift: float | None = None  # the domain-shift dial (None: DEFAULT_SHIFT)
     _loader: NpzVideoLoader = field(default_factory=NpzVideoLoader, repr=False)
+    domains: dict[str, Domain] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.shift = check_shift(DEFAULT_SHIFT if self.shift is None else self.shift)
+        self.domains = shifted_domains(self.shift)
         if self.image_size < 16:
             raise ValueError(f"image_size must be at least 16, got {self.image_size}")
         if self.subjects_per_domain < 2:
@@ -342,17 +446,17 @@ class SyntheticBenchmark:
     # ---- configuration and cache -------------------------------------------------------
     def config(self) -> dict:
         """What determines the pixels (the number of subjects only decides the splits)."""
-        return {"version": GENERATOR_VERSION, "image_size": self.image_size,
-                "frames": self.frames_per_video, "seed": self.seed,
-                "oversample": self.oversample,
-                "domains": {k: asdict(v) for k, v in DOMAINS.items()}}
+        return {"version": GENERATOR_VERSION, "shift": self.shift,
+                "image_size": self.image_size, "frames": self.frames_per_video,
+                "seed": self.seed, "oversample": self.oversample,
+                "domains": {k: asdict(v) for k, v in self.domains.items()}}
 
     @property
     def cache_path(self) -> Path:
-        """Folder of the cached videos of this configuration."""
+        """Folder of the cached videos of this configuration (version and dial in its name)."""
         key = hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]
         base = Path(self.root) if self.root is not None else cache_dir() / "synthetic"
-        return base / key
+        return base / f"v{GENERATOR_VERSION}-shift{self.shift:g}-{key}"
 
     def video_path(self, spec: VideoSpec) -> Path:
         """Where a video's frames are cached (.npz with key ``frames`` [T,S,S,3] uint8)."""
@@ -368,7 +472,7 @@ class SyntheticBenchmark:
     def catalogue(self) -> list[dict]:
         """The domains and their instruments as rows of data (for tables and pictures)."""
         rows = []
-        for d in DOMAINS.values():
+        for d in self.domains.values():
             kinds = {}
             for attack, instrument in d.attacks:
                 kinds.setdefault(attack, []).append(instrument)
@@ -399,7 +503,7 @@ class SyntheticBenchmark:
 
     def _render(self, spec: VideoSpec) -> np.ndarray:
         """Render the frames of a video spec, deterministically from its key."""
-        d = DOMAINS[spec.domain]
+        d = self.domains[spec.domain]
         size = self.image_size * self.oversample
         rng = np.random.default_rng(_seed(self.seed, spec.domain, spec.subject, spec.index))
         maps = _identity(self.seed, spec.domain, spec.subject, size)
@@ -553,7 +657,7 @@ class SyntheticBenchmark:
         bar = self._progress(missing, progress)
         if workers >= 4 and len(missing) >= 32:  # spawn costs more than it saves on 2 cores
             cfg = (self.image_size, self.subjects_per_domain, self.frames_per_video, self.seed,
-                   self.root, self.oversample)
+                   self.root, self.oversample, self.shift)
             ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
             with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
                 for _ in pool.map(_write_video, [(cfg, s) for s in missing], chunksize=4):
@@ -567,7 +671,7 @@ class SyntheticBenchmark:
     def _progress(self, missing: list[VideoSpec], enabled: bool) -> tqdm:
         """A tqdm bar over the videos to render (silent for a handful or when disabled)."""
         domains = ",".join(sorted({s.domain for s in missing}))
-        desc = (f"synthetic v{GENERATOR_VERSION} {domains} videos "
+        desc = (f"synthetic v{GENERATOR_VERSION} shift {self.shift:g} {domains} videos "
                 f"({self.image_size} px, {self.frames_per_video} frames)")
         return tqdm(total=len(missing), desc=desc, unit="video",
                     disable=not enabled or len(missing) < _PROGRESS_MIN)
@@ -632,8 +736,9 @@ def _check_domain(domain: str) -> None:
         raise ValueError(f"unknown synthetic domain {domain!r}: choose one of {DOMAIN_NAMES}")
 
 
-def from_profile(profile: Profile, seed: int = 0, root: str | Path | None = None
-                 ) -> SyntheticBenchmark:
-    """The synthetic benchmark at a profile's image size, subjects and frames."""
+def from_profile(profile: Profile, seed: int = 0, root: str | Path | None = None,
+                 shift: float | None = None) -> SyntheticBenchmark:
+    """The synthetic benchmark at a profile's image size, subjects and frames, and a dial value
+    (None: ``DEFAULT_SHIFT``)."""
     return SyntheticBenchmark(profile.image_size, profile.synth_subjects, profile.synth_frames,
-                              seed, root)
+                              seed, root, shift=shift)
