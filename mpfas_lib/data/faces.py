@@ -34,7 +34,7 @@ class FaceCropper:
     def __init__(self, size: int = 256, margin: float = 0.2, align: bool = False,
                  device: str | torch.device = "cpu", min_face: int = 20,
                  min_prob: float = 0.9) -> None:
-        from facenet_pytorch import MTCNN
+        from facenet_pytorch import MTCNN  # about 1 s to import: only when a cropper is made
 
         self.size, self.margin, self.align, self.min_prob = size, margin, align, min_prob
         self.device = torch.device(device)

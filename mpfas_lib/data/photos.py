@@ -16,6 +16,9 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+from matplotlib import cbook
+from PIL import Image
+from skimage import data
 
 from mpfas_lib.data.attacks import Placement, paper_texture, print_scene, replay_scene
 from mpfas_lib.data.camera import capture
@@ -28,21 +31,14 @@ DOMAIN = "O"
 
 
 def _astronaut() -> np.ndarray:
-    from skimage import data
-
     return data.astronaut()
 
 
 def _camera() -> np.ndarray:
-    from skimage import data
-
     return np.repeat(data.camera()[..., None], 3, axis=-1)
 
 
 def _grace_hopper() -> np.ndarray:
-    from matplotlib import cbook
-    from PIL import Image
-
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         return np.asarray(Image.open(f).convert("RGB"))
 

@@ -33,6 +33,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mpfas_lib.data.datasets import IMAGE_SUFFIXES, MANIFEST, evenly_spaced
+from mpfas_lib.data.faces import FaceCropper
 from mpfas_lib.data.index import NamingError, dataset_key, find_videos, parse, read_msu_lists
 from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.files import (
@@ -318,8 +319,6 @@ def _prepare(args: argparse.Namespace, key: str, entries: list, root: Path, out:
               "--size/--frames/--margin/--align, choose another --out, or add --redo to "
               "prepare them again", file=sys.stderr)
         return 2
-
-    from mpfas_lib.data.faces import FaceCropper  # facenet-pytorch: only when preparing
 
     device = pick_device(args.device)
     cropper = FaceCropper(args.size, args.margin, args.align, device)

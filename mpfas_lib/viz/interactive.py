@@ -8,9 +8,11 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import ipywidgets as w
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from IPython.display import HTML
 from matplotlib import colormaps
 from PIL import Image
 from plotly.subplots import make_subplots
@@ -252,8 +254,6 @@ def html(fig: go.Figure, div_id: str | None = None):
     so a notebook carries it once and needs no CDN; later figures reuse it. The book's build
     replaces that copy by one shared ``_static/plotly.min.js`` (``book/_ext/shared_plotlyjs``).
     """
-    from IPython.display import HTML
-
     global _PLOTLYJS_EMBEDDED
     include = not _PLOTLYJS_EMBEDDED
     _PLOTLYJS_EMBEDDED = True
@@ -275,8 +275,6 @@ def widget_explorer(
     Returns a VBox holding a slider, a dropdown and one ``ipywidgets.Image`` per panel; its
     ``.update()`` attribute redraws the panels for the current control values.
     """
-    import ipywidgets as w
-
     _check_stack(images, slider_labels, dropdown_labels, panel_titles)
     slider = w.SelectionSlider(options=list(slider_labels), description=slider_name,
                                continuous_update=False)
