@@ -81,12 +81,15 @@ def summarize_seeds(results: list[dict], rule: str | None = None,
     return aggregate_seeds(heads, keys=["hter_source", "hter_target_eer", "auc"])
 
 
-def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    """A nested dict as one level of dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
+def flatten(tree: dict | list, prefix: str = "", lists: bool = False) -> dict[str, Any]:
+    """A nested dict as one level of dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``).
+
+    With ``lists`` a list is entered too, its items keyed by index (``[{"b": 1}]`` -> ``0.b``).
+    """
     flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
+    for key, value in (enumerate(tree) if isinstance(tree, list) else tree.items()):
+        if isinstance(value, dict) or (lists and isinstance(value, list)):
+            flat.update(flatten(value, f"{prefix}{key}.", lists))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
