@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from mpfas_lib.gpu.check import peak_flops
+from mpfas_lib.gpu.report import slug, write_json_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "gpu_check.py"
 SECTIONS = ("environment", "methods", "flops", "ratio", "resume", "ddp_smoke", "ddp_gloo",
             "notebooks")
 METHODS = ("mp", "mp-official", "erm", "rgb", "colorlbp")
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +91,7 @@ def test_ddp_smoke_passed(tiny_run) -> None:
 
 
 def test_peak_table_by_device_name() -> None:
-    peak = _script().peak_flops
+    peak = peak_flops
     assert peak("NVIDIA H100 80GB HBM3") == ("H100 SXM", 989.4e12)
     assert peak("NVIDIA H100 PCIe") == ("H100 PCIe", 756e12)
     assert peak("NVIDIA H200") == ("H200", 989.4e12)
@@ -108,9 +101,20 @@ def test_peak_table_by_device_name() -> None:
 
 
 def test_atomic_json_and_slug(tmp_path: Path) -> None:
-    script = _script()
     target = tmp_path / "deep" / "report.json"
-    script.write_json_atomic({"a": 1.5}, target)
+    write_json_atomic({"a": 1.5}, target)
     assert json.loads(target.read_text()) == {"a": 1.5}
     assert [p.name for p in target.parent.iterdir()] == ["report.json"]
-    assert script.slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
+    assert slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
+
+
+def test_out_file_refused_before_any_section(tmp_path: Path) -> None:
+    taken = tmp_path / "report.json"
+    taken.write_text("x")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--tiny",
+                           "--out", str(taken)], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"error: --out {taken} is a file, not a folder: choose a folder"]
+    assert taken.read_text() == "x"
