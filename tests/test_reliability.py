@@ -90,7 +90,7 @@ def video(path: Path, frames: int = 6, noise: bool = False, side: int = 64) -> P
 @pytest.fixture()
 def oulu(tmp_path, monkeypatch):
     """Two OULU-named videos and a prepare command line for them (fast stand-in cropper)."""
-    monkeypatch.setattr("mpfas_lib.data.faces.FaceCropper", CentreCropper)
+    monkeypatch.setattr("mpfas_lib.data.prepare.FaceCropper", CentreCropper)
     root = tmp_path / "src"
     video(root / "Train_files" / "1_1_01_1.avi")
     video(root / "Train_files" / "1_1_01_2.avi")
@@ -153,7 +153,7 @@ def test_item01_prepare_full_disk_stops_and_does_not_mark_the_video_done(oulu, m
 
 
 def test_item01_prepare_on_a_real_full_filesystem(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("mpfas_lib.data.faces.FaceCropper", CentreCropper)
+    monkeypatch.setattr("mpfas_lib.data.prepare.FaceCropper", CentreCropper)
     root = tmp_path / "src"
     video(root / "Train_files" / "1_1_01_1.avi", frames=4, noise=True, side=256)
     with small_fs(tmp_path / "small", "160k") as small:
@@ -280,7 +280,7 @@ def test_item07_limit_keeps_the_manifest_and_an_empty_done_is_redone(oulu, capsy
 
 def test_item08_prepare_errors_go_to_stderr_and_fail_the_exit_code(tmp_path, monkeypatch,
                                                                    capsys):
-    monkeypatch.setattr("mpfas_lib.data.faces.FaceCropper", CentreCropper)
+    monkeypatch.setattr("mpfas_lib.data.prepare.FaceCropper", CentreCropper)
     root = tmp_path / "src" / "Train_files"
     root.mkdir(parents=True)
     for name in ("1_1_01_1.avi", "1_1_01_2.avi"):
