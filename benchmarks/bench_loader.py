@@ -22,18 +22,19 @@ import torch  # noqa: E402
 from mpfas_lib.data.loader import LoaderBatches  # noqa: E402
 from mpfas_lib.data.sampling import DomainBalancedBatches  # noqa: E402
 from mpfas_lib.runtime import pick_device  # noqa: E402
+from mpfas_lib.training.build import build_data  # noqa: E402
 from mpfas_lib.training.config import build_config  # noqa: E402
-from mpfas_lib.training.runs import build_data, build_models, build_trainer  # noqa: E402
-from mpfas_lib.training.trainer import request_plan  # noqa: E402
+from mpfas_lib.training.methods import build_models  # noqa: E402
+from mpfas_lib.training.trainer import Trainer, request_plan  # noqa: E402
 
 
 def loader_rate(config, protocol, workers: int, batches: int, device) -> float:
     """Images/s delivered by the batch source with ``workers`` processes (0: in process)."""
     domains = sorted(protocol.sources)
-    m = config.method
+    settings = config.method.meta_settings(config.profile.lr)
 
     def plan():
-        return request_plan(domains, m.algorithm, m.mode, m.inner_steps, config.seed)
+        return request_plan(domains, settings, config.seed)
 
     sampler = DomainBalancedBatches(protocol.sources, k=config.profile.batch_per_class)
     source = (sampler if workers == 0 else
@@ -68,10 +69,10 @@ class Preloaded:
 
 def step_rate(config, protocol, steps: int, device) -> float:
     """Images/s consumed by Algorithm 1 steps (each step reads K+1 batches)."""
-    phi, theta = build_models(config)
+    phi, theta = build_models(config.method, config.profile)
     sampler = DomainBalancedBatches(protocol.sources, k=config.profile.batch_per_class)
-    trainer = build_trainer(config, phi, theta, Preloaded(sampler, device),
-                            sorted(protocol.sources), device)
+    trainer = Trainer(config, phi, theta, Preloaded(sampler, device), sorted(protocol.sources),
+                      device=device)
     counted = {"images": 0}
     sample = trainer.sample
 

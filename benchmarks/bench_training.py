@@ -47,8 +47,9 @@ def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads:
     import torch
 
     from mpfas_lib.training.config import build_config
-    from mpfas_lib.training.runs import build_models, build_trainer
+    from mpfas_lib.training.methods import build_models
     from mpfas_lib.training.timing import timed_steps
+    from mpfas_lib.training.trainer import Trainer
 
     if threads:
         torch.set_num_threads(threads)
@@ -56,9 +57,9 @@ def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads:
     cfg = build_config(method=method, profile=profile,
                        overrides={"pretrained": "none"})  # the initialisation costs no time
     torch.manual_seed(0)
-    phi, theta = build_models(cfg)
+    phi, theta = build_models(cfg.method, cfg.profile)
     batches = RandomBatches(cfg.profile.image_size, cfg.profile.batch_per_class)
-    trainer = build_trainer(cfg, phi, theta, batches, ["C", "I", "O"])
+    trainer = Trainer(cfg, phi, theta, batches, ["C", "I", "O"])
     for _ in range(warmup):
         trainer.step()
     batches.images = 0

@@ -23,8 +23,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mpfas_lib.training.config import build_config  # noqa: E402
-from mpfas_lib.training.runs import build_models, build_trainer  # noqa: E402
+from mpfas_lib.training.methods import build_models  # noqa: E402
 from mpfas_lib.training.timing import timed_steps  # noqa: E402
+from mpfas_lib.training.trainer import Trainer  # noqa: E402
 
 # dense bf16 tensor-core peaks (FLOP/s) from the vendors' data sheets
 PEAKS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
@@ -67,9 +68,9 @@ def bench(algorithm: str, iterations: int, device: torch.device, amp: bool,
     cfg = build_config(method="mp" if algorithm == "mp" else "erm", profile=profile, amp=amp,
                        channels_last=True, overrides={"pretrained": "none"})  # speed only
     torch.manual_seed(0)
-    phi, theta = build_models(cfg)
+    phi, theta = build_models(cfg.method, cfg.profile)
     batches = DeviceBatches(cfg.profile.image_size, cfg.profile.batch_per_class, device)
-    trainer = build_trainer(cfg, phi, theta, batches, ["C", "I", "O"], device)
+    trainer = Trainer(cfg, phi, theta, batches, ["C", "I", "O"], device=device)
     for _ in range(min(5, iterations)):
         trainer.step()
     counter = FlopCounterMode(display=False)

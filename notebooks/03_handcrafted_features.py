@@ -279,7 +279,7 @@ float(np.abs(spaces["ycrcb"][0, 0].numpy() - opencv_y).max())
 # which run and iteration.
 
 # %%
-from mpfas_lib.training.runs import trained_phi
+from mpfas_lib.training import trained_phi
 
 phi, mp_label = trained_phi(S.results, S.profile, S.cache)
 print(mp_label)

@@ -42,7 +42,7 @@ from mpfas_lib.data.datasets import to_tensor
 from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.models import EXTRACTOR_NAMES, CDConv2d, build_extractor, count_parameters
 from mpfas_lib.models.cdc import cdc_reference
-from mpfas_lib.training.runs import trained_phi
+from mpfas_lib.training import trained_phi
 from mpfas_lib.viz.figures import channel_grid, image_grid
 
 # %% [markdown]

@@ -383,7 +383,7 @@ print(f"change of W_t - W_b: {kept:.1e}; averaged pair vs one conv at lr/2: {as_
 
 # %%
 from mpfas_lib.data.photos import photo_batch
-from mpfas_lib.training.runs import trained_models
+from mpfas_lib.training import build_models, get_method, trained_models
 from mpfas_lib.viz.interactive import html
 from mpfas_lib.viz.method_figures import fusion_explorer
 
@@ -392,7 +392,7 @@ if loaded is not None:
     phi_t, theta_t, model_label = loaded
 else:
     torch.manual_seed(0)
-    phi_t, theta_t = build_extractor("conv2").eval(), build_hfn(S.profile).eval()
+    phi_t, theta_t = (m.eval() for m in build_models(get_method("mp"), S.profile))
     model_label = f"untrained {S.profile.name}-profile HFN (study checkpoint missing)"
 print(model_label)
 

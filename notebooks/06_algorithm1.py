@@ -42,9 +42,14 @@ from myst_nb import glue
 
 from mpfas_lib.data.protocols import build_protocol
 from mpfas_lib.data.sampling import DomainBalancedBatches
-from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, hfn_loss
-from mpfas_lib.training import get_method, meta_pattern_step
-from mpfas_lib.training.runs import trained_phi
+from mpfas_lib.models import HFN, build_extractor, count_parameters, hfn_loss
+from mpfas_lib.training import (
+    algorithm1_stages,
+    build_models,
+    get_method,
+    meta_pattern_step,
+    trained_phi,
+)
 from mpfas_lib.viz.figures import image_grid
 from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 
@@ -114,8 +119,10 @@ from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 #   19  output: Φ*, Θ*
 # ```
 #
-# `mpfas_lib.training.meta_pattern_step` is one outer iteration of this loop. Its default
-# `mode="paper"` follows the text; `mode="official"` follows the authors' code (see
+# `mpfas_lib.training.meta_pattern_step` is one outer iteration of this loop. Its settings
+# are one small object, `MetaSettings`: K, α, the form and the Θ loss's scale. The method
+# owns K and the form, the profile owns α, so `get_method("mp").meta_settings(α)` builds it;
+# the form `"paper"` follows the text, `"official"` the authors' code (see
 # {doc}`10_paper_vs_code`). The function takes a `sample(domains)` callable that returns a
 # fresh batch of the named domains, and returns the iteration's statistics.
 #
@@ -200,9 +207,9 @@ def run(step, n=3):
     return {**p.state_dict(), **{f"Θ.{k}": v for k, v in t.state_dict().items()}}
 
 
+TINY = get_method("mp").meta_settings(lr=0.005)  # K = 4, paper form, α for the tiny model
 ours = run(lambda p, t, smp, o, r: algorithm1_step(p, t, smp, o, domains, r, K=4, lr=0.005))
-lib = run(lambda p, t, smp, o, r: meta_pattern_step(p, t, hfn_loss, smp, o, domains, r,
-                                                       inner_steps=4, lr=0.005))
+lib = run(lambda p, t, smp, o, r: meta_pattern_step(p, t, hfn_loss, smp, o, domains, r, TINY))
 diff = max((ours[k].float() - lib[k].float()).abs().max().item() for k in ours)
 print(f"{len(ours)} tensors compared, largest difference {diff:.1e}")
 assert diff < 1e-6
@@ -217,7 +224,7 @@ trace = ParameterTrace(phi, theta)
 LR = 0.005  # α for the tiny model (the quick profile's own α is used further below)
 opt = torch.optim.SGD(theta.parameters(), lr=LR, momentum=0.9)
 stats = meta_pattern_step(phi, theta, hfn_loss, trace.wrap(tiny_batch), opt, domains,
-                          random.Random(0), inner_steps=4, lr=LR)
+                          random.Random(0), TINY)
 tiny = trace.finish(inner_steps=4)
 parameter_trace_plot(tiny, title="one Algorithm 1 iteration, tiny model (synthetic, 16 px)")
 plt.show()
@@ -248,8 +255,8 @@ glue("a1_theta_dom", ", ".join(stats.theta_domains), display=False)
 
 # %%
 history = [stats] + [
-    meta_pattern_step(phi, theta, hfn_loss, tiny_batch, opt, domains, random.Random(t),
-                      inner_steps=4, lr=LR, iteration=t)
+    meta_pattern_step(phi, theta, hfn_loss, tiny_batch, opt, domains, random.Random(t), TINY,
+                      iteration=t)
     for t in range(1, 40)
 ]
 losses = pd.DataFrame({"inner (D_φ, mean of K)": [sum(h.inner_losses) / 4 for h in history],
@@ -329,14 +336,15 @@ assert abs(exact - (first_order + dropped)) < 1e-12
 
 # %%
 torch.manual_seed(0)
-phi_q, theta_q = build_extractor("conv2"), build_hfn(S.profile)
+phi_q, theta_q = build_models(get_method("mp"), S.profile)
 batches_q = DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class, seed=0)
 trace_q = ParameterTrace(phi_q, theta_q)
 opt_q = torch.optim.SGD(theta_q.parameters(), lr=S.profile.lr, momentum=S.profile.momentum)
-K = get_method("mp").inner_steps  # the method owns K; the profile owns α and the sizes
+settings = get_method("mp").meta_settings(S.profile.lr)  # the method's K, the profile's α
+K = settings.inner_steps
 stats_q = meta_pattern_step(
     phi_q, theta_q, hfn_loss, trace_q.wrap(lambda d: batches_q.batch(d)[:2]), opt_q, domains,
-    random.Random(0), inner_steps=K, lr=S.profile.lr)
+    random.Random(0), settings)
 quick = trace_q.finish(K)
 parameter_trace_plot(quick, title=f"one iteration, {S.profile.name} profile (synthetic)")
 plt.show()
@@ -390,17 +398,16 @@ plt.show()
 
 # %%
 from mpfas_lib.viz.interactive import html
-from mpfas_lib.viz.method_figures import algorithm1_explorer, algorithm1_stages
+from mpfas_lib.viz.method_figures import algorithm1_explorer
 
 mico = build_protocol("MICO:OCI-M", source="synthetic", profile=S.profile)
 torch.manual_seed(0)
-phi_s, theta_s = build_extractor("conv2"), build_hfn(S.profile)
+phi_s, theta_s = build_models(get_method("mp"), S.profile)
 batches_s = DomainBalancedBatches(mico.sources, k=S.profile.batch_per_class, seed=1)
 stages = algorithm1_stages(
     phi_s, theta_s, hfn_loss, lambda d: batches_s.batch(d)[:2],
     torch.optim.SGD(theta_s.parameters(), lr=S.profile.lr, momentum=S.profile.momentum),
-    sorted(mico.sources), random.Random(1), inner_steps=get_method("mp").inner_steps,
-    lr=S.profile.lr)
+    sorted(mico.sources), random.Random(1), settings)
 a1_fig = algorithm1_explorer(stages, title=f"one Algorithm 1 iteration, {S.profile.name} "
                              "profile, synthetic")
 html(a1_fig, div_id="algorithm1-explorer")

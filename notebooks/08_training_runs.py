@@ -61,7 +61,7 @@ from mpfas_lib.evaluation import (
     verdicts,
 )
 from mpfas_lib.profile import get_profile
-from mpfas_lib.training.sweep import plan_runs
+from mpfas_lib.training import study_runs
 from mpfas_lib.viz.plots import ablation_bars, style_results
 
 # %%
@@ -107,7 +107,7 @@ shown_costs
 #
 # ## The runs
 #
-# On a CPU we load the committed study runs; under a full profile (on a GPU) `plan_runs`
+# On a CPU `study_runs` loads the committed study runs; under a full profile (on a GPU) it
 # loads each finished run, resumes an interrupted one and trains a missing one, with a
 # progress bar. If the study results are missing (a fresh checkout without them), a tiny
 # stand-in (2 iterations, one seed) is trained so that the chapter still runs; it is
@@ -115,13 +115,7 @@ shown_costs
 
 # %%
 SEEDS = [0] if S.profile.name == "full-smoke" else None  # a smoke check trains one seed
-if S.profile.name.startswith("full"):
-    runs, label = plan_runs("study-main", S.profile, seeds=SEEDS), S.profile.name
-else:
-    runs, label = load_runs(S.results / "study"), "study"
-    if not runs:
-        tiny = S.profile.replace(name="tiny", iterations=2, eval_every=2)
-        runs, label = plan_runs("study-main", tiny, out=S.cache / "tiny", seeds=[0]), "tiny"
+runs, label = study_runs(["study-main"], S.profile, S.results, S.cache, seeds=SEEDS)
 runs = [r for r in runs if r["provenance"]["method"] in METHODS]
 rows = run_rows(runs)
 data = rows["data"].iloc[0]

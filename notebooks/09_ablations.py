@@ -47,14 +47,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
 
-from mpfas_lib.evaluation import load_runs, run_rows, seed_table, verdicts
-from mpfas_lib.training.sweep import plan_runs
+from mpfas_lib.evaluation import run_rows, seed_table, verdicts
+from mpfas_lib.training import study_runs
 from mpfas_lib.viz.plots import ablation_bars
 
 # %% [markdown]
 # ## The runs
 #
-# On a CPU we load the committed study runs; under a full profile (on a GPU) `plan_runs`
+# On a CPU `study_runs` loads the committed study runs; under a full profile (on a GPU) it
 # loads, resumes or trains them at that profile. Without stored results a tiny stand-in (2
 # iterations, one seed) is trained, labelled *tiny*: it tests that every variant trains,
 # not which one is better.
@@ -62,15 +62,7 @@ from mpfas_lib.viz.plots import ablation_bars
 # %%
 PLANS = ("study-main", "study-ablations")
 SEEDS = [0] if S.profile.name == "full-smoke" else None  # a smoke check trains one seed
-if S.profile.name.startswith("full"):
-    runs = [r for p in PLANS for r in plan_runs(p, S.profile, seeds=SEEDS)]
-    label = S.profile.name
-else:
-    runs, label = load_runs(S.results / "study"), "study"
-    if not runs:
-        tiny = S.profile.replace(name="tiny", iterations=2, eval_every=2)
-        runs = [r for p in PLANS for r in plan_runs(p, tiny, out=S.cache / "tiny", seeds=[0])]
-        label = "tiny"
+runs, label = study_runs(PLANS, S.profile, S.results, S.cache, seeds=SEEDS)
 rows = run_rows(runs)
 glue("ab_source", f"{label} profile, synthetic data, {len(runs)} runs", display=False)
 rows.groupby(["protocol", "method"]).size().unstack("protocol").fillna(0).astype(int)

@@ -49,9 +49,14 @@ from mpfas_lib.data.sampling import DomainBalancedBatches
 from mpfas_lib.evaluation import load_runs, select
 from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, hfn_loss
 from mpfas_lib.models.summary import parameter_table
-from mpfas_lib.training import build_config, get_method, meta_pattern_step, split_domains
-from mpfas_lib.training.algorithm1 import phi_optimizer_for
-from mpfas_lib.training.runs import build_data
+from mpfas_lib.training import (
+    build_config,
+    build_data,
+    get_method,
+    meta_pattern_step,
+    phi_optimizer_for,
+    split_domains,
+)
 from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
 
 # %% [markdown]
@@ -401,10 +406,10 @@ def one_iteration(method):
     trace = ParameterTrace(phi, theta)
     sample = trace.wrap(lambda d: batches.batch(d)[:2])
     opt = torch.optim.SGD(theta.parameters(), lr=S.profile.lr, momentum=S.profile.momentum)
-    phi_opt = phi_optimizer_for(phi, S.profile.lr, m.inner_steps)
+    settings = m.meta_settings(S.profile.lr)
+    phi_opt = phi_optimizer_for(phi, settings, S.profile.momentum)
     stats = meta_pattern_step(phi, theta, hfn_loss, sample, opt, domains, random.Random(1),
-                              inner_steps=m.inner_steps, lr=S.profile.lr, mode=m.mode,
-                              phi_optimizer=phi_opt, theta_loss_scale=m.theta_loss_scale)
+                              settings, phi_optimizer=phi_opt)
     return trace.finish(m.inner_steps), stats
 
 # %%
@@ -573,7 +578,8 @@ w0 = phi_a.encoder[0].weight.detach().clone()
 g = torch.autograd.grad(phi_a(x).mean(), phi_a.encoder[0].weight)[0]
 with torch.no_grad():
     phi_a.encoder[0].weight.sub_(S.profile.lr * g)  # the paper's inner step
-opt_b = phi_optimizer_for(phi_b, S.profile.lr, K)
+opt_b = phi_optimizer_for(phi_b, get_method("mp-official").meta_settings(S.profile.lr),
+                          S.profile.momentum)
 phi_b(x).mean().backward()
 opt_b.step()  # the code's first inner step
 step_a = (phi_a.encoder[0].weight - w0).norm()

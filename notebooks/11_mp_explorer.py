@@ -36,7 +36,6 @@ S = setup(seed=0)
 print(S)
 
 # %%
-import copy
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,12 +45,10 @@ from myst_nb import glue
 
 from mpfas_lib.data.photos import photo_batch
 from mpfas_lib.data.protocols import build_protocol
-from mpfas_lib.data.sampling import DomainBalancedBatches
 from mpfas_lib.features import build_map
-from mpfas_lib.models import build_extractor, build_hfn, hfn_loss
+from mpfas_lib.models import build_extractor
 from mpfas_lib.models.extractor import EXTRACTOR_NAMES
-from mpfas_lib.training import Trainer, get_method
-from mpfas_lib.training.runs import phi_snapshots
+from mpfas_lib.training import STUDY_RUN, study_snapshots
 from mpfas_lib.viz.interactive import (
     grid_explorer,
     html,
@@ -102,31 +99,13 @@ photo_labels
 #
 # Every study run of {doc}`08_training_runs` kept its Φ at iteration 0 and at each
 # evaluation (`phi.pt` beside its results), and marks the evaluation that source validation
-# selected. We load those of MP on MICO:OCI-M, seed 0. If they are missing, we train Φ and
-# Θ with Algorithm 1 for a few quick-profile iterations here and keep a copy of Φ every few
-# iterations instead; the label says which.
+# selected. We load those of MP on MICO:OCI-M, seed 0 (`study_snapshots`). If they are
+# missing, a short Algorithm 1 run at this profile is trained once instead, with a snapshot
+# at every evaluation; the label says which.
 
 # %%
-ITERATIONS, EVERY = 24, 4
-STUDY_RUN = "MICO_OCI-M-mp-s0"
-saved = phi_snapshots(S.results / "study" / STUDY_RUN)
-if saved is not None:
-    source = f"study run {STUDY_RUN}, synthetic"
-else:
-    torch.manual_seed(0)
-    trainer = Trainer(
-        build_extractor("conv2"), build_hfn(S.profile),
-        DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class, seed=0),
-        sorted(protocol.sources), hfn_loss, inner_steps=get_method("mp").inner_steps,
-        lr=S.profile.lr, momentum=S.profile.momentum, seed=0)
-    saved = {"iterations": [0], "states": [copy.deepcopy(trainer.phi.state_dict())],
-             "selected": None}
-    for _ in range(ITERATIONS):
-        trainer.step()
-        if trainer.iteration % EVERY == 0:
-            saved["iterations"].append(trainer.iteration)
-            saved["states"].append(copy.deepcopy(trainer.phi.state_dict()))
-    source = f"{S.profile.name} profile, {ITERATIONS} iterations trained here, synthetic"
+saved, source = study_snapshots(S.results, S.profile, S.cache, STUDY_RUN)
+source = f"{source}, synthetic"
 selected = saved["selected"] if saved.get("selected") is not None else saved["iterations"][-1]
 glue("ex_source", source, display=False)
 glue("ex_selected", selected, display=False)

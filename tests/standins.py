@@ -53,3 +53,15 @@ def tiny_loss(out: TinyOut, labels: torch.Tensor) -> torch.Tensor:
 def tiny_score(out: TinyOut) -> torch.Tensor:
     """Softmax probability of genuine (the first term of Eq. 11)."""
     return out.logits.softmax(1)[:, 1]
+
+
+def tiny_config(algorithm: str = "algorithm1", mode: str = "paper", k: int = 2,
+                lr: float = 0.05, seed: int = 0, hflip: float = 0.0):
+    """A run config for the stand-in models: the quick profile at ``lr``, Algorithm 1 or ERM."""
+    from mpfas_lib.profile import get_profile
+    from mpfas_lib.training.config import RunConfig
+    from mpfas_lib.training.methods import get_method
+
+    method = get_method("erm" if algorithm == "erm" else "mp")
+    method = method.replace(mode=mode, inner_steps=k, hflip=hflip)
+    return RunConfig(get_profile("quick").replace(lr=lr), method, seed=seed)

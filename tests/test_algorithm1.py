@@ -10,6 +10,7 @@ import torch
 from standins import TinyPhi, TinyTheta, tiny_loss
 
 from mpfas_lib.training.algorithm1 import (
+    MetaSettings,
     NonFiniteLossError,
     meta_pattern_step,
     phi_optimizer_for,
@@ -51,12 +52,12 @@ def run_step(mode: str = "paper", k: int = 3, seed: int = 0):
     phi0, theta0 = copy.deepcopy(phi), copy.deepcopy(theta)
     rec = Recorder(seed)
     opt = torch.optim.SGD(theta.parameters(), lr=ALPHA, momentum=0.9)
-    phi_opt = phi_optimizer_for(phi, ALPHA, k) if mode == "official" else None
+    method = get_method("mp-official" if mode == "official" else "mp").replace(inner_steps=k)
+    settings = method.meta_settings(ALPHA)
+    phi_opt = phi_optimizer_for(phi, settings, 0.9) if mode == "official" else None
     rng = random.Random(seed)
-    scale = get_method("mp-official" if mode == "official" else "mp").theta_loss_scale
-    stats = meta_pattern_step(phi, theta, tiny_loss, rec, opt, DOMAINS, rng, inner_steps=k,
-                              lr=ALPHA, mode=mode, phi_optimizer=phi_opt,
-                              theta_loss_scale=scale)
+    stats = meta_pattern_step(phi, theta, tiny_loss, rec, opt, DOMAINS, rng, settings,
+                              phi_optimizer=phi_opt)
     return phi0, theta0, phi, theta, rec, stats
 
 
@@ -98,7 +99,8 @@ def test_theta_gets_no_gradient_in_inner_loop():
     rng = random.Random(0)
     opt = torch.optim.SGD(theta.parameters(), lr=0.0, momentum=0.0)  # Θ frozen by lr 0
     before = copy.deepcopy(theta.state_dict())
-    meta_pattern_step(phi, theta, tiny_loss, Recorder(), opt, DOMAINS, rng, inner_steps=2, lr=0.1)
+    meta_pattern_step(phi, theta, tiny_loss, Recorder(), opt, DOMAINS, rng,
+                      MetaSettings(2, 0.1, "paper", 1.0))
     assert all(p.grad is None for p in theta.parameters())
     for name, value in theta.state_dict().items():
         if "running" not in name and "num_batches" not in name:
@@ -156,7 +158,7 @@ def test_paper_mode_needs_no_phi_optimizer_official_does():
     opt = torch.optim.SGD(theta.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="phi_optimizer"):
         meta_pattern_step(phi, theta, tiny_loss, Recorder(), opt, DOMAINS, random.Random(0),
-                          mode="official")
+                          MetaSettings(4, 0.1, "official", 1.0))
 
 
 def test_preserved_batchnorm_stats_restores():
@@ -179,7 +181,7 @@ def test_nan_loss_stops_before_update():
     opt = torch.optim.SGD(theta.parameters(), lr=0.1)
     with pytest.raises(NonFiniteLossError, match=r"iteration 7: inner loss \(k=1"):
         meta_pattern_step(phi, theta, bad_loss, Recorder(), opt, DOMAINS, random.Random(0),
-                          iteration=7)
+                          MetaSettings(4, 0.1, "paper", 1.0), iteration=7)
     for name, value in phi.named_parameters():  # parameters untouched (BN stats may move)
         torch.testing.assert_close(value, before[name])
 

@@ -18,7 +18,7 @@ from mpfas_lib.evaluation.selection import SELECTIONS
 from mpfas_lib.training import cli, evaluate_cli
 from mpfas_lib.training.checkpoints import load_checkpoint
 from mpfas_lib.training.config import build_config
-from mpfas_lib.training.runs import run_training
+from mpfas_lib.training.loop import run_training
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = {
@@ -104,9 +104,9 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
 
 
 def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    import mpfas_lib.training.runs as runs
+    import mpfas_lib.training.build as build
 
-    real = runs.hfn_loss
+    real = build.hfn_loss
     calls = {"n": 0}
 
     def flaky(out, labels):
@@ -114,7 +114,7 @@ def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
         loss = real(out, labels)
         return loss * float("nan") if calls["n"] > 5 * 5 else loss  # breaks in iteration 6
 
-    monkeypatch.setattr(runs, "hfn_loss", flaky)
+    monkeypatch.setattr(build, "hfn_loss", flaky)
     cfg = build_config(profile="quick", overrides=TINY)
     from mpfas_lib.training.algorithm1 import NonFiniteLossError
 

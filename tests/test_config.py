@@ -32,7 +32,7 @@ def test_every_key_has_exactly_one_owner():
 
 def test_each_key_goes_to_its_owner_in_layer_order(tmp_path):
     cfg = build_config(method="mp-k2", profile="quick")
-    assert cfg.method.inner_steps == 2 and cfg.method.algorithm == "mp"
+    assert cfg.method.inner_steps == 2 and cfg.method.algorithm == "algorithm1"
     assert cfg.profile.name == "quick"
     toml = tmp_path / "c.toml"
     toml.write_text('inner_steps = 8\nlr = 0.5\nmode = "official"\nseed = 9\n')
@@ -67,7 +67,7 @@ def test_refusals_name_the_key_and_the_layer(tmp_path, monkeypatch):
         build_config(overrides={"amp": "maybe"})
     with pytest.raises(ValueError, match=r"Algorithm 1.*phi='map'.*phi from --set"):
         build_config(method="mp", overrides={"phi": "map", "phi_name": "colorlbp"})
-    with pytest.raises(ValueError, match=r"mode='official'.*algorithm='mp'"):
+    with pytest.raises(ValueError, match=r"mode='official'.*algorithm='algorithm1'"):
         build_config(method="erm", overrides={"mode": "official"})
     with pytest.raises(ValueError, match=r"phi_name must be one of.*cdc9"):
         build_config(overrides={"phi_name": "cdc9"})

@@ -7,13 +7,13 @@ import os
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from standins import TinyPhi, TinyTheta, tiny_loss
+from standins import TinyPhi, TinyTheta, tiny_config, tiny_loss
 
 from mpfas_lib.training.distributed import DistInfo, init_distributed
 from mpfas_lib.training.trainer import Trainer
 
 DOMAINS = ["C", "I", "O"]
-SETTINGS = [("mp", "paper"), ("mp", "official"), ("erm", "paper")]
+SETTINGS = [("algorithm1", "paper"), ("algorithm1", "official"), ("erm", "paper")]
 
 
 class RankBatches:
@@ -37,9 +37,9 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         results = {}
         for algorithm, mode in SETTINGS:
             torch.manual_seed(rank)  # different init per rank: rank 0's is broadcast
-            trainer = Trainer(TinyPhi(), TinyTheta(), RankBatches(rank), DOMAINS, tiny_loss,
-                              algorithm=algorithm, mode=mode, inner_steps=2, lr=0.05, seed=7,
-                              dist=info)
+            config = tiny_config(algorithm, mode, k=2, seed=7)
+            trainer = Trainer(config, TinyPhi(), TinyTheta(), RankBatches(rank), DOMAINS,
+                              loss_fn=tiny_loss, dist=info)
             splits = [trainer.step().phi_domains for _ in range(4)]
             state = {f"phi.{k}": v for k, v in trainer.phi.state_dict().items()}
             state.update({f"theta.{k}": v for k, v in trainer.theta.state_dict().items()})

@@ -9,9 +9,12 @@ import torch
 
 from mpfas_lib.data.loader import LoaderBatches
 from mpfas_lib.data.sampling import DomainBalancedBatches
+from mpfas_lib.training.algorithm1 import MetaSettings
+from mpfas_lib.training.build import loader_workers
 from mpfas_lib.training.config import build_config
-from mpfas_lib.training.runs import build_models, build_trainer, loader_workers, run_training
-from mpfas_lib.training.trainer import request_plan
+from mpfas_lib.training.loop import run_training
+from mpfas_lib.training.methods import build_models
+from mpfas_lib.training.trainer import Trainer, request_plan
 
 TINY = {"image_size": "32", "synth_subjects": "4", "synth_frames": "2", "iterations": "8",
         "eval_every": "4", "threads": "1", "tensorboard": "false", "progress": "false"}
@@ -32,21 +35,21 @@ class Recorder:
 @pytest.mark.parametrize("method", ["mp", "mp-official", "erm"])
 def test_request_plan_is_what_the_trainer_asks_for(method: str) -> None:
     config = build_config(method=method, profile="quick", overrides={**TINY, "seed": "5"})
-    phi, theta = build_models(config)
+    phi, theta = build_models(config.method, config.profile)
     source = Recorder()
     domains = ["C", "I", "O"]
-    trainer = build_trainer(config, phi, theta, source, domains)
+    trainer = Trainer(config, phi, theta, source, domains)
     for _ in range(3):
         trainer.step()
-    plan = request_plan(domains, config.method.algorithm, config.method.mode,
-                        config.method.inner_steps, seed=5)
+    plan = request_plan(domains, trainer.settings, seed=5)
     assert source.asked == [next(plan) for _ in source.asked]
 
 
 def test_loader_yields_the_sampler_batches_and_refuses_others() -> None:
     from test_sampling import _sources
 
-    plan = lambda: request_plan(["A", "B", "C"], "mp", inner_steps=2, seed=1)  # noqa: E731
+    settings = MetaSettings(2, 1e-3, "paper", 1.0)
+    plan = lambda: request_plan(["A", "B", "C"], settings, seed=1)  # noqa: E731
     loader = LoaderBatches(DomainBalancedBatches(_sources(), k=2, seed=0), plan, workers=2)
     direct = DomainBalancedBatches(_sources(), k=2, seed=0)
     requests = plan()

@@ -12,16 +12,19 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-from standins import TinyPhi, TinyTheta, tiny_loss
+from standins import TinyPhi, TinyTheta, tiny_config, tiny_loss
 
 from mpfas_lib.data.datasets import evenly_spaced
 from mpfas_lib.data.sampling import evaluation_frames
 from mpfas_lib.evaluation.selection import select
 from mpfas_lib.models.hfn import IMAGENET_MEAN, IMAGENET_STD
 from mpfas_lib.models.pretrained import WEIGHTS_ENV, imagenet_file_name
+from mpfas_lib.profile import get_profile
+from mpfas_lib.training.artefacts import check_resumable
+from mpfas_lib.training.build import build_data
 from mpfas_lib.training.config import build_config
-from mpfas_lib.training.methods import build_theta, get_method
-from mpfas_lib.training.runs import _check_resumable, build_data, build_models, run_training
+from mpfas_lib.training.loop import run_training
+from mpfas_lib.training.methods import build_models, build_theta, get_method
 from mpfas_lib.training.trainer import Trainer
 
 TINY = {"image_size": "32", "synth_subjects": "4", "synth_frames": "4", "threads": "1",
@@ -86,7 +89,7 @@ def test_imagenet_initialises_both_streams(tmp_path: Path, monkeypatch) -> None:
     config = build_config(config_file="official.toml", profile="full")
     assert config.profile.pretrained == "imagenet"
     small = config.replace(profile=config.profile.replace(backbone="resnet18", image_size=32))
-    _, theta = build_models(small)
+    _, theta = build_models(small.method, small.profile)
     for stream in ("rgb", "map"):
         trunk = theta.trunks[stream].state_dict()
         assert all(torch.equal(trunk[k], standin[k]) for k in trunk), stream
@@ -120,8 +123,8 @@ class _Fixed:
 
 
 def _trainer(hflip: float, seed: int = 0) -> Trainer:
-    return Trainer(TinyPhi(), TinyTheta(), _Fixed(), ["A"], tiny_loss, mode="official",
-                   hflip=hflip, seed=seed)
+    return Trainer(tiny_config(mode="official", k=4, lr=1e-3, seed=seed, hflip=hflip),
+                   TinyPhi(), TinyTheta(), _Fixed(), ["A"], loss_fn=tiny_loss)
 
 
 def test_random_horizontal_flips_are_reproducible_and_resumable() -> None:
@@ -144,15 +147,15 @@ def test_random_horizontal_flips_are_reproducible_and_resumable() -> None:
 
 
 def test_rgb_stream_gets_raw_bgr_and_the_pattern_imagenet_statistics() -> None:
-    theta = build_theta(get_method("mp-official"), "resnet18-w16")
+    theta = build_theta(get_method("mp-official"), get_profile("quick"))
     x = torch.rand(2, 3, 8, 8)
     assert torch.equal(theta.norms["rgb"](x), x.flip(1))
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     assert torch.allclose(theta.norms["map"](x), (x - mean) / std)
-    paper = build_theta(get_method("mp"), "resnet18-w16")
+    paper = build_theta(get_method("mp"), get_profile("quick"))
     assert torch.allclose(paper.norms["rgb"](x), (x - mean) / std)
-    bgr = build_theta(get_method("mp").replace(rgb_order="bgr"), "resnet18-w16")
+    bgr = build_theta(get_method("mp").replace(rgb_order="bgr"), get_profile("quick"))
     assert torch.allclose(bgr.norms["rgb"](x), (x.flip(1) - mean) / std)
 
 
@@ -207,6 +210,6 @@ def test_results_made_before_a_setting_existed_are_checked_against_its_default(
         del saved["scope"]
         if stale:
             with pytest.raises(ValueError, match="method.train_frames"):
-                _check_resumable(config, saved, tmp_path / "results.json")
+                check_resumable(config, saved, tmp_path / "results.json")
         else:
-            _check_resumable(config, saved, tmp_path / "results.json")
+            check_resumable(config, saved, tmp_path / "results.json")

@@ -32,9 +32,11 @@ from mpfas_lib.data.datasets import FrameRecord, NpzVideoLoader, PreparedDataset
 from mpfas_lib.errors import UserError
 from mpfas_lib.files import FolderLock, atomic_write_text
 from mpfas_lib.paths import cache_dir
+from mpfas_lib.training.algorithm1 import NonFiniteLossError
+from mpfas_lib.training.artefacts import check_resumable, jsonable
 from mpfas_lib.training.checkpoints import atomic_save, load_checkpoint
 from mpfas_lib.training.config import build_config
-from mpfas_lib.training.runs import _check_resumable, _jsonable, run_training
+from mpfas_lib.training.loop import run_training
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = {"image_size": "32", "synth_subjects": "4", "synth_frames": "2", "iterations": "4",
@@ -298,16 +300,16 @@ def test_item09_non_finite_lr_is_refused_and_results_are_strict_json(tmp_path, m
         assert cli(tiny("--set", f"lr={value}", out=tmp_path)) == 2
         one_error_line(capsys.readouterr().err, "lr", "finite")
     assert not any(tmp_path.iterdir())
-    assert _jsonable({"a": [float("nan"), 1.0], "b": float("inf")}) == {"a": [None, 1.0],
+    assert jsonable({"a": [float("nan"), 1.0], "b": float("inf")}) == {"a": [None, 1.0],
                                                                          "b": None}
     # a loss that breaks before the first checkpoint: no false "checkpoint kept" claim
-    import mpfas_lib.training.runs as runs
+    import mpfas_lib.training.build as build
 
-    real = runs.hfn_loss
-    monkeypatch.setattr(runs, "hfn_loss", lambda out, labels: real(out, labels) * float("nan"))
+    real = build.hfn_loss
+    monkeypatch.setattr(build, "hfn_loss", lambda out, labels: real(out, labels) * float("nan"))
     logged: list[str] = []
     cfg = build_config(profile="quick", overrides={**TINY, "iterations": "1"})
-    with pytest.raises(runs.NonFiniteLossError):
+    with pytest.raises(NonFiniteLossError):
         run_training(cfg, out=tmp_path, log=logged.append)
     assert "no checkpoint had been written yet" in logged[-1] and "kept at" not in logged[-1]
     text = (tmp_path / cfg.name() / "results.json").read_text()
@@ -356,10 +358,10 @@ def test_item11_resume_without_checkpoint_refused_and_default_run_name_accepted(
     assert not (tmp_path / "typo").exists()  # ... is refused without being made
     saved = build_config(profile="quick", overrides=TINY)
     named = build_config(profile="quick", overrides={**TINY, "run_name": saved.name()})
-    _check_resumable(named, saved.to_dict(), tmp_path / "checkpoint.pt")  # no change
+    check_resumable(named, saved.to_dict(), tmp_path / "checkpoint.pt")  # no change
     other = build_config(profile="quick", overrides={**TINY, "lr": "0.5"})
     with pytest.raises(ValueError, match="profile.lr"):
-        _check_resumable(other, saved.to_dict(), tmp_path / "checkpoint.pt")
+        check_resumable(other, saved.to_dict(), tmp_path / "checkpoint.pt")
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch, on the foreign pickle
@@ -516,7 +518,7 @@ def test_item19_killed_synthetic_writers_leave_no_temporary_files(tmp_path):
 
 
 def test_item19_orphaned_temporary_files_are_removed_on_start(tmp_path, monkeypatch):
-    import mpfas_lib.training.runs as runs
+    import mpfas_lib.training.loop as loop
 
     run_dir = tmp_path / "MICO_OCI-M-mp-s0"
     run_dir.mkdir()
@@ -525,7 +527,7 @@ def test_item19_orphaned_temporary_files_are_removed_on_start(tmp_path, monkeypa
         orphan.write_bytes(b"half a file")
     atomic_write_text("{}", run_dir / "keep.json")
     seen = {}
-    monkeypatch.setattr(runs, "_run_locked", lambda *args: seen.update(
+    monkeypatch.setattr(loop, "_train", lambda *args: seen.update(
         left=sorted(p.name for p in run_dir.iterdir())) or {})
     run_training(build_config(profile="quick", overrides=TINY), out=tmp_path)
     assert seen["left"] == [".lock", "keep.json"]

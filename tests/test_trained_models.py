@@ -6,7 +6,7 @@ import torch
 
 from mpfas_lib.models import HFN
 from mpfas_lib.paths import REPO_ROOT
-from mpfas_lib.training.runs import trained_models
+from mpfas_lib.training import trained_models
 
 
 def test_trained_models_loads_the_committed_study_run(tmp_path) -> None:

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from standins import TinyPhi, TinyTheta, tiny_loss, tiny_score
+from standins import TinyPhi, TinyTheta, tiny_config, tiny_loss, tiny_score
 from torch import nn
 
 from mpfas_lib.evaluation.scoring import Scores, evaluate_scores, score_dataset
@@ -52,13 +52,14 @@ class Frames(torch.utils.data.Dataset):
         return self.items[i]
 
 
-def make(algorithm="mp", mode="paper", seed=0, k=2):
+def make(algorithm="algorithm1", mode="paper", seed=0, k=2):
     torch.manual_seed(seed)
-    return Trainer(TinyPhi(), TinyTheta(), Batches(seed=seed), DOMAINS, tiny_loss,
-                   algorithm=algorithm, mode=mode, inner_steps=k, lr=0.05, seed=seed)
+    return Trainer(tiny_config(algorithm, mode, k=k, seed=seed), TinyPhi(), TinyTheta(),
+                   Batches(seed=seed), DOMAINS, loss_fn=tiny_loss)
 
 
-@pytest.mark.parametrize("algorithm,mode", [("mp", "paper"), ("mp", "official"), ("erm", "paper")])
+@pytest.mark.parametrize("algorithm,mode", [("algorithm1", "paper"), ("algorithm1", "official"),
+                                            ("erm", "paper")])
 def test_trainer_steps_and_learns(algorithm, mode):
     trainer = make(algorithm, mode)
     phi0 = copy.deepcopy(trainer.phi.state_dict())
@@ -67,7 +68,7 @@ def test_trainer_steps_and_learns(algorithm, mode):
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
     assert any((trainer.phi.state_dict()[k] != v).any() for k, v in phi0.items())
     calls = trainer.batches.source.calls
-    if algorithm == "mp":
+    if algorithm == "algorithm1":
         assert len(calls) == 20 * 3  # K = 2 inner batches + 1 Θ batch per iteration
     else:
         assert calls == [DOMAINS] * 20
@@ -79,18 +80,18 @@ def test_trainer_erm_with_fixed_map_trains_theta_only():
             return 1 - x
 
     torch.manual_seed(0)
-    trainer = Trainer(FixedMap(), TinyTheta(), Batches(), DOMAINS, tiny_loss, algorithm="erm",
-                      lr=0.05)
+    trainer = Trainer(tiny_config("erm"), FixedMap(), TinyTheta(), Batches(), DOMAINS,
+                      loss_fn=tiny_loss)
     before = copy.deepcopy(trainer.theta.state_dict())
     trainer.step()
     assert (trainer.theta.conv1.weight != before["conv1.weight"]).any()
     with pytest.raises(ValueError, match="trainable extractor"):
-        Trainer(FixedMap(), TinyTheta(), Batches(), DOMAINS, tiny_loss, algorithm="mp")
+        Trainer(tiny_config(), FixedMap(), TinyTheta(), Batches(), DOMAINS, loss_fn=tiny_loss)
 
 
 def test_trainer_rgb_only_without_phi():
     torch.manual_seed(0)
-    trainer = Trainer(None, TinyTheta(), Batches(), DOMAINS, tiny_loss, algorithm="erm", lr=0.05)
+    trainer = Trainer(tiny_config("erm"), None, TinyTheta(), Batches(), DOMAINS, loss_fn=tiny_loss)
     trainer.step()
     scores = score_dataset(None, trainer.theta, Frames(), tiny_score)
     assert scores.scores.shape == (16,)
@@ -177,7 +178,7 @@ def test_method_registry():
     for name in ("mp", "erm", "colorlbp", "rgb", "mp-concat", "mp-cdc2", "mp-official",
                  "albedo", "depth", "reflectance", "mp-k8"):
         assert name in METHODS
-    assert get_method("erm").algorithm == "erm" and get_method("mp").algorithm == "mp"
+    assert get_method("erm").algorithm == "erm" and get_method("mp").algorithm == "algorithm1"
     assert get_method("colorlbp").phi == "map" and get_method("rgb").streams == "rgb"
     assert get_method("mp-k2").inner_steps == 2 and get_method("mp").inner_steps == 4
     with pytest.raises(ValueError, match="unknown method"):

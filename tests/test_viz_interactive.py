@@ -249,7 +249,8 @@ def test_algorithm1_stages_move_phi_then_theta() -> None:
     import random
 
     from mpfas_lib.models import build_extractor, hfn_loss
-    from mpfas_lib.viz.method_figures import algorithm1_explorer, algorithm1_stages
+    from mpfas_lib.training import MetaSettings, algorithm1_stages
+    from mpfas_lib.viz.method_figures import algorithm1_explorer
 
     theta, phi = _tiny_hfn(), build_extractor("conv2")
 
@@ -260,7 +261,7 @@ def test_algorithm1_stages_move_phi_then_theta() -> None:
 
     opt = torch.optim.SGD(theta.parameters(), lr=0.01)
     st = algorithm1_stages(phi, theta, hfn_loss, sample, opt, ["C", "I", "O"],
-                           random.Random(0), inner_steps=3, lr=0.01)
+                           random.Random(0), MetaSettings(3, 0.01, "paper", 1.0))
     assert st.labels == ["Φ₀ (start)", "k = 1", "k = 2", "k = 3", "Θ step"]
     assert st.groups[:2] == ["Φ conv 1", "Φ BN 1"] and "Θ fusion" in st.groups
     is_phi = np.array([g.startswith("Φ") for g in st.groups])

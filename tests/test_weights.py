@@ -15,7 +15,7 @@ from mpfas_lib.models import weights_cli
 from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
 from mpfas_lib.profile import get_profile
 from mpfas_lib.training.config import build_config
-from mpfas_lib.training.runs import run_training
+from mpfas_lib.training.loop import run_training
 
 REPO = Path(__file__).resolve().parent.parent
 NAME = "resnet50-0676ba61.pth"
@@ -58,7 +58,7 @@ def test_run_training_checks_before_generating_data(empty_cache: Path, tmp_path:
     def no_data(config):
         raise AssertionError("data generated before the weights check")
 
-    monkeypatch.setattr("mpfas_lib.training.runs.build_data", no_data)
+    monkeypatch.setattr("mpfas_lib.training.build.build_data", no_data)
     config = build_config(profile="full-smoke", device="cpu", overrides={"pretrained": "imagenet"})
     with pytest.raises(PretrainedWeightsError, match=NAME):
         run_training(config, out=tmp_path)

@@ -57,9 +57,29 @@ class NonFiniteLossError(RuntimeError):
         self.value = value
 
 
+@dataclass(frozen=True)
+class MetaSettings:
+    """What one outer iteration needs to know: K, α, the form and Θ's loss scale (Alg. 1).
+
+    Built by :meth:`mpfas_lib.training.methods.Method.meta_settings`: the method owns K, the
+    form and the loss scale, the profile owns α (chapter 06).
+    """
+
+    inner_steps: int  # K
+    lr: float  # α of Eq. 7 (the Θ step's rate is its optimiser's)
+    mode: str  # "paper" or "official"
+    theta_loss_scale: float  # the code's Θ step minimises (MSE + CE) / 2
+
+    def __post_init__(self) -> None:
+        if self.inner_steps < 1:
+            raise ValueError(f"inner_steps K must be >= 1, got {self.inner_steps}")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown Algorithm 1 mode {self.mode!r}: choose one of {MODES}")
+
+
 @dataclass
-class MetaStepStats:
-    """What one outer iteration of Algorithm 1 did (for the book's trace)."""
+class StepStats:
+    """What one training step did: an outer iteration of Algorithm 1 or an ERM step."""
 
     iteration: int
     phi_domains: list[str]
@@ -68,7 +88,7 @@ class MetaStepStats:
     theta_loss: float = float("nan")
     inner_seconds: float = 0.0
     theta_seconds: float = 0.0
-    algorithm: str = "mp"
+    algorithm: str = "algorithm1"
 
     @property
     def loss(self) -> float:
@@ -128,7 +148,7 @@ def trainable(module: nn.Module | None) -> list[nn.Parameter]:
     return [p for p in module.parameters() if p.requires_grad]
 
 
-def _check(value: torch.Tensor, iteration: int, which: str) -> float:
+def check_finite(value: torch.Tensor, iteration: int, which: str) -> float:
     number = float(value.detach().float())
     if not math.isfinite(number):
         raise NonFiniteLossError(iteration, which, number)
@@ -143,17 +163,14 @@ def meta_pattern_step(
     theta_optimizer: torch.optim.Optimizer,
     domains: Sequence[str],
     rng: random.Random,
+    settings: MetaSettings,
     *,
-    inner_steps: int = 4,
-    lr: float = 1e-3,
-    mode: str = "paper",
     phi_optimizer: torch.optim.Optimizer | None = None,
-    theta_loss_scale: float = 1.0,
     theta_train: nn.Module | None = None,
     grad_sync: GradSync | None = None,
     autocast: Callable[[], AbstractContextManager] = nullcontext,
     iteration: int = 0,
-) -> MetaStepStats:
+) -> StepStats:
     """One outer iteration t of Algorithm 1 (paper Sec. III-C; first-order solution of Eq. 6).
 
     ``sample(domains) -> (images, labels)`` draws a fresh domain-balanced batch;
@@ -161,13 +178,12 @@ def meta_pattern_step(
     ``theta`` when distributed; the inner loop always calls the plain ``theta`` because it only
     needs ∇_Φ); ``grad_sync`` averages Φ's gradients over ranks.
     """
-    if inner_steps < 1:
-        raise ValueError(f"inner_steps K must be >= 1, got {inner_steps}")
+    mode, lr = settings.mode, settings.lr
     if mode == "official" and phi_optimizer is None:
         raise ValueError("mode='official' needs phi_optimizer (SGD, momentum 0.9, lr = alpha*K)")
     theta_train = theta if theta_train is None else theta_train
     phi_domains, theta_domains = split_domains(domains, rng, mode)  # line 6
-    stats = MetaStepStats(iteration, phi_domains, theta_domains)
+    stats = StepStats(iteration, phi_domains, theta_domains)
     phi_params = trainable(phi)
     phi.train()
     theta.train()
@@ -176,11 +192,12 @@ def meta_pattern_step(
     start = time.perf_counter()
     keep_theta_bn = preserved_batchnorm_stats(theta) if mode == "paper" else nullcontext()
     with keep_theta_bn:
-        for k in range(inner_steps):
+        for k in range(settings.inner_steps):
             x_phi, y_phi = sample(phi_domains)  # line 10
             with autocast():
                 loss = loss_fn(theta(x_phi, phi(x_phi)), y_phi)
-            stats.inner_losses.append(_check(loss, iteration, f"inner loss (k={k + 1}, D_phi)"))
+            which = f"inner loss (k={k + 1}, D_phi)"
+            stats.inner_losses.append(check_finite(loss, iteration, which))
             grads = list(torch.autograd.grad(loss, phi_params))  # ∇_Φ only: Θ gets nothing
             if grad_sync is not None:
                 grad_sync(grads)
@@ -204,8 +221,8 @@ def meta_pattern_step(
         pattern = phi(x_theta)
     theta_optimizer.zero_grad(set_to_none=True)
     with autocast():
-        loss = theta_loss_scale * loss_fn(theta_train(x_theta, pattern.detach()), y_theta)
-    stats.theta_loss = _check(loss, iteration, "theta loss (D_theta)")
+        loss = settings.theta_loss_scale * loss_fn(theta_train(x_theta, pattern.detach()), y_theta)
+    stats.theta_loss = check_finite(loss, iteration, "theta loss (D_theta)")
     loss.backward()
     theta_optimizer.step()  # line 16 (Eq. 8)
     theta_optimizer.zero_grad(set_to_none=True)
@@ -213,9 +230,9 @@ def meta_pattern_step(
     return stats
 
 
-def phi_optimizer_for(phi: nn.Module, lr: float, inner_steps: int, momentum: float = 0.9):
+def phi_optimizer_for(phi: nn.Module, settings: MetaSettings, momentum: float):
     """The official code's optimiser of Φ: SGD with momentum and lr = α·K (or None if fixed)."""
     params = trainable(phi)
     if not params:
         return None
-    return torch.optim.SGD(params, lr=lr * inner_steps, momentum=momentum)
+    return torch.optim.SGD(params, lr=settings.lr * settings.inner_steps, momentum=momentum)

@@ -22,8 +22,8 @@ from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
 from mpfas_lib.training.config import build_config, parse_overrides
 from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
+from mpfas_lib.training.loop import run_training
 from mpfas_lib.training.methods import METHODS
-from mpfas_lib.training.runs import run_training
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

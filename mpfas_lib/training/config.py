@@ -32,7 +32,7 @@ from typing import Any
 from mpfas_lib.data.protocols import SCOPES
 from mpfas_lib.paths import data_dir
 from mpfas_lib.profile import Profile, get_profile, profile_from_env
-from mpfas_lib.training.methods import Method, get_method
+from mpfas_lib.training.methods import Method, get_method, upgrade_method_dict
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DATA_SOURCES = ("synthetic", "real")
@@ -112,7 +112,7 @@ class RunConfig:
         data = dict(data)
         if isinstance(data.get("profile"), dict) and isinstance(data.get("method"), dict):
             profile = Profile(**data.pop("profile"))
-            method = Method(**data.pop("method"))
+            method = Method.from_dict(data.pop("method"))
             layers = tuple((k, tuple(v)) for k, v in (data.pop("layers", None) or {}).items())
             known = {f.name for f in fields(cls)}
             return cls(profile, method, layers=layers,
@@ -124,6 +124,13 @@ class RunConfig:
         values = {k: v for k, v in data.items() if legacy.get(k, ...) is not v}
         return _apply(profile, method, [("results.json (flat, before v2)", values)],
                       strict=False)
+
+
+def upgrade_config_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved config under today's names (see :func:`~.methods.upgrade_method_dict`)."""
+    if isinstance(data.get("method"), dict):
+        return {**data, "method": upgrade_method_dict(data["method"])}
+    return data
 
 
 def check_run_name(name: str) -> None:

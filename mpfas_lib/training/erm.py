@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 import torch
 from torch import nn
 
-from mpfas_lib.training.algorithm1 import LossFn, MetaStepStats, SampleFn, _check
+from mpfas_lib.training.algorithm1 import LossFn, SampleFn, StepStats, check_finite
 
 
 class Pipeline(nn.Module):
@@ -41,7 +41,7 @@ def erm_step(
     *,
     autocast: Callable[[], AbstractContextManager] = nullcontext,
     iteration: int = 0,
-) -> MetaStepStats:
+) -> StepStats:
     """One ERM step of [Θ, Φ] on a batch from all source domains ("without OA", Fig. 7)."""
     model.train()
     start = time.perf_counter()
@@ -49,11 +49,11 @@ def erm_step(
     optimizer.zero_grad(set_to_none=True)
     with autocast():
         loss = loss_fn(model(x), y)
-    value = _check(loss, iteration, "ERM loss (all sources)")
+    value = check_finite(loss, iteration, "ERM loss (all sources)")
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return MetaStepStats(
+    return StepStats(
         iteration,
         phi_domains=[],
         theta_domains=sorted(domains),

@@ -16,9 +16,11 @@ import torch
 from mpfas_lib.errors import UserError, report_error
 from mpfas_lib.files import writable_file
 from mpfas_lib.runtime import pick_device
+from mpfas_lib.training.build import build_data, evaluation_of
 from mpfas_lib.training.checkpoints import atomic_write_text, load_checkpoint
 from mpfas_lib.training.config import RunConfig
-from mpfas_lib.training.runs import build_data, build_models, evaluate_models
+from mpfas_lib.training.loop import evaluate_models
+from mpfas_lib.training.methods import build_models
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +46,7 @@ def evaluate_checkpoint(path: str | Path, protocol: str | None = None, data: str
         changes["root"] = None  # a real-data run evaluated on the synthetic benchmark
     config = config.replace(**changes)
     models = state["trainer"] if "trainer" in state else state
-    phi, theta = build_models(config)
+    phi, theta = build_models(config.method, config.profile)
     if phi is not None and models.get("phi"):
         phi.load_state_dict(models["phi"])
     theta.load_state_dict(models["theta"])
@@ -53,7 +55,7 @@ def evaluate_checkpoint(path: str | Path, protocol: str | None = None, data: str
         torch.set_num_threads(config.threads)  # same kernels as training: same scores
     phi = phi.to(dev) if phi is not None else None
     theta = theta.to(dev)
-    out = evaluate_models(phi, theta, build_data(config), config, dev)
+    out = evaluate_models(phi, theta, build_data(config), evaluation_of(config), dev)
     return {"checkpoint": str(path), "protocol": config.protocol, "method": config.method.name,
             "iteration": int(models.get("iteration", state.get("iteration", 0))), **out}
 

@@ -39,10 +39,13 @@ from mpfas_lib.data.datasets import SPACINGS
 from mpfas_lib.evaluation.selection import SELECTIONS
 from mpfas_lib.features import MAP_NAMES, build_map
 from mpfas_lib.models.extractor import EXTRACTOR_NAMES, build_extractor
-from mpfas_lib.models.hfn import COLOUR_ORDERS, FUSIONS, HFN, NORMS, STREAMS
-from mpfas_lib.training.algorithm1 import MODES
+from mpfas_lib.models.hfn import COLOUR_ORDERS, FUSIONS, HFN, NORMS, STREAMS, build_hfn
+from mpfas_lib.profile import Profile
+from mpfas_lib.training.algorithm1 import MODES, MetaSettings
 
-ALGORITHMS = ("mp", "erm")
+ALGORITHM1, ERM = "algorithm1", "erm"
+ALGORITHMS = (ALGORITHM1, ERM)  # the paper's Algorithm 1, or ERM (Eq. 1/3, end to end)
+_LEGACY_ALGORITHMS = {"mp": ALGORITHM1}  # results written before the names said one thing
 PHI_KINDS = ("extractor", "map", "none")
 
 
@@ -52,7 +55,7 @@ class Method:
 
     name: str
     description: str
-    algorithm: str = "mp"  # "mp" (Algorithm 1) or "erm" (Eq. 1/3, end to end)
+    algorithm: str = ALGORITHM1  # one of ALGORITHMS
     mode: str = "paper"  # Algorithm 1 as in the paper or "official" (the authors' code)
     phi: str = "extractor"  # "extractor", "map" or "none"
     phi_name: str = "conv2"  # extractor variant or handcrafted map name
@@ -74,6 +77,22 @@ class Method:
         """A copy with some settings changed."""
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Method:
+        """A method saved by ``asdict``, including those saved under older algorithm names."""
+        return cls(**upgrade_method_dict(data))
+
+    @property
+    def meta_learned(self) -> bool:
+        """Whether Algorithm 1 trains this method (else ERM does)."""
+        return self.algorithm == ALGORITHM1
+
+    def meta_settings(self, lr: float) -> MetaSettings | None:
+        """What Algorithm 1's step needs: this method's K, form and loss scale, the profile's α."""
+        if not self.meta_learned:
+            return None
+        return MetaSettings(self.inner_steps, lr, self.mode, self.theta_loss_scale)
+
     def validate(self) -> None:
         """Refuse settings that no run can use, or that contradict each other."""
         choices = {"algorithm": ALGORITHMS, "mode": MODES, "phi": PHI_KINDS, "fusion": FUSIONS,
@@ -88,12 +107,12 @@ class Method:
         if names is not None and self.phi_name not in names:
             raise ValueError(f"method {self.name}: phi_name must be one of {list(names)} when "
                              f"phi={self.phi!r}, got {self.phi_name!r}")
-        if self.algorithm == "mp" and self.phi != "extractor":
-            raise ValueError(f"method {self.name}: Algorithm 1 (algorithm='mp') needs a "
+        if self.meta_learned and self.phi != "extractor":
+            raise ValueError(f"method {self.name}: Algorithm 1 (algorithm={ALGORITHM1!r}) needs a "
                              f"learnable extractor (phi='extractor'), got phi={self.phi!r}")
-        if self.mode == "official" and self.algorithm != "mp":
+        if self.mode == "official" and not self.meta_learned:
             raise ValueError(f"method {self.name}: mode='official' is a form of Algorithm 1 and "
-                             "needs algorithm='mp'")
+                             f"needs algorithm={ALGORITHM1!r}")
         if (self.phi == "none") != (self.streams == "rgb"):
             raise ValueError(f"method {self.name}: phi='none' goes with streams='rgb' (no "
                              f"pattern stream), got phi={self.phi!r}, streams={self.streams!r}")
@@ -114,6 +133,14 @@ class Method:
                              f"{self.hflip}")
 
 
+def upgrade_method_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved method's settings under today's names (``algorithm="mp"`` became ``algorithm1``)."""
+    algorithm = data.get("algorithm")
+    if algorithm in _LEGACY_ALGORITHMS:
+        return {**data, "algorithm": _LEGACY_ALGORITHMS[algorithm]}
+    return dict(data)
+
+
 def _registry() -> dict[str, Method]:
     methods = [
         Method("mp", "HFN + Meta Pattern, Algorithm 1 (paper)"),
@@ -124,19 +151,19 @@ def _registry() -> dict[str, Method]:
                theta_loss_scale=0.5, train_frames=2, frame_spacing="ends", hflip=0.5,
                selection="target_frame_min_hter"),
         Method("erm", "HFN + Meta Pattern, end-to-end ERM of [Θ, Φ] (without OA)",
-               algorithm="erm"),
-        Method("rgb", "single-stream RGB network, ERM", algorithm="erm", phi="none",
+               algorithm=ERM),
+        Method("rgb", "single-stream RGB network, ERM", algorithm=ERM, phi="none",
                streams="rgb"),
         Method("mp-concat", "HFN + Meta Pattern with concatenation fusion, Algorithm 1",
                fusion="concat"),
         Method("erm-concat", "HFN + Meta Pattern with concatenation fusion, ERM",
-               algorithm="erm", fusion="concat"),
+               algorithm=ERM, fusion="concat"),
     ]
     for name in MAP_NAMES:
         methods.append(Method(name, f"HFN + fixed {name} map (only Θ trains), ERM",
-                              algorithm="erm", phi="map", phi_name=name))
+                              algorithm=ERM, phi="map", phi_name=name))
         methods.append(Method(f"{name}-concat", f"HFN + fixed {name} map, concat fusion, ERM",
-                              algorithm="erm", phi="map", phi_name=name, fusion="concat"))
+                              algorithm=ERM, phi="map", phi_name=name, fusion="concat"))
     default = Method("", "").phi_name
     for name in EXTRACTOR_NAMES:
         if name != default:
@@ -169,9 +196,13 @@ def build_phi(method: Method) -> nn.Module | None:
     return build_extractor(method.phi_name, cdc_theta=method.cdc_theta)
 
 
-def build_theta(method: Method, backbone: str, pretrained: str | None = None,
-                **hfn_kwargs: Any) -> nn.Module:
-    """Θ of a method: the HFN with the method's fusion, streams, input norms and order."""
-    return HFN(backbone=backbone, fusion=method.fusion, streams=method.streams,
-               rgb_norm=method.rgb_norm, map_norm=method.map_norm, rgb_order=method.rgb_order,
-               pretrained=pretrained, **hfn_kwargs)
+def build_theta(method: Method, profile: Profile) -> HFN:
+    """Θ of a method: the profile's HFN with the method's fusion, streams, norms and order."""
+    return build_hfn(profile, fusion=method.fusion, streams=method.streams,
+                     rgb_norm=method.rgb_norm, map_norm=method.map_norm,
+                     rgb_order=method.rgb_order, pretrained=profile.pretrained)
+
+
+def build_models(method: Method, profile: Profile) -> tuple[nn.Module | None, HFN]:
+    """Φ and Θ of a method at a profile's scale: runs and chapters build them here (chapter 06)."""
+    return build_phi(method), build_theta(method, profile)

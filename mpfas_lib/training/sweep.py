@@ -45,7 +45,7 @@ from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import Profile, get_profile
 from mpfas_lib.training.checkpoints import atomic_write_text
 from mpfas_lib.training.config import RunConfig, build_config
-from mpfas_lib.training.runs import load_or_train, run_training
+from mpfas_lib.training.loop import load_or_train, run_training
 
 PLAN_DIR = Path(__file__).resolve().parent / "plans"
 PLAN_KEYS = {"description", "profile", "set", "runs", "out"}

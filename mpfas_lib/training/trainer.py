@@ -1,8 +1,9 @@
 """The trainer shared by Algorithm 1 and the ERM baselines.
 
-``Trainer`` owns Φ, Θ, their optimisers, the domain-split RNG and the batch source; ``step()``
-runs one outer iteration of Algorithm 1 (``algorithm="mp"``) or one ERM step
-(``algorithm="erm"``). Scoring and metrics live in :mod:`mpfas_lib.evaluation`.
+``Trainer`` owns Φ, Θ, their optimisers, the domain-split RNG and the batch source, all set up
+from one :class:`~mpfas_lib.training.config.RunConfig`; ``step()`` runs one outer iteration of
+Algorithm 1 or one ERM step, as the config's method says. Scoring and metrics live in
+:mod:`mpfas_lib.evaluation`.
 """
 
 from __future__ import annotations
@@ -15,19 +16,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.training.algorithm1 import (
     LossFn,
-    MetaStepStats,
+    MetaSettings,
+    StepStats,
     meta_pattern_step,
     phi_optimizer_for,
     split_domains,
     trainable,
 )
 from mpfas_lib.training.checkpoints import python_rng_state, set_python_rng_state
+from mpfas_lib.training.config import RunConfig
 from mpfas_lib.training.distributed import average_tensors, broadcast_module, wrap_ddp
 from mpfas_lib.training.erm import Pipeline, erm_step
-
-ALGORITHMS = ("mp", "erm")  # Algorithm 1, or ERM (Eq. 1/3)
 
 
 class RecordedBatches:
@@ -70,19 +72,20 @@ class RecordedBatches:
             advance(domains)
 
 
-def request_plan(domains: Sequence[str], algorithm: str = "mp", mode: str = "paper",
-                 inner_steps: int = 4, seed: int = 0) -> Iterator[list[str]]:
+def request_plan(domains: Sequence[str], settings: MetaSettings | None,
+                 seed: int) -> Iterator[list[str]]:
     """The domains of every batch :meth:`Trainer.step` will ask for, in order, endlessly.
 
     It replays the trainer's domain-split RNG (``random.Random(seed)``): per iteration of
-    Algorithm 1 one split, K batches of D_φ then one of D_θ; per ERM step all domains.
+    Algorithm 1 one split, K batches of D_φ then one of D_θ; per ERM step (``settings`` None)
+    all domains.
     """
     names = list(domains)
     rng = random.Random(seed)
     while True:
-        if algorithm == "mp":
-            phi_domains, theta_domains = split_domains(names, rng, mode)
-            for _ in range(inner_steps):
+        if settings is not None:
+            phi_domains, theta_domains = split_domains(names, rng, settings.mode)
+            for _ in range(settings.inner_steps):
                 yield phi_domains
             yield theta_domains
         else:
@@ -95,78 +98,58 @@ def _batch_parts(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class Trainer:
-    """Φ, Θ and their optimisers, stepped by Algorithm 1 or by ERM (paper Sec. III-C, IV-C)."""
+    """Φ, Θ and their optimisers, stepped by Algorithm 1 or by ERM (paper Sec. III-C, IV-C).
+
+    Everything comes from the run's config: the method's algorithm, K, form, loss scale, weight
+    decay and flips, the profile's α and momentum, the run's seed, bf16 and memory format.
+    """
 
     def __init__(
         self,
+        config: RunConfig,
         phi: nn.Module | None,
         theta: nn.Module,
         batches: Any,
         domains: Sequence[str],
-        loss_fn: LossFn,
         *,
-        algorithm: str = "mp",
-        mode: str = "paper",
-        inner_steps: int = 4,
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        theta_loss_scale: float = 1.0,
-        hflip: float = 0.0,
-        seed: int = 0,
+        loss_fn: LossFn = hfn_loss,
         device: torch.device | str = "cpu",
-        amp: bool = False,
-        channels_last: bool = False,
         dist: Any = None,
     ) -> None:
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"unknown algorithm {algorithm!r}: choose one of {ALGORITHMS}")
-        if algorithm == "mp" and not trainable(phi):
-            raise ValueError("Algorithm 1 needs a trainable extractor Φ; use algorithm='erm'")
+        method, prof = config.method, config.profile
+        if method.meta_learned and not trainable(phi):
+            raise ValueError("Algorithm 1 needs a trainable extractor Φ; choose an ERM method")
+        self.settings = method.meta_settings(prof.lr)  # None: ERM
         self.device = torch.device(device)
-        self.channels_last = channels_last and self.device.type == "cuda"
-        self.amp = amp and self.device.type == "cuda"
+        self.channels_last = config.channels_last and self.device.type == "cuda"
+        self.amp = config.amp and self.device.type == "cuda"
         memory = torch.channels_last if self.channels_last else torch.contiguous_format
         self.phi = phi.to(self.device, memory_format=memory) if phi is not None else None
         self.theta = theta.to(self.device, memory_format=memory)
         self.batches = RecordedBatches(batches)
         self.domains = list(domains)
         self.loss_fn = loss_fn
-        self.algorithm = algorithm
-        self.mode = mode
-        self.inner_steps = inner_steps
-        self.lr = lr
-        self.theta_loss_scale = theta_loss_scale
-        self.split_rng = random.Random(seed)
-        self.hflip = hflip
+        self.split_rng = random.Random(config.seed)
+        self.hflip = method.hflip
         # flips draw from their own generator (checkpointed), never from torch's global one;
         # under DDP every rank flips its own batches
         rank = dist.rank if dist is not None else 0
-        self.flip_rng = torch.Generator().manual_seed(seed * 1009 + rank + 1)
+        self.flip_rng = torch.Generator().manual_seed(config.seed * 1009 + rank + 1)
         self.iteration = 0
         self.dist = dist
         self.pipeline = Pipeline(self.phi, self.theta)
-        distributed = dist is not None and dist.world_size > 1
-        if distributed:
+        trained = self.theta if self.settings is not None else self.pipeline
+        if dist is not None and dist.world_size > 1:
             broadcast_module(self.pipeline)
-            wrapped = self.theta if algorithm == "mp" else self.pipeline
-            self.train_module = wrap_ddp(wrapped, self.device)
-        else:
-            self.train_module = self.theta if algorithm == "mp" else self.pipeline
+            trained = wrap_ddp(trained, self.device)
+        self.train_module = trained
+        # Algorithm 1's Θ step updates Θ alone (Eq. 8); ERM updates [Θ, Φ] jointly (Eq. 3)
+        params = trainable(self.theta) + ([] if self.settings else trainable(self.phi))
+        self.optimizer = torch.optim.SGD(params, lr=prof.lr, momentum=prof.momentum,
+                                         weight_decay=method.weight_decay)
         self.phi_optimizer = None
-        if algorithm == "mp":
-            self.optimizer = torch.optim.SGD(
-                trainable(self.theta), lr=lr, momentum=momentum, weight_decay=weight_decay
-            )
-            if mode == "official":
-                self.phi_optimizer = phi_optimizer_for(self.phi, lr, inner_steps, momentum)
-        else:
-            self.optimizer = torch.optim.SGD(
-                trainable(self.phi) + trainable(self.theta),
-                lr=lr,
-                momentum=momentum,
-                weight_decay=weight_decay,
-            )
+        if self.settings is not None and self.settings.mode == "official":
+            self.phi_optimizer = phi_optimizer_for(self.phi, self.settings, prof.momentum)
 
     def autocast(self) -> AbstractContextManager:
         """bf16 autocast on CUDA when enabled, else a no-op."""
@@ -189,41 +172,19 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         return images, labels.to(self.device, non_blocking=True)
 
-    def step(self) -> MetaStepStats:
+    def step(self) -> StepStats:
         """One outer iteration of Algorithm 1, or one ERM step."""
         self.iteration += 1
         try:
-            if self.algorithm == "mp":
-                grad_sync = None
-                if self.dist is not None and self.dist.world_size > 1:
-                    grad_sync = average_tensors
-                return meta_pattern_step(
-                    self.phi,
-                    self.theta,
-                    self.loss_fn,
-                    self.sample,
-                    self.optimizer,
-                    self.domains,
-                    self.split_rng,
-                    inner_steps=self.inner_steps,
-                    lr=self.lr,
-                    mode=self.mode,
-                    phi_optimizer=self.phi_optimizer,
-                    theta_loss_scale=self.theta_loss_scale,
-                    theta_train=self.train_module,
-                    grad_sync=grad_sync,
-                    autocast=self.autocast,
-                    iteration=self.iteration,
-                )
-            return erm_step(
-                self.train_module,
-                self.loss_fn,
-                self.sample,
-                self.optimizer,
-                self.domains,
-                autocast=self.autocast,
-                iteration=self.iteration,
-            )
+            if self.settings is None:
+                return erm_step(self.train_module, self.loss_fn, self.sample, self.optimizer,
+                                self.domains, autocast=self.autocast, iteration=self.iteration)
+            distributed = self.dist is not None and self.dist.world_size > 1
+            return meta_pattern_step(
+                self.phi, self.theta, self.loss_fn, self.sample, self.optimizer, self.domains,
+                self.split_rng, self.settings, phi_optimizer=self.phi_optimizer,
+                theta_train=self.train_module, grad_sync=average_tensors if distributed else None,
+                autocast=self.autocast, iteration=self.iteration)
         except BaseException:
             self.iteration -= 1
             raise

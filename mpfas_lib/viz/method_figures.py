@@ -2,8 +2,8 @@
 
 - :func:`cdc_theta_explorer`: central difference convolution's θ on one face (chapter 04);
 - :func:`fusion_explorer`: Eq. 9 level by level, per stream (chapter 05);
-- :func:`algorithm1_stages` and :func:`algorithm1_explorer`: one outer iteration of
-  Algorithm 1 step by step (chapter 06);
+- :func:`algorithm1_explorer`: one outer iteration of Algorithm 1 step by step, from the
+  stages that :func:`mpfas_lib.training.stages.algorithm1_stages` records (chapter 06);
 - :func:`roc_threshold_explorer`: the operating point on the ROC curve (chapter 07).
 
 Every picture and number is computed in Python beforehand and embedded as animation frames,
@@ -12,10 +12,7 @@ switched by a slider (and a menu), so the figures respond in the published HTML.
 
 from __future__ import annotations
 
-import copy
-import random
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,13 +26,10 @@ from mpfas_lib.evaluation.metrics import iso_metrics, roc
 from mpfas_lib.models.cdc import CDConv2d
 from mpfas_lib.models.extractor import build_extractor
 from mpfas_lib.models.hfn import HFN, HierarchicalFusion
-from mpfas_lib.training.algorithm1 import MetaStepStats, meta_pattern_step
 from mpfas_lib.viz.interactive import grid_explorer, shown_at, to_uint8
 
 __all__ = [
-    "Algorithm1Stages",
     "algorithm1_explorer",
-    "algorithm1_stages",
     "cdc_theta_explorer",
     "cdc_theta_stack",
     "fusion_explorer",
@@ -207,95 +201,13 @@ def fusion_explorer(theta: HFN, phi: nn.Module, images: Tensor, names: Sequence[
 # ---------------------------------------------------------------- chapter 06: Algorithm 1
 
 
-@dataclass
-class Algorithm1Stages:
-    """One outer iteration of Algorithm 1 recorded stage by stage (Φ_0, Φ_1..Φ_K, Θ step)."""
+def algorithm1_explorer(stages: Any, title: str | None = None) -> go.Figure:
+    """Slider over Φ₀, k = 1..K, Θ step: which parameter groups moved, and the two losses.
 
-    labels: list[str]
-    groups: list[str]  # parameter groups, Φ's first
-    change: np.ndarray  # [stage, group]: ‖p_s − p_0‖ / ‖p_0‖ of each group
-    loss_phi: np.ndarray  # [stage]: L on the first D_φ batch with (Θ_s, Φ_s)
-    loss_theta: np.ndarray  # [stage]: L on the D_θ batch with (Θ_s, Φ_s)
-    stats: MetaStepStats
-    notes: list[str] = field(default_factory=list)
-
-
-def _groups(module: nn.Module, prefix: str, parts: Mapping[str, nn.Module] | None = None
-            ) -> dict[str, list[str]]:
-    """Parameter names by group: the named parts of Θ, or each layer of Φ."""
-    if parts is not None:
-        ids = {id(p): n for n, p in module.named_parameters()}
-        return {f"{prefix} {name}": [ids[id(p)] for p in part.parameters() if id(p) in ids]
-                for name, part in parts.items()}
-    out: dict[str, list[str]] = {}
-    count: dict[str, int] = {}
-    for name, m in module.named_modules():
-        own = [f"{name}.{n}" if name else n for n, _ in m.named_parameters(recurse=False)]
-        if own:
-            kind = "BN" if isinstance(m, nn.modules.batchnorm._BatchNorm) else "conv"
-            count[kind] = count.get(kind, 0) + 1
-            out[f"{prefix} {kind} {count[kind]}"] = own
-    return out
-
-
-def algorithm1_stages(
-    phi: nn.Module, theta: HFN, loss_fn: Callable[[Any, Tensor], Tensor],
-    sample: Callable[[Sequence[str]], tuple[Tensor, Tensor]],
-    theta_optimizer: torch.optim.Optimizer, domains: Sequence[str], rng: random.Random,
-    inner_steps: int = 4, lr: float = 1e-3,
-) -> Algorithm1Stages:
-    """Run one outer iteration (``meta_pattern_step``, Alg. 1) and record every stage.
-
-    The batch source is wrapped: Algorithm 1 asks for a batch right before each inner step
-    and before the Θ step, so copies of Φ and Θ taken there are Φ_0, ..., Φ_{K−1}, Φ_K; the
-    state after the Θ step is copied at the end. Losses are then measured on the first D_φ
-    batch and on the D_θ batch with each stage's copies, in train mode (batch statistics) as
-    Algorithm 1 computes them, without touching the trained modules.
+    ``stages`` is the record of one outer iteration that training computes
+    (:func:`mpfas_lib.training.stages.algorithm1_stages`): ``labels``, ``groups``,
+    ``change[stage, group]``, ``loss_phi[stage]``, ``loss_theta[stage]`` and ``notes``.
     """
-    snaps: list[tuple[nn.Module, nn.Module]] = []
-    batches: list[tuple[Tensor, Tensor]] = []
-
-    def traced(names: Sequence[str]) -> tuple[Tensor, Tensor]:
-        snaps.append((copy.deepcopy(phi), copy.deepcopy(theta)))
-        batch = sample(names)
-        batches.append(batch)
-        return batch
-
-    stats = meta_pattern_step(phi, theta, loss_fn, traced, theta_optimizer, domains, rng,
-                              inner_steps=inner_steps, lr=lr)
-    snaps.append((copy.deepcopy(phi), copy.deepcopy(theta)))
-    groups = {**_groups(snaps[0][0], "Φ"), **_groups(snaps[0][1], "Θ", snaps[0][1].parts())}
-
-    def flat(stage: int, names: list[str]) -> Tensor:
-        p, t = snaps[stage]
-        params = {**{f"Φ.{n}": v for n, v in p.named_parameters()},
-                  **{f"Θ.{n}": v for n, v in t.named_parameters()}}
-        return torch.cat([params[n].detach().flatten() for n in names])
-
-    keyed = {g: [f"{g[0]}.{n}" for n in names] for g, names in groups.items()}
-    start = {g: flat(0, n) for g, n in keyed.items()}
-    change = np.array([[float((flat(s, n) - start[g]).norm() / (start[g].norm() + 1e-12))
-                        for g, n in keyed.items()] for s in range(len(snaps))])
-
-    @torch.no_grad()
-    def loss_at(stage: int, batch: tuple[Tensor, Tensor]) -> float:
-        p, t = copy.deepcopy(snaps[stage][0]).train(), copy.deepcopy(snaps[stage][1]).train()
-        x, y = batch
-        return float(loss_fn(t(x, p(x)), y))
-
-    loss_phi = np.array([loss_at(s, batches[0]) for s in range(len(snaps))])
-    loss_theta = np.array([loss_at(s, batches[-1]) for s in range(len(snaps))])
-    d_phi, d_theta = ", ".join(stats.phi_domains), ", ".join(stats.theta_domains)
-    labels = ["Φ₀ (start)", *[f"k = {k}" for k in range(1, inner_steps + 1)], "Θ step"]
-    notes = [f"start: Φ₀ ← Φ; D_φ = {{{d_phi}}}, D_θ = {{{d_theta}}}"]
-    notes += [f"inner step k = {k}: Φ_{k} = Φ_{k - 1} − α ∇_Φ L on a D_φ batch; Θ fixed"
-              for k in range(1, inner_steps + 1)]
-    notes.append(f"Θ step: Θ ← Θ − α ∇_Θ L(x_θ | Θ, Φ_{inner_steps}) on a D_θ batch; Φ ← Φ_K")
-    return Algorithm1Stages(labels, list(groups), change, loss_phi, loss_theta, stats, notes)
-
-
-def algorithm1_explorer(stages: Algorithm1Stages, title: str | None = None) -> go.Figure:
-    """Slider over Φ₀, k = 1..K, Θ step: which parameter groups moved, and the two losses."""
     floor = 1e-7  # log axis: an unchanged group (exactly 0) is drawn at the floor, labelled 0
     colours = ["#1f77b4" if g.startswith("Φ") else "#ff7f0e" for g in stages.groups]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.1,

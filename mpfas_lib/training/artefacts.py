@@ -1,0 +1,222 @@
+"""What a run leaves in its folder: results with provenance, checkpoints, Φ snapshots, trace.
+
+``<out>/<run_name>/`` holds ``results.json`` (provenance, metrics and video scores),
+``checkpoint.pt`` (everything needed by ``resume=True``, written atomically every
+``checkpoint_every`` iterations), ``model_best.pt`` (Φ and Θ at the source-validation-selected
+evaluation), ``phi.pt`` (a learnt Φ at iteration 0 and every evaluation), ``trace.json``
+(per-iteration Algorithm 1 trace) and ``tb/`` (TensorBoard logs). A folder belongs to one
+configuration: :func:`check_resumable` refuses to continue or reuse another's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mpfas_lib.evaluation.selection import SELECTIONS, flatten, select
+from mpfas_lib.files import FolderLock, remove_orphans, writable_dir
+from mpfas_lib.provenance import git_commit, software
+from mpfas_lib.runtime import device_name
+from mpfas_lib.training.checkpoints import (
+    atomic_save,
+    atomic_write_text,
+    capture_rng_states,
+    load_checkpoint,
+    restore_rng_states,
+)
+from mpfas_lib.training.config import RunConfig, upgrade_config_dict
+
+RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
+# settings a resumed run may change (more iterations, another device, logging)
+# (run_name is free too: the checkpoint was found in the folder the name points to)
+RESUME_FREE = {"iterations", "device", "threads", "loader_workers", "progress", "tensorboard",
+               "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers", "run_name"}
+
+
+def _finite(tree: Any) -> Any:
+    """NaN and infinities as None: strict JSON readers refuse bare ``NaN``."""
+    if isinstance(tree, float) and not math.isfinite(tree):
+        return None
+    if isinstance(tree, dict):
+        return {k: _finite(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_finite(v) for v in tree]
+    return tree
+
+
+def jsonable(tree: Any) -> Any:
+    """Plain JSON values (numpy numbers as floats, non-finite numbers as None)."""
+    return _finite(json.loads(json.dumps(tree, default=float)))
+
+
+def check_resumable(config: RunConfig, saved: dict, path: Path) -> None:
+    """Refuse to continue (or reuse) a run made with other settings, naming each one.
+
+    A setting the saved config lacks was added later: the run used its default then.
+    """
+    saved = upgrade_config_dict(saved)
+    mine, theirs = flatten(config.to_dict()), flatten(saved)
+    try:
+        theirs = {**flatten(RunConfig.from_dict(saved).to_dict()), **theirs}
+    except (TypeError, ValueError, KeyError):  # a config this version cannot rebuild
+        pass
+    changed = sorted(k for k, v in mine.items()
+                     if not {k.split(".")[0], k.split(".")[-1]} & RESUME_FREE
+                     and theirs.get(k, v) != v)
+    if changed:
+        raise ValueError(
+            f"cannot use {path}: settings differ from this run's: "
+            + ", ".join(f"{k} ({theirs.get(k)!r} -> {mine[k]!r})" for k in changed)
+        )
+
+
+def _copy_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of a module's state dict (a snapshot that training cannot change)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+class Progress:
+    """A run's history (evaluations), trace (steps) and Φ snapshots: what a checkpoint keeps."""
+
+    def __init__(self, method: str, phi: torch.nn.Module | None) -> None:
+        self.history: list[dict] = []
+        self.trace: list[dict] = []
+        self.elapsed = 0.0
+        self.resumed_from: int | None = None
+        self.snapshots: dict[str, Any] | None = None  # only for a learnt Φ
+        if phi is not None and any(p.requires_grad for p in phi.parameters()):
+            self.snapshots = {"method": method, "iterations": [0], "states": [_copy_state(phi)],
+                              "selected": None}
+
+    def evaluated(self, record: dict, phi: torch.nn.Module | None) -> bool:
+        """Keep an evaluation (and Φ's state then); True when source validation selects it."""
+        self.history.append(record)
+        best = select(self.history, "source_val") is record
+        if self.snapshots is not None and phi is not None:  # Φ is tiny: all of it is kept
+            self.snapshots["iterations"].append(record["iteration"])
+            self.snapshots["states"].append(_copy_state(phi))
+            if best:
+                self.snapshots["selected"] = record["iteration"]
+        return best
+
+    def checkpoint(self, config: RunConfig, trainer: Any, elapsed: float) -> dict:
+        """Everything ``resume=True`` needs to continue exactly."""
+        return {"format": RESULTS_FORMAT, "config": config.to_dict(),
+                "trainer": trainer.state_dict(), "rng": capture_rng_states(),
+                "history": self.history, "trace": self.trace,
+                "phi_snapshots": self.snapshots, "wall_seconds": elapsed}
+
+    def restore(self, state: dict, config: RunConfig, trainer: Any, path: Path) -> None:
+        """Continue from a checkpoint written by :meth:`checkpoint` for the same settings."""
+        check_resumable(config, state["config"], path)
+        trainer.load_state_dict(state["trainer"])
+        self.history, self.trace = list(state["history"]), list(state["trace"])
+        self.snapshots = state.get("phi_snapshots", self.snapshots)
+        self.elapsed = float(state["wall_seconds"])
+        restore_rng_states(state["rng"])
+        self.resumed_from = trainer.iteration
+
+
+def provenance(config: RunConfig, device: torch.device, world_size: int,
+               wall_seconds: float, resumed_from: int | None) -> dict:
+    """Where a result came from: commit, configuration, device, seed, time and software."""
+    return {"git_commit": git_commit(), "config": config.to_dict(),
+            "profile": config.profile.name, "method": config.method.name, "data": config.data,
+            "device": device_name(device), "world_size": world_size, "seed": config.seed,
+            "wall_seconds": wall_seconds, "resumed_from": resumed_from, **software()}
+
+
+def results_of(config: RunConfig, history: list[dict], trace_len: int, provenance: dict,
+               failure: Exception | None) -> dict:
+    """The content of results.json: status, provenance, metrics and scores per selection."""
+    chosen = {rule: select(history, rule) for rule in SELECTIONS} if history else {}
+    return {
+        "format": RESULTS_FORMAT,
+        "run": config.name(),
+        "status": "failed" if failure else "completed",
+        "error": str(failure) if failure else None,
+        "provenance": {**provenance, "iterations": trace_len},
+        "selection": config.method.selection,
+        "metrics": {rule: {k: v for k, v in h.items() if k != "target_scores"}
+                    for rule, h in chosen.items()},
+        "scores": {rule: h["target_scores"] for rule, h in chosen.items() if "target_scores" in h},
+        "history": [{k: v for k, v in h.items() if k != "target_scores"} for h in history],
+    }
+
+
+class RunFolder:
+    """One run's folder and the files in it, written atomically by its one writer."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.checkpoint = self.path / "checkpoint.pt"
+        self.results = self.path / "results.json"
+
+    @contextmanager
+    def locked(self, writer: bool = True) -> Iterator[RunFolder]:
+        """Hold the folder's lock (one writer; a killed writer frees it, so resume works)."""
+        if not writer:  # DDP ranks other than 0 write nothing
+            yield self
+            return
+        lock = FolderLock(writable_dir(self.path, "run folder"), "run folder").acquire()
+        try:
+            remove_orphans(self.path)  # .checkpoint.pt.*.tmp of a killed atomic write
+            yield self
+        finally:
+            lock.release()
+
+    def save_checkpoint(self, state: dict) -> None:
+        """``checkpoint.pt``: what :meth:`Progress.restore` reads back."""
+        atomic_save(state, self.checkpoint)
+
+    def load_checkpoint(self) -> dict:
+        """The checkpoint to resume from (weights only)."""
+        return load_checkpoint(self.checkpoint)
+
+    def save_selected(self, config: RunConfig, trainer: Any, snapshots: dict | None,
+                      best: bool) -> None:
+        """``model_best.pt`` when source validation selects this evaluation; ``phi.pt``."""
+        if best and config.save_best:
+            atomic_save({"config": config.to_dict(), **trainer.model_state(),
+                         "iteration": trainer.iteration}, self.path / "model_best.pt")
+        if snapshots is not None:
+            atomic_save(snapshots, self.path / "phi.pt")
+
+    def write_results(self, results: dict, trace: list[dict]) -> None:
+        """``results.json`` and ``trace.json``, strict JSON."""
+        atomic_write_text(json.dumps(results, indent=2, allow_nan=False), self.results)
+        atomic_write_text(json.dumps(jsonable(trace), allow_nan=False),
+                          self.path / "trace.json")
+
+    def finished(self, config: RunConfig) -> dict | None:
+        """The completed results of this config, None when not finished; another's is refused.
+
+        The results of another profile, method or data never stand in for this config's.
+        """
+        if not self.results.is_file():
+            return None
+        try:
+            results = json.loads(self.results.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{self.results}: not readable JSON ({error}); delete it to "
+                             "train the run again") from None
+        if results.get("status") != "completed":
+            return None
+        if results.get("format") == RESULTS_FORMAT:
+            check_resumable(config, results["provenance"]["config"], self.results)
+        return results
+
+
+def phi_snapshots(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The learnt Φ of a run at iteration 0 and every evaluation (``phi.pt``), or None."""
+    path = Path(run_dir) / "phi.pt"
+    if not path.is_file():
+        return None
+    return load_checkpoint(path)
