@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
+from mpfas_lib.errors import UserError
 from mpfas_lib.exercises import CHECKS, check, evaluate
 from mpfas_lib.exercises.checks import STRICT
 from mpfas_lib.exercises.edition import (
@@ -313,10 +314,11 @@ def test_generator_on_a_small_chapter(tmp_path: Path) -> None:
     cells = student_notebook(path).cells
     text = "\n".join(c.source for c in cells)
     assert "SECRET" not in text and "secret reason" not in text and "Pool the" not in text
-    assert [c.cell_type for c in cells] == ["markdown", "markdown", "code", "code",
+    assert [c.cell_type for c in cells] == ["markdown", "markdown", "markdown", "code", "code",
                                             "markdown", "markdown"]
-    assert cells[2].source == f"{YOUR_CODE}\nhter_pooled, acer = ..., ..."
-    assert cells[3].metadata["tags"] == ["check"] and cells[-1].source == ANSWER_PROMPT
+    assert cells[1].source.startswith("## How you are graded, how to submit")
+    assert cells[3].source == f"{YOUR_CODE}\nhter_pooled, acer = ..., ..."
+    assert cells[4].metadata["tags"] == ["check"] and cells[-1].source == ANSWER_PROMPT
 
 
 def test_grader_scores_solved_and_untouched_notebooks(tmp_path: Path, monkeypatch) -> None:
@@ -325,41 +327,49 @@ def test_grader_scores_solved_and_untouched_notebooks(tmp_path: Path, monkeypatc
     sources.mkdir()
     nbformat.write(_chapter(), sources / "07_small.ipynb")
     subs = tmp_path / "subs"
-    for student, nb in [("ada", _chapter()), ("bob", student_notebook(sources / "07_small.ipynb"))]:
+    solved = student_notebook(sources / "07_small.ipynb")
+    solved.cells[3].source = "hter_pooled, acer = (16 + 5) / 2, (30 + 5) / 2"
+    for student, nb in [("ada", solved), ("bob", student_notebook(sources / "07_small.ipynb"))]:
         (subs / student).mkdir(parents=True)
         nbformat.write(nb, subs / student / "07_small.ipynb")
     cheat = student_notebook(sources / "07_small.ipynb")
-    cheat.cells[3].source = 'from mpfas_lib.exercises import check\ncheck("nb07-3", (10.5, 17.5))'
+    cheat.cells[4].source = 'from mpfas_lib.exercises import check\ncheck("nb07-3", (10.5, 17.5))'
     nbformat.write(cheat, subs / "cy.ipynb")  # a loose notebook: the student is its file name
-    out = tmp_path / "scores.csv"
-    table = grade_folder(subs, sources, timeout=120, out=out)
-    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    out = tmp_path / "out"
+    book = grade_folder(subs, sources, timeout=120, out=out, isolation="none")
+    rows = {r["student"]: r for r in csv.DictReader((out / "scores.csv").open())}
     assert set(rows) == {"ada", "bob", "cy"}
-    assert rows["ada"]["7.1"] == "1" and rows["ada"]["percent"] == "100.0"
-    assert rows["bob"]["7.1"] == "0" and rows["bob"]["percent"] == "0.0"
-    assert rows["cy"]["percent"] == "0.0", "an edited check cell must not score"
-    assert set(table["status"]) == {"ok"}
-    broken = _chapter()
+    assert rows["ada"]["7.1"] == "1" and rows["ada"]["score"] == "1"
+    assert rows["bob"]["7.1"] == "0" and rows["bob"]["score"] == "0"
+    assert rows["cy"]["7.1"] == "0", "a check cell that prints correct must not score"
+    assert "check cell edited: 7.1" in rows["cy"]["notes"]
+    assert {r.status for r in book.rows} == {"ok"}
+    broken = student_notebook(sources / "07_small.ipynb")
+    broken.cells[3].source = "hter_pooled, acer = 10.5, 17.5"
     broken.cells.insert(1, _code("1 / 0"))
     nbformat.write(broken, subs / "ada" / "07_small.ipynb")
-    again = grade_folder(subs / "ada", sources, timeout=120)
-    assert list(again["status"]) == ["ok, 1 cell(s) raised"] and list(again["percent"]) == [100]
+    again = grade_folder(subs / "ada", sources, timeout=120, isolation="none")
+    assert [(r.status, r.results["7.1"].points) for r in again.rows] == [
+        ("ok, 1 cell(s) raised", 1.0)]
 
 
 def test_grader_time_limit_and_bad_input(tmp_path: Path) -> None:
     sources = tmp_path / "sources"
     sources.mkdir()
     nbformat.write(_chapter(), sources / "07_small.ipynb")
-    slow = _chapter()
-    slow.cells.insert(1, _code("import time\ntime.sleep(60)"))
+    slow = student_notebook(sources / "07_small.ipynb")
+    slow.cells[3].source = "hter_pooled, acer = 10.5, 17.5"
+    slow.cells.insert(5, _code("import time\ntime.sleep(60)"))
     (tmp_path / "subs" / "zoe").mkdir(parents=True)
     nbformat.write(slow, tmp_path / "subs" / "zoe" / "07_small.ipynb")
-    table = grade_folder(tmp_path / "subs", sources, timeout=8)
-    assert table.loc[0, "status"] == "timeout after 8 s" and table.loc[0, "score"] == 0
+    book = grade_folder(tmp_path / "subs", sources, timeout=8, isolation="none")
+    row = book.rows[0]
+    assert row.status == "timeout after 8 s" and row.results["7.1"].points == 1, \
+        "marks earned before the time limit are kept"
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no notebooks"):
+    with pytest.raises(UserError, match="no notebooks"):
         grade_folder(tmp_path / "empty", sources)
-    with pytest.raises(ValueError, match="not a folder"):
+    with pytest.raises(UserError, match="not a folder"):
         grade_folder(tmp_path / "missing", sources)
 
 

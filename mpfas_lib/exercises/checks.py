@@ -2,30 +2,53 @@
 
 A check prints "correct" or "not yet: <hint>" (shape, range, a known misconception),
 never the solution and never a traceback for a wrong answer. Each check is registered
-under its exercise's label; the grader (``mpfas_lib.exercises.grade``) scores with the
-same registry. Where the answer is a deterministic function of the library, the check
-recomputes it; where it depends on the chapter's data, it checks what can be verified.
+under its exercise's label with an optional *probe* (run where the answer lives: it turns a
+network or a function into data) and the names of chapter variables it needs as
+*context*. What a check judges is always the data copy of the answer
+(:mod:`mpfas_lib.exercises.answers`), in the notebook and in the grader alike: the grader
+(:mod:`mpfas_lib.exercises.grade`) receives that data from the student's kernel and judges it
+in its own process. Where the answer is a deterministic function of the library or of the
+chapter's context, the check recomputes it; the answers are not written here.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-Check = Callable[[Any], "str | None"]  # None when correct, else a hint
+from mpfas_lib.exercises.answers import MIME, AnswerError, dumps, loads
+
+Judge = Callable[..., "str | None"]  # None when correct, else a hint
+
+
+@dataclass(frozen=True)
+class Check:
+    """One exercise's check: the judge, the probe that makes the answer data, its context."""
+
+    judge: Judge
+    probe: Callable[[Any], Any] | None = None
+    context: tuple[str, ...] = ()
+
+
 CHECKS: dict[str, Check] = {}
-GRADE_LOG = "MPFAS_GRADE_LOG"  # set by the grader: where check() records each result
 STRICT = "MPFAS_STRICT_CHECKS"  # set by `make test` and `make book`: the book's answers must pass
+UNANSWERED = "not yet: replace the `...` in the starter cell with your answer"
 
 
-def register(label: str) -> Callable[[Check], Check]:
-    """Register the check of exercise ``label`` (e.g. ``ex-nb06-1``)."""
+def register(label: str, probe: Callable[[Any], Any] | None = None,
+             context: Sequence[str] = ()) -> Callable[[Judge], Judge]:
+    """Register the judge of exercise ``label`` (e.g. ``ex-nb06-1``).
 
-    def add(fn: Check) -> Check:
-        CHECKS[label] = fn
+    The judge gets the answer's data copy (and ``context``, a dict of the named chapter
+    variables, when it names any); ``probe`` runs first, on the live answer.
+    """
+
+    def add(fn: Judge) -> Judge:
+        CHECKS[label] = Check(fn, probe, tuple(context))
         return fn
 
     return add
@@ -42,30 +65,85 @@ def _unanswered(answer: Any) -> bool:
     return any(part is None or part is Ellipsis for part in parts)
 
 
-def evaluate(label: str, answer: Any) -> tuple[bool, str]:
-    """(correct, message) of an answer; a wrong or malformed answer never raises."""
+def as_data(label: str, answer: Any, namespace: Mapping[str, Any] | None = None) -> dict:
+    """The JSON text of what the judge of ``label`` reads: the probed answer and its context.
+
+    Runs where the answer lives (the student's kernel); raises AnswerError for an answer that
+    is not data.
+    """
+    entry = CHECKS.get(normalise(label))
+    if entry is not None and entry.probe is not None and not _unanswered(answer):
+        answer = entry.probe(answer)
+    context = {}
+    for name in entry.context if entry else ():
+        if namespace is None or name not in namespace:
+            raise AnswerError(f"the chapter's variable {name!r} is not defined: run the "
+                              "chapter's cells above first")
+        value = namespace[name]
+        context[name] = dict(value.state_dict()) if hasattr(value, "state_dict") else value
+    return {"answer": dumps(answer), "context": dumps(context)}
+
+
+def judge(label: str, data: Mapping[str, str]) -> tuple[bool, str]:
+    """(correct, message) of an answer's data copy (:func:`as_data`); never raises."""
     label = normalise(label)
     if label not in CHECKS:
         return False, f"not yet: there is no check for {label!r}"
-    if _unanswered(answer):
-        return False, "not yet: replace the `...` in the starter cell with your answer"
+    entry = CHECKS[label]
     try:
-        hint = CHECKS[label](answer)
+        if "error" in data:
+            return False, f"not yet: {data['error']}"
+        answer = loads(data["answer"])
+        context = loads(data["context"]) if entry.context else {}
+    except (AnswerError, KeyError, TypeError) as err:
+        return False, f"not yet: your answer could not be read ({err})"
+    if _unanswered(answer):
+        return False, UNANSWERED
+    try:
+        hint = entry.judge(answer, context) if entry.context else entry.judge(answer)
     except Exception as err:  # a malformed answer is a hint, not a traceback
         hint = f"could not read your answer ({type(err).__name__}: {err})"
     return (True, "correct") if hint is None else (False, f"not yet: {hint}")
 
 
+def _data_or_error(label: str, answer: Any, namespace: Mapping[str, Any] | None) -> dict:
+    try:
+        return as_data(label, answer, namespace)
+    except Exception as err:  # a probe on a wrong object, or an object that is not data
+        return {"error": f"could not read your answer ({type(err).__name__}: {err})"}
+
+
+def evaluate(label: str, answer: Any,
+             context: Mapping[str, Any] | None = None) -> tuple[bool, str]:
+    """(correct, message) of a live answer, judged on its data copy as the grader does."""
+    return judge(label, _data_or_error(label, answer, context))
+
+
 def check(label: str, answer: Any) -> None:
     """Print whether ``answer`` solves exercise ``label`` ("correct" or a hint)."""
-    ok, message = evaluate(label, answer)
+    ok, message = evaluate(label, answer, sys._getframe(1).f_globals)
     print(message)
-    log = os.environ.get(GRADE_LOG)
-    if log:
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"label": normalise(label), "correct": ok}) + "\n")
     if not ok and os.environ.get(STRICT) == "1":
         raise AssertionError(f"{normalise(label)}: the book's answer fails its check: {message}")
+
+
+def export(label: str, answer: Callable[[], Any]) -> None:
+    """The grader's cell in the student's kernel: show the answer's data copy (MIME output).
+
+    ``answer`` is a function returning the answer, so that a name the student never defined
+    becomes a message instead of an error.
+    """
+    from IPython.display import display
+
+    namespace = sys._getframe(1).f_globals
+    try:
+        value = answer()
+    except Exception as err:
+        data = {"error": f"your answer is not defined where the check runs "
+                         f"({type(err).__name__}: {err})"}
+    else:
+        data = _data_or_error(label, value, namespace)
+    display({MIME: {"label": normalise(label), **data}}, raw=True)
 
 
 # ---- helpers -------------------------------------------------------------------------
@@ -365,15 +443,23 @@ def _redundant_parameters(answer: Any) -> str | None:
     })
 
 
-@register("ex-nb05-4")
+def _parameter_count(module: Any) -> dict:
+    """A network as data: its number of trainable parameters."""
+    if not hasattr(module, "parameters"):
+        return {"module": False}
+    return {"module": True,
+            "parameters": sum(p.numel() for p in module.parameters() if p.requires_grad)}
+
+
+@register("ex-nb05-4", probe=_parameter_count)
 def _rgb_only(answer: Any) -> str | None:
     from mpfas_lib.models import build_hfn, count_parameters
 
-    if not hasattr(answer, "parameters"):
+    if not isinstance(answer, dict) or not answer.get("module"):
         return "give the RGB-only network you built (a torch module)"
     truth = count_parameters(build_hfn(_profile(), streams="rgb"))
     both = count_parameters(build_hfn(_profile()))
-    got = count_parameters(answer)
+    got = answer["parameters"]
     if got == truth:
         return None
     if got == both:
@@ -400,11 +486,11 @@ def _split_counts(answer: Any) -> str | None:
     return None
 
 
-@register("ex-nb06-2")
+@register("ex-nb06-2", probe=lambda trace: getattr(trace, "rows", trace))
 def _erm_moves(answer: Any) -> str | None:
     import pandas as pd
 
-    rows = pd.DataFrame(getattr(answer, "rows", answer))
+    rows = pd.DataFrame(answer)
     needed = ["|Φ−Φ0|", "|Θ−Θ0|"]
     if not set(needed) <= set(rows.columns) or len(rows) < 2:
         return "give the trace's rows (a start row and a row after the step)"
@@ -637,17 +723,26 @@ def _paired_difference(answer: Any) -> str | None:
 
 # ---- chapter 10: the paper and the authors' code -------------------------------------
 
-@register("ex-nb10-1")
+def _laterals(answer: Any) -> dict:
+    """(model, diff) as data: the weights of the model's lateral convolutions, and diff."""
+    model, diff = answer
+    lateral = getattr(getattr(model, "fusion", None), "lateral", None)
+    if lateral is None:
+        return {"lateral": None, "diff": diff}
+    return {"lateral": {k: [conv.weight for conv in lateral[k]] for k in ("rgb", "map")},
+            "diff": diff}
+
+
+@register("ex-nb10-1", probe=_laterals)
 def _lateral_average(answer: Any) -> str | None:
     import torch
 
-    model, diff = answer
-    fusion = getattr(model, "fusion", None)
-    if fusion is None or not hasattr(fusion, "lateral"):
+    lateral, diff = answer["lateral"], answer["diff"]
+    if lateral is None:
         return ("give the modified copy of the official HFN (with .fusion.lateral) and the "
                 "difference")
-    rgb, mp = fusion.lateral["rgb"], fusion.lateral["map"]
-    averaged = [lvl for lvl in range(len(rgb)) if torch.equal(rgb[lvl].weight, mp[lvl].weight)]
+    rgb, mp = lateral["rgb"], lateral["map"]
+    averaged = [lvl for lvl in range(len(rgb)) if torch.equal(rgb[lvl], mp[lvl])]
     if not averaged:
         return "no level's RGB and MP laterals share their weights: copy their average into both"
     diff = _number(diff)
@@ -675,21 +770,32 @@ def _first_step_ratio(answer: Any) -> str | None:
     return "take one gradient of the same loss for both, and compare the norms of the two steps"
 
 
-@register("ex-nb10-3")
+_SCALE_RUNS = {"base": (1.0, 0.01), "again": (1.0, 0.01), "half_lr": (1.0, 0.005),
+               "half_loss": (0.5, 0.01)}
+
+
+def _scale_runs(answer: Any) -> dict:
+    """A function as data: the weights it returns for the arguments the check compares."""
+    if not callable(answer):
+        return {"callable": False}
+    return {"callable": True, **{name: answer(*args) for name, args in _SCALE_RUNS.items()}}
+
+
+@register("ex-nb10-3", probe=_scale_runs)
 def _loss_scale(answer: Any) -> str | None:
     import torch
 
-    if not callable(answer):
+    if not isinstance(answer, dict) or not answer.get("callable"):
         return "give your function sgd_steps(loss_scale, lr) that returns the weights"
-    run = lambda scale, lr: torch.as_tensor(answer(scale, lr)).detach().double()  # noqa: E731
-    base = run(1.0, 0.01)
-    if not torch.equal(base, run(1.0, 0.01)):
+    runs = {name: torch.as_tensor(answer[name]).double() for name in _SCALE_RUNS}
+    base, half_lr, half_loss = runs["base"], runs["half_lr"], runs["half_loss"]
+    if not torch.equal(base, runs["again"]):
         return "two runs with the same arguments differ: seed the model and the data inside"
-    if torch.equal(base, run(1.0, 0.005)):
+    if torch.equal(base, half_lr):
         return "the learning rate has no effect: pass lr to the optimiser"
-    if torch.allclose(run(0.5, 0.01), run(1.0, 0.005)):
+    if torch.allclose(half_loss, half_lr):
         return None
-    if torch.equal(base, run(0.5, 0.01)):
+    if torch.equal(base, half_loss):
         return ("the loss scale has no effect: multiply the loss by loss_scale before "
                 "backward(), and use torch.optim.SGD (an adaptive optimiser such as Adam "
                 "cancels a constant scale)")

@@ -23,7 +23,8 @@ import nbformat
 from mpfas_lib.files import atomic_write, atomic_write_text
 from mpfas_lib.paths import REPO_ROOT
 
-STARTER, CHECK = "starter", "check"
+STARTER, CHECK, ANSWER = "starter", "check", "answer"
+HEADING = "### Exercise {}"  # filled with the number (and points) once the chapter is parsed
 YOUR_CODE = "# Your code here"
 ANSWER_PROMPT = "**Your answer:** *(double-click this cell and write here)*"
 SOURCE_DIR = REPO_ROOT / "notebooks"
@@ -46,6 +47,26 @@ class Exercise:
     solution_code: list[str] = field(default_factory=list)  # sources of untagged code cells
     starter: list[nbformat.NotebookNode] = field(default_factory=list)
     checks: list[nbformat.NotebookNode] = field(default_factory=list)
+    # points written once in the chapter source, in the metadata of the cell that opens the
+    # exercise: ``points`` for the check, ``answer_points`` for the written answer
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def points(self) -> float:
+        """Points of the check (0 without one; 1 unless the chapter says otherwise)."""
+        return float(self.metadata.get("points", 1)) if self.checks else 0.0
+
+    @property
+    def answer_points(self) -> float:
+        """Points of the written answer, marked by the teacher (0 without an answer cell)."""
+        has_answer = any(line.strip() for line in self.solution_prose)
+        return float(self.metadata.get("answer_points", 1)) if has_answer else 0.0
+
+    @property
+    def heading(self) -> str:
+        """The student edition's heading, with the exercise's points."""
+        total = self.points + self.answer_points
+        return f"### Exercise {self.number} ({total:g} point{'s' if total != 1 else ''})"
 
     @property
     def kind(self) -> str:
@@ -74,7 +95,7 @@ class _Parser:
         self.state, self.label = "body", ""
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "markdown":
-                self._markdown(cell.source.splitlines(), index)
+                self._markdown(cell.source.splitlines(), index, cell.get("metadata", {}))
             elif self.state == "solution":
                 self._solution_code(cell)
             else:
@@ -95,7 +116,7 @@ class _Parser:
         elif cell.cell_type == "code":
             ex.solution_code.append(cell.source)
 
-    def _markdown(self, lines: list[str], index: int) -> None:
+    def _markdown(self, lines: list[str], index: int, metadata: dict) -> None:
         kept: list[str] = []
         i = 0
         while i < len(lines):
@@ -112,7 +133,7 @@ class _Parser:
                 i += 1
             block.append(lines[i] if i < len(lines) else fence)
             i += 1
-            self._directive(kind, edge, argument, block, kept, index)
+            self._directive(kind, edge, argument, block, kept, index, metadata)
         if kept:
             self.items.append(("md", kept))
 
@@ -125,7 +146,7 @@ class _Parser:
             self.exercises[self.label].text.append(line)
 
     def _directive(self, kind: str, edge: str, argument: str, block: list[str],
-                   kept: list[str], index: int) -> None:
+                   kept: list[str], index: int, metadata: dict) -> None:
         where = f"{self.where}, cell {index}"
         expected = {"body": ("exercise", "start"), "exercise": ("exercise", "end"),
                     "solution": ("solution", "end")}[self.state]
@@ -141,9 +162,12 @@ class _Parser:
             self.label = labels[0]
             number = f"{self.chapter}.{len(self.exercises) + 1}" if self.chapter is not None \
                 else str(len(self.exercises) + 1)
-            self.exercises[self.label] = Exercise(self.label, number)
+            points = {k: metadata[k] for k in ("points", "answer_points") if k in metadata}
+            if not all(isinstance(v, (int, float)) and v >= 0 for v in points.values()):
+                raise ValueError(f"{where}: points must be numbers >= 0, got {points}")
+            self.exercises[self.label] = Exercise(self.label, number, metadata=points)
             self.state = "exercise"
-            kept.append(f"### Exercise {number}")
+            kept.append(HEADING.format(self.label))
         elif (kind, edge) == ("exercise", "end"):
             self.state = "body"
         elif (kind, edge) == ("solution", "start"):
@@ -167,20 +191,76 @@ def _cell_id(*parts: object) -> str:
     return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()[:12]
 
 
+def role_of(cell: nbformat.NotebookNode) -> tuple[str, str] | None:
+    """(exercise label, role) of a student-edition cell: its ``mpfas`` metadata, if any."""
+    meta = cell.get("metadata", {}).get("mpfas")
+    if isinstance(meta, dict) and isinstance(meta.get("exercise"), str) \
+            and meta.get("role") in (ANSWER, STARTER, CHECK):
+        return meta["exercise"], meta["role"]
+    return None
+
+
 def _answer_cells(ex: Exercise, stem: str) -> list[nbformat.NotebookNode]:
+    def meta(role: str, *tags: str) -> dict:
+        return {**({"tags": list(tags)} if tags else {}),
+                "mpfas": {"exercise": ex.label, "role": role}}
+
     cells = []
     if any(line.strip() for line in ex.solution_prose):
-        cells.append(nbformat.v4.new_markdown_cell(ANSWER_PROMPT))
+        cells.append(nbformat.v4.new_markdown_cell(ANSWER_PROMPT, metadata=meta(ANSWER)))
     if ex.kind == "coding":
         starter = "\n".join(c.source for c in ex.starter).strip()
         if YOUR_CODE not in starter:
             starter = f"{YOUR_CODE}\n{starter}".strip()
-        cells.append(nbformat.v4.new_code_cell(starter, metadata={"tags": [STARTER]}))
+        cells.append(nbformat.v4.new_code_cell(starter, metadata=meta(STARTER, STARTER)))
         for check in ex.checks:
-            cells.append(nbformat.v4.new_code_cell(check.source, metadata={"tags": [CHECK]}))
+            cells.append(nbformat.v4.new_code_cell(check.source, metadata=meta(CHECK, CHECK)))
     for n, cell in enumerate(cells):
         cell.id = _cell_id(stem, ex.label, n)
     return cells
+
+
+# What JupyterLab writes when it saves a notebook run by the project's Python 3.11 kernel, so
+# that opening and saving the student edition leaves it unchanged.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                 "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                 "pygments_lexer": "ipython3", "version": "3.11.7"}
+
+
+def grading_note(exercises: dict[str, Exercise]) -> str:
+    """The student edition's "how you are graded, how to submit" cell of one chapter."""
+    rows = [f"| {ex.number} | {ex.points:g} | {ex.answer_points:g} |"
+            for ex in exercises.values()]
+    total = sum(ex.points + ex.answer_points for ex in exercises.values())
+    return "\n".join([
+        "## How you are graded, how to submit",
+        "",
+        f"This notebook's exercises are worth {total:g} points:",
+        "",
+        "| exercise | checked by the grader | written answer, read by your teacher |",
+        "|---|---|---|",
+        *rows,
+        "",
+        "- **Checked points.** Each check cell (it calls `check(...)`) tells you \"correct\" "
+        "or gives a hint. The grader runs your notebook from top to bottom in a fresh "
+        "kernel, with a time limit, and judges the same answer in the same way at the place "
+        "of the check cell: what you see there is what you get, as long as the notebook runs "
+        "from the top. Keep the check cells where they are; code you add to one is kept.",
+        "- **Written answers.** Write them in the cells marked *Your answer*; your teacher "
+        "reads and marks them.",
+        "- **Before you submit**, choose *Kernel → Restart Kernel and Run All Cells* and "
+        "check that the check cells say \"correct\" where you expect it. Then save and hand "
+        "in this `.ipynb` file (renaming it is fine) with any files it reads, the way your "
+        "teacher asks (one folder per student).",
+    ])
+
+
+def _headings(lines: list[str], exercises: dict[str, Exercise]) -> list[str]:
+    prefix = HEADING.format("")
+    return [exercises[line[len(prefix):]].heading
+            if line.startswith(prefix) and line[len(prefix):] in exercises else line
+            for line in lines]
 
 
 def student_notebook(path: Path | str) -> nbformat.NotebookNode:
@@ -191,7 +271,7 @@ def student_notebook(path: Path | str) -> nbformat.NotebookNode:
     cells = []
     for n, (kind, item) in enumerate(parsed.items):
         if kind == "md":
-            text = "\n".join(item).strip("\n")
+            text = "\n".join(_headings(item, parsed.exercises)).strip("\n")
             if text.strip():
                 cells.append(nbformat.v4.new_markdown_cell(text, id=_cell_id(path.stem, n)))
         elif kind == "code":
@@ -201,7 +281,12 @@ def student_notebook(path: Path | str) -> nbformat.NotebookNode:
             cells.append(cell)
         else:
             cells.extend(_answer_cells(parsed.exercises[item], path.stem))
-    metadata = {k: v for k, v in source.metadata.items() if k != "jupytext"}
+    if parsed.exercises:
+        note = nbformat.v4.new_markdown_cell(grading_note(parsed.exercises),
+                                             id=_cell_id(path.stem, "grading"))
+        cells.insert(1 if cells and cells[0].cell_type == "markdown" else 0, note)
+    metadata = {k: v for k, v in source.metadata.items() if k not in ("jupytext", "kernelspec")}
+    metadata.update(kernelspec=KERNELSPEC, language_info=LANGUAGE_INFO)
     metadata["mpfas"] = {"edition": "student", "chapter": path.stem}
     return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
