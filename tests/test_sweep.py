@@ -28,12 +28,30 @@ def write_plan(tmp_path, methods='["rgb", "colorlbp"]', extra=""):
 
 def test_shipped_plans_are_valid():
     main = sweep.read_plan("study-main")
-    assert len(main.configs) == 4 * 4 * 3 and main.profile == "study"
+    assert len(main.configs) == 4 * 4 * 10 and main.profile == "study"
     assert [c.seed for c in main.configs[:16]] == [0] * 16  # seed 0 of every run first
     assert all(c.threads == 1 and not c.progress for c in main.configs)
     ablations = sweep.read_plan("study-ablations")
     assert {c.method.name for c in ablations.configs} >= {"mp-official", "mp-k8", "mp-cdc3"}
     assert len(sweep.read_plan("quick").configs) == 16
+    shift = sweep.read_plan("study-shift")
+    assert len(shift.configs) == 36 and {c.shift for c in shift.configs} == {0.0, 1.0, 2.0}
+    # the default dial value names the run as study-main does: one folder, trained once
+    assert {c.name() for c in shift.configs if c.shift == 1.0} <= {c.name() for c in main.configs}
+
+
+def test_a_plan_never_collapses_different_runs_into_one_folder(tmp_path):
+    bad = write_plan(tmp_path, extra="")
+    bad.write_text(bad.read_text().replace("threads = 1", 'threads = 1\nrun_name = "same"'))
+    with pytest.raises(ValueError, match="share the folder 'same'"):
+        sweep.read_plan(bad)
+    shifts = write_plan(tmp_path, methods='["rgb"]', extra="shifts = [0, 2.5]\n")
+    names = [c.name() for c in sweep.read_plan(shifts).configs]
+    assert names == ["MICO_OCI-M-rgb-shift0-s0", "MICO_OCI-M-rgb-shift2.5-s0",
+                     "MICO_OCI-M-rgb-shift0-s1", "MICO_OCI-M-rgb-shift2.5-s1"]
+    shifts.write_text(shifts.read_text().replace("shifts = [0, 2.5]", "shifts = [-1]"))
+    with pytest.raises(ValueError, match="shift"):
+        sweep.read_plan(shifts)
 
 
 def test_bad_plans_are_refused_before_any_work(tmp_path):
@@ -57,7 +75,7 @@ def test_sweep_trains_once_skips_done_runs_and_holds_a_lock(tmp_path, monkeypatc
     out = tmp_path / "out"
     records = sweep.run_sweep(plan, out, workers=1, limit=3, log=lambda *_: None)
     assert [r["status"] for r in records] == ["completed"] * 3
-    states = {c.name(): sweep.run_state(out / c.name()) for c in plan.configs}
+    states = {c.name(): sweep.run_state(out / c.name(), c) for c in plan.configs}
     assert sorted(states.values()) == ["done", "done", "done", "new"]
     run = out / "MICO_OCI-M-rgb-s0"
     assert (run / "results.json").is_file() and not (run / "checkpoint.pt").exists()
@@ -68,6 +86,17 @@ def test_sweep_trains_once_skips_done_runs_and_holds_a_lock(tmp_path, monkeypatc
     assert [s["runs"] for s in log] == [3, 1] and all(s["wall_seconds"] > 0 for s in log)
     with sweep.folder_lock(out), pytest.raises(RuntimeError, match="another sweep"):
         sweep.run_sweep(plan, out, workers=1, log=lambda *_: None)
+    # a changed plan never finds its old results "done": stopped before any work, or --force
+    longer = write_plan(tmp_path)
+    longer.write_text(longer.read_text().replace("iterations = 4", "iterations = 6"))
+    changed = sweep.read_plan(longer)
+    assert {sweep.run_state(out / c.name(), c) for c in changed.configs} == {"stale"}
+    with pytest.raises(RuntimeError, match="4 finished run.*--force"):
+        sweep.run_sweep(changed, out, workers=1, log=lambda *_: None)
+    records = sweep.run_sweep(changed, out, workers=1, limit=1, force=True, log=lambda *_: None)
+    assert records[0]["status"] == "completed"
+    assert json.loads((out / records[0]["run"] / "results.json").read_text()
+                      )["provenance"]["iterations"] == 6
 
 
 def test_load_or_train_loads_resumes_and_refuses_other_settings(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from mpfas_lib.data.synthetic import GENERATOR_VERSION
 from mpfas_lib.evaluation.selection import SELECTIONS, flatten, select
 from mpfas_lib.files import FolderLock, remove_orphans, writable_dir
 from mpfas_lib.provenance import git_commit, software
@@ -38,6 +39,10 @@ RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
 # (run_name is free too: the checkpoint was found in the folder the name points to)
 RESUME_FREE = {"iterations", "device", "threads", "loader_workers", "progress", "tensorboard",
                "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers", "run_name"}
+
+
+class StaleResultsError(ValueError):
+    """A run folder holds another configuration's run (or another benchmark version's)."""
 
 
 def _finite(tree: Any) -> Any:
@@ -71,7 +76,7 @@ def check_resumable(config: RunConfig, saved: dict, path: Path) -> None:
                      if not {k.split(".")[0], k.split(".")[-1]} & RESUME_FREE
                      and theirs.get(k, v) != v)
     if changed:
-        raise ValueError(
+        raise StaleResultsError(
             f"cannot use {path}: settings differ from this run's: "
             + ", ".join(f"{k} ({theirs.get(k)!r} -> {mine[k]!r})" for k in changed)
         )
@@ -127,7 +132,8 @@ class Progress:
 def provenance(config: RunConfig, device: torch.device, world_size: int,
                wall_seconds: float, resumed_from: int | None) -> dict:
     """Where a result came from: commit, configuration, device, seed, time and software."""
-    return {"git_commit": git_commit(), "config": config.to_dict(),
+    generator = GENERATOR_VERSION if config.data == "synthetic" else None
+    return {"git_commit": git_commit(), "config": config.to_dict(), "generator": generator,
             "profile": config.profile.name, "method": config.method.name, "data": config.data,
             "device": device_name(device), "world_size": world_size, "seed": config.seed,
             "wall_seconds": wall_seconds, "resumed_from": resumed_from, **software()}
@@ -211,6 +217,16 @@ class RunFolder:
             return None
         if results.get("format") == RESULTS_FORMAT:
             check_resumable(config, results["provenance"]["config"], self.results)
+        trained = results.get("provenance", {}).get("iterations")
+        if trained is not None and trained != config.profile.iterations:
+            # a resumed run may extend, but finished results never stand in for a longer run
+            raise StaleResultsError(f"{self.results}: trained for {trained} iterations, this "
+                                    f"run asks for {config.profile.iterations}")
+        made = results.get("provenance", {}).get("generator")
+        if config.data == "synthetic" and made != GENERATOR_VERSION:
+            raise StaleResultsError(f"{self.results}: made on synthetic benchmark version {made} "
+                             f"(None: before versions were recorded), this run needs version "
+                             f"{GENERATOR_VERSION}: move the folder away to train it again")
         return results
 
 

@@ -77,7 +77,8 @@ def build_data(config: RunConfig) -> Protocol:
     are trained on (the authors' code: 2).
     """
     protocol = build_protocol(config.protocol, source=config.data, profile=config.profile,
-                              root=config.root, seed=config.data_seed, scope=config.scope)
+                              root=config.root, seed=config.data_seed, scope=config.scope,
+                              shift=config.shift if config.data == "synthetic" else None)
     method = config.method
     if method.train_frames:
         protocol.sources = {d: evaluation_frames(ds, method.train_frames, method.frame_spacing)

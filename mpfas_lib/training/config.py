@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mpfas_lib.data.protocols import SCOPES
+from mpfas_lib.data.synthetic import DEFAULT_SHIFT, check_shift
 from mpfas_lib.paths import data_dir
 from mpfas_lib.profile import Profile, get_profile, profile_from_env
 from mpfas_lib.training.methods import Method, get_method, upgrade_method_dict
@@ -52,6 +53,7 @@ class RunConfig:
     scope: str = "splits"
     seed: int = 0  # training seed (initialisation, batches, domain splits)
     data_seed: int = 0  # synthetic benchmark seed (the same data for every training seed)
+    shift: float = DEFAULT_SHIFT  # the synthetic benchmark's domain-shift dial (chapter 08)
     checkpoint_every: int = 0  # 0: at every evaluation
     keep_checkpoint: bool = True  # False: delete checkpoint.pt once the run completed
     save_best: bool = True  # write model_best.pt (Φ, Θ at the source-val selection)
@@ -71,7 +73,8 @@ class RunConfig:
         """The run's folder name: protocol, method and seed."""
         if self.run_name:
             return self.run_name
-        return f"{self.protocol.replace(':', '_')}-{self.method.name}-s{self.seed}"
+        dial = f"-shift{self.shift:g}" if self.shift != DEFAULT_SHIFT else ""
+        return f"{self.protocol.replace(':', '_')}-{self.method.name}{dial}-s{self.seed}"
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some run settings changed (validated)."""
@@ -94,6 +97,10 @@ class RunConfig:
                              "synthetic benchmark is cached under $MPFAS_CACHE: drop --root")
         if self.run_name is not None:
             check_run_name(self.run_name)
+        check_shift(self.shift)
+        if self.data == "real" and self.shift != DEFAULT_SHIFT:
+            raise ValueError(f"shift={self.shift} is the synthetic benchmark's domain-shift "
+                             "dial; real data has the shift it has: drop shift")
         for key in ("checkpoint_every", "threads", "loader_workers"):
             if (getattr(self, key) or 0) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")

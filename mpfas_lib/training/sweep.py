@@ -10,6 +10,7 @@ A plan is a TOML file (``mpfas_lib/training/plans/<name>.toml`` is found by name
     protocols = ["MICO:OCI-M"]
     methods = ["mp", "erm"]
     seeds = [0, 1, 2]
+    shifts = [0.0, 1.0]          # optional: the synthetic benchmark's domain-shift dial
 
 The sweep builds and validates every run's configuration before any work, generates the
 synthetic data once, then trains the runs with ``--workers`` processes (seed 0 of every run
@@ -43,13 +44,14 @@ from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.evaluation.selection import headline
 from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import Profile, get_profile
+from mpfas_lib.training.artefacts import RunFolder, StaleResultsError
 from mpfas_lib.training.checkpoints import atomic_write_text
 from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.loop import load_or_train, run_training
 
 PLAN_DIR = Path(__file__).resolve().parent / "plans"
 PLAN_KEYS = {"description", "profile", "set", "runs", "out"}
-BLOCK_KEYS = {"protocols", "methods", "seeds"}
+BLOCK_KEYS = {"protocols", "methods", "seeds", "shifts"}  # shifts: optional, the dial
 # every sweep run: no bar per run (the sweep has one), no TensorBoard, no checkpoint once done
 RUN_DEFAULTS = {"progress": False, "tensorboard": False, "keep_checkpoint": False}
 
@@ -76,10 +78,13 @@ def find_plan(name: str | os.PathLike) -> Path:
     raise FileNotFoundError(f"plan {name} not found (a file, or one of {known})")
 
 
-def _list(block: dict, key: str, where: str, kind: type) -> list:
+def _list(block: dict, key: str, where: str, kind: type | tuple[type, ...]) -> list:
     value = block.get(key)
-    if not isinstance(value, list) or not value or not all(isinstance(v, kind) for v in value):
-        raise ValueError(f"{where}: {key} must be a non-empty list of {kind.__name__}")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    ok = all(isinstance(v, kinds) and not isinstance(v, bool) for v in value or [None])
+    if not isinstance(value, list) or not value or not ok:
+        names = " or ".join(k.__name__ for k in kinds)
+        raise ValueError(f"{where}: {key} must be a non-empty list of {names}")
     return value
 
 
@@ -107,30 +112,37 @@ def read_plan(name: str | os.PathLike) -> Plan:
         if not isinstance(block, dict) or set(block) - BLOCK_KEYS:
             raise ValueError(f"{where}: expected only the keys {sorted(BLOCK_KEYS)}")
         seeds = _list(block, "seeds", where, int)
-        for seed in seeds:  # seed-major order: seed 0 of every run first
-            for protocol in _list(block, "protocols", where, str):
-                for method in _list(block, "methods", where, str):
-                    try:
-                        config = build_config(protocol=protocol, method=method, profile=profile,
-                                              seed=seed, overrides={**RUN_DEFAULTS, **shared})
-                        protocol_domains(protocol)
-                    except ValueError as error:
-                        raise ValueError(f"{where}: {error}") from None
-                    configs.setdefault(config.name(), config)
+        shifts = _list(block, "shifts", where, (int, float)) if "shifts" in block else [None]
+        product = [(seed, protocol, method, shift) for seed in seeds  # seed 0 of every run first
+                   for protocol in _list(block, "protocols", where, str)
+                   for method in _list(block, "methods", where, str) for shift in shifts]
+        for seed, protocol, method, shift in product:
+            dial = {} if shift is None else {"shift": shift}
+            try:
+                config = build_config(protocol=protocol, method=method, profile=profile,
+                                      seed=seed, overrides={**RUN_DEFAULTS, **shared, **dial})
+                protocol_domains(protocol)
+            except ValueError as error:
+                raise ValueError(f"{where}: {error}") from None
+            twin = configs.setdefault(config.name(), config)
+            if twin.to_dict() != config.to_dict():  # e.g. one run_name for every run
+                raise ValueError(f"{where}: two different runs would share the folder "
+                                 f"{config.name()!r}; give each run its own name")
     ordered = sorted(configs.values(), key=lambda c: c.seed)  # stable: plan order per seed
     return Plan(path.stem, path, str(data.get("description", "")), profile,
                 str(data.get("out", profile)), tuple(ordered))
 
 
-def run_state(run_dir: Path) -> str:
-    """``done`` (completed results), ``partial`` (a checkpoint to resume) or ``new``."""
-    results = run_dir / "results.json"
-    if results.is_file():
-        try:
-            if json.loads(results.read_text(encoding="utf-8")).get("status") == "completed":
-                return "done"
-        except (OSError, ValueError):
-            pass  # unreadable: train it again (the checkpoint, if any, resumes it)
+def run_state(run_dir: Path, config: RunConfig) -> str:
+    """``done`` (this config's completed results), ``stale`` (completed with other settings or
+    on another version of the benchmark), ``partial`` (a checkpoint to resume) or ``new``."""
+    try:
+        if RunFolder(run_dir).finished(config) is not None:
+            return "done"
+    except StaleResultsError:
+        return "stale"
+    except ValueError:
+        pass  # unreadable: train it again (the checkpoint, if any, resumes it)
     return "partial" if (run_dir / "checkpoint.pt").is_file() else "new"
 
 
@@ -156,9 +168,10 @@ def prepare_data(plan: Plan, workers: int) -> None:
     for c in plan.configs:
         if c.data == "synthetic":
             sources, target = protocol_domains(c.protocol)
-            by_seed.setdefault((c.profile, c.data_seed), set()).update((*sources, target))
-    for (profile, data_seed), domains in by_seed.items():
-        bench = from_profile(profile, seed=data_seed)
+            key = (c.profile, c.data_seed, c.shift)
+            by_seed.setdefault(key, set()).update((*sources, target))
+    for (profile, data_seed, shift), domains in by_seed.items():
+        bench = from_profile(profile, seed=data_seed, shift=shift)
         specs = [s for d in sorted(domains) for s in bench.videos(d)]
         bench.ensure(specs, workers=workers)
 
@@ -179,10 +192,20 @@ def _train(config: dict[str, Any], out: str, resume: bool) -> dict[str, Any]:
 
 
 def run_sweep(plan: Plan, out: Path, workers: int = 1, limit: int | None = None,
-              log: Any = print) -> list[dict[str, Any]]:
-    """Train every unfinished run of a plan; returns one record per run attempted."""
+              log: Any = print, force: bool = False) -> list[dict[str, Any]]:
+    """Train every unfinished run of a plan; returns one record per run attempted.
+
+    A finished run made with other settings (or on another benchmark version) is never
+    overwritten silently: the sweep stops before any work unless ``force`` retrains it.
+    """
     with folder_lock(out):
-        states = {c.name(): run_state(out / c.name()) for c in plan.configs}
+        states = {c.name(): run_state(out / c.name(), c) for c in plan.configs}
+        stale = sorted(name for name, state in states.items() if state == "stale")
+        if stale and not force:
+            raise RuntimeError(
+                f"{len(stale)} finished run(s) in {out} were made with other settings or "
+                f"another benchmark version (e.g. {stale[0]}): move them away, use another "
+                "--out, or pass --force to train them again")
         todo = [c for c in plan.configs if states[c.name()] != "done"][:limit]
         done = len(plan.configs) - sum(s != "done" for s in states.values())
         log(f"plan {plan.name}: {len(plan.configs)} runs, {done} done, {len(todo)} to train "
@@ -244,6 +267,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default results/<profile>)")
     parser.add_argument("--limit", type=int, default=None, help="train at most N runs now")
     parser.add_argument("--list", action="store_true", help="show each run's state and exit")
+    parser.add_argument("--force", action="store_true",
+                        help="retrain finished runs whose settings differ from the plan's")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -260,10 +285,10 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if args.list:
         for c in plan.configs:
-            print(f"{run_state(out / c.name()):8} {c.name()}")
+            print(f"{run_state(out / c.name(), c):8} {c.name()}")
         return 0
     try:
-        records = run_sweep(plan, out, args.workers, args.limit)
+        records = run_sweep(plan, out, args.workers, args.limit, force=args.force)
     except (RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
