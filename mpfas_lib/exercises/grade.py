@@ -230,13 +230,17 @@ class Settings:
     isolation: str  # "bwrap" or "none"
 
 
+def kernel_argv() -> list[str]:
+    """The kernel's command: this Python, never the notebook's folder on its path (``-P``)."""
+    return [sys.executable, "-P", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
 def _environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k != STRICT and not k.startswith(("JUPYTER", "IPYTHON", "JPY_"))}
     kernels = home / "jupyter" / "kernels" / KERNEL_NAME
     kernels.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-P", "-m", "ipykernel_launcher", "-f",
-                     "{connection_file}"], "display_name": "mpfas grade", "language": "python",
+    spec = {"argv": kernel_argv(), "display_name": "mpfas grade", "language": "python",
             "env": {"PYTHONSAFEPATH": "1"}}
     (kernels / "kernel.json").write_text(json.dumps(spec))
     for sub in ("tmp", "ipython", "runtime", "mpl"):
