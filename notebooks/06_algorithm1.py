@@ -459,7 +459,8 @@ pd.DataFrame({"loss on the first D_φ batch": stages.loss_phi,
 # ```
 # With three source domains, how many different ordered splits $(D_\phi, D_\theta)$ can
 # Algorithm 1 draw, and how often does each appear? Count them with
-# `mpfas_lib.training.split_domains` over 3000 draws.
+# `mpfas_lib.training.split_domains` over 3000 draws from the generator
+# `random.Random(0)` (so that your counts can be checked).
 # ```{exercise-end}
 # ```
 #
@@ -467,7 +468,8 @@ pd.DataFrame({"loss on the first D_φ batch": stages.loss_phi,
 # :class: dropdown
 # ```
 # %% tags=["starter", "remove-cell"]
-# counts: a Counter {(D_phi, D_theta): number of draws} over 3000 draws
+# counts: a Counter {(D_phi, D_theta): number of draws} over 3000 draws from rng
+rng = random.Random(0)
 counts = ...
 
 # %%
@@ -611,8 +613,10 @@ check("nb06-3", (exact2, by_hand))
 # $D_\phi$ and $D_\theta$ (and the $K$ steps of Φ), not the alternation, is what makes
 # Algorithm 1 differ from ERM.
 # %% tags=["starter", "remove-cell"]
-# step_alt: Θ's gradients (a list, one per parameter) on the batch after one Φ step (at Φ');
-# step_erm: the same at the old Φ
+# step_alt: Θ's gradients (a list, one per parameter) on the batch (x_b, y_b) after one Φ
+# step (at Φ'); step_erm: the same at the old Φ. Leave phi and theta as they are.
+torch.manual_seed(1)
+x_b, y_b = tiny_batches(2)(domains)
 step_alt, step_erm = ..., ...
 
 # %%

@@ -75,7 +75,7 @@ def as_data(label: str, answer: Any, namespace: Mapping[str, Any] | None = None)
     if entry is not None and entry.probe is not None and not _unanswered(answer):
         answer = entry.probe(answer)
     context = {}
-    for name in entry.context if entry else ():
+    for name in entry.context if entry and not _unanswered(answer) else ():
         if namespace is None or name not in namespace:
             raise AnswerError(f"the chapter's variable {name!r} is not defined: run the "
                               "chapter's cells above first")
@@ -469,21 +469,48 @@ def _rgb_only(answer: Any) -> str | None:
 
 # ---- chapter 06: Algorithm 1 ----------------------------------------------------------
 
-@register("ex-nb06-1")
-def _split_counts(answer: Any) -> str | None:
-    counts = {k: int(_number(v)) for k, v in _mapping(answer, "a Counter of splits").items()}
-    total = sum(counts.values())
-    if len(counts) == 3:
-        return "(D_φ, D_θ) is ordered: which group is D_φ matters"
-    if len(counts) > 6:
-        return "both groups must be non-empty (and each split counted once)"
-    if len(counts) != 6:
-        return f"found {len(counts)} different splits; count them over many draws"
-    if total < 600:
-        return "draw more often (3000 draws) to see how often each split appears"
-    if any(abs(c - total / 6) > 0.2 * total / 6 for c in counts.values()):
-        return "the counts are far from equal: draw with split_domains, a fresh split each time"
-    return None
+def _split_key(key: Any) -> tuple[str, str]:
+    """A split (D_φ, D_θ), written as strings or as lists of domains, as two sorted strings."""
+    if not isinstance(key, tuple) or len(key) != 2:
+        raise TypeError("each key is a pair (D_φ, D_θ)")
+    return tuple("".join(sorted(part if isinstance(part, str) else "".join(part)))
+                 for part in key)
+
+
+def _split_counts_of(domains: list[str], mode: str, draws: int = 3000) -> dict:
+    import random
+    from collections import Counter
+
+    from mpfas_lib.training import split_domains
+
+    rng = random.Random(0)
+    return dict(Counter(_split_key(tuple(split_domains(domains, rng, mode)))
+                        for _ in range(draws)))
+
+
+@register("ex-nb06-1", context=("domains",))
+def _split_counts(answer: Any, context: dict) -> str | None:
+    got: dict = {}
+    for key, value in _mapping(answer, "a Counter of splits").items():
+        key = _split_key(key)
+        got[key] = got.get(key, 0) + int(_number(value))
+    got = {k: v for k, v in got.items() if v}
+    domains = list(context["domains"])
+    if any(not a or not b for a, b in got):
+        return "both groups must be non-empty"
+    paper, official = _split_counts_of(domains, "paper"), _split_counts_of(domains, "official")
+    if got == paper:
+        return None
+    if got == official:
+        return ("only the splits with one domain in D_φ occur: that is how the authors' code "
+                "draws; the paper leaves the size of D_φ to chance as well")
+    if len(got) < len(paper):
+        return ("(D_φ, D_θ) is ordered: which group is D_φ matters, and the paper does not "
+                "fix how many domains it holds")
+    if sum(got.values()) != 3000:
+        return "count 3000 draws, each split once"
+    return ("these are not the counts of 3000 draws from random.Random(0) (the starter's "
+            "generator): draw every split with split_domains from that one generator")
 
 
 @register("ex-nb06-2", probe=lambda trace: getattr(trace, "rows", trace))
@@ -498,7 +525,7 @@ def _erm_moves(answer: Any) -> str | None:
     if last[needed[0]] == 0 and last[needed[1]] == 0:
         return "nothing moved: call erm_step once, then record the state once more"
     if last[needed[0]] == 0 or last[needed[1]] == 0:
-        return "only one part moved: the optimiser should hold the whole Pipeline's parameters"
+        return "only one part moved: in ERM, Φ and Θ are trained together as one network"
     return None
 
 
@@ -554,70 +581,201 @@ def _gradient_list(grads: Any, what: str) -> list:
     return grads
 
 
-@register("ex-nb06-4")
-def _alternating_gradient(answer: Any) -> str | None:
+def _alternating_truth(context: dict, sign: float = 1.0) -> tuple[list, list]:
+    """Exercise 6.4 recomputed from the chapter's tiny model and batch: (at Φ', at Φ)."""
+    import copy
+
     import torch
 
+    from mpfas_lib.models import HFN, build_extractor, hfn_loss
+
+    phi, theta = build_extractor("conv2"), HFN(backbone="resnet18-w16", fusion_channels=16)
+    phi.load_state_dict(context["phi"])
+    theta.load_state_dict(context["theta"])
+    x, y, lr = torch.as_tensor(context["x_b"]), torch.as_tensor(context["y_b"]), context["LR"]
+    moved = copy.deepcopy(phi)
+    grads = torch.autograd.grad(hfn_loss(theta(x, moved(x)), y), list(moved.parameters()))
+    with torch.no_grad():
+        for q, g in zip(moved.parameters(), grads, strict=True):
+            q -= sign * lr * g
+    at = lambda p: torch.autograd.grad(  # noqa: E731
+        hfn_loss(theta(x, p(x).detach()), y), list(theta.parameters()))
+    return list(at(moved)), list(at(phi))
+
+
+def _same_gradients(a: list, b: list) -> bool:
+    import torch
+
+    if [g.shape for g in a] != [g.shape for g in b]:
+        return False
+    pairs = zip(a, b, strict=True)
+    gap = math.sqrt(sum(float(((x.double() - y.double()) ** 2).sum()) for x, y in pairs))
+    size = math.sqrt(sum(float((y.double() ** 2).sum()) for y in b))
+    return gap <= 1e-4 * size + 1e-9 and all(torch.isfinite(x).all() for x in a)
+
+
+@register("ex-nb06-4", context=("phi", "theta", "x_b", "y_b", "LR"))
+def _alternating_gradient(answer: Any, context: dict) -> str | None:
     at_new, at_old = answer
     at_new = _gradient_list(at_new, "the gradient at Φ'")
     at_old = _gradient_list(at_old, "the gradient at Φ")
     if [g.shape for g in at_new] != [g.shape for g in at_old]:
         return "both are gradients with respect to Θ's parameters: the same list of shapes"
-    if not all(torch.isfinite(g).all() for g in at_new + at_old):
-        return "a gradient is not finite"
-    norm = lambda gs: torch.sqrt(sum((g.double() ** 2).sum() for g in gs)).item()  # noqa: E731
-    if norm(at_old) == 0:
-        return "the gradient at Φ is zero: take it of the loss on the batch with respect to Θ"
-    gap = norm([a - b for a, b in zip(at_new, at_old, strict=True)])
-    if gap == 0:
+    truth_new, truth_old = _alternating_truth(context)
+    if [g.shape for g in at_old] != [g.shape for g in truth_old]:
+        return "give the gradients with respect to Θ's parameters, one per parameter, in order"
+    if not _same_gradients(at_old, truth_old):
+        if _same_gradients(at_old, truth_new) and _same_gradients(at_new, truth_old):
+            return "the two are swapped: the first is taken after the Φ step"
+        return ("the gradient at Φ is not that of the loss on the batch (x_b, y_b) with "
+                "respect to Θ, with the pattern of the unchanged Φ")
+    if _same_gradients(at_new, truth_old):
         return ("the two gradients are equal: take one after the Φ step (at Φ'), the other at "
                 "the old Φ")
-    if gap >= norm(at_old):
-        return ("the Θ gradient changed by more than its own size: did the Φ step use the "
-                "learning rate α (LR)?")
+    if _same_gradients(at_new, _alternating_truth(context, sign=-1.0)[0]):
+        return "the Φ step went up its gradient: a descent step moves against it"
+    if not _same_gradients(at_new, truth_new):
+        return ("the gradient at Φ' is off: one plain gradient step of Φ with the learning "
+                "rate LR on the same batch, then Θ's gradient with Φ' fixed")
     return None
 
 
 # ---- chapter 07: evaluation ----------------------------------------------------------
 
-@register("ex-nb07-1")
-def _ranking_metrics(answer: Any) -> str | None:
+def _ranking_truth(scores: Any, labels: Any) -> list[float]:
+    from mpfas_lib.evaluation import auc, eer, hter
+
+    return [auc(scores, labels), eer(scores, labels)[0], hter(scores, labels, 0.5)]
+
+
+@register("ex-nb07-1", context=("tgt_s", "tgt_y"))
+def _ranking_metrics(answer: Any, context: dict) -> str | None:
+    import numpy as np
+
     if not hasattr(answer, "iloc") or answer.shape != (3, 2):
         return "give a 3×2 table: rows AUC, EER, HTER@0.5; columns original, transformed"
-    values = [[_number(v) for v in row] for row in answer.values]
-    if any(not math.isclose(a, b, abs_tol=1e-9) for a, b in values[:2]):
-        return "AUC or EER changed: the transformation must be strictly increasing"
-    if math.isclose(values[2][0], values[2][1], abs_tol=1e-12):
+    values = answer.to_numpy(dtype=float)
+    s, y = np.asarray(context["tgt_s"], dtype=float), np.asarray(context["tgt_y"])
+    truth = _ranking_truth(s, y)
+    original = list(values[:, 0])
+    if _all_close(original, _ranking_truth(s, 1 - y), abs_tol=1e-6):
+        return "label 1 is genuine: pass tgt_y itself, as the chapter's metrics expect"
+    if _all_close(original, [1 - truth[0], *truth[1:]], abs_tol=1e-6) or truth[0] > 0.5 > \
+            original[0]:
+        return "an AUC below one half means the ranking is reversed: check which way you score"
+    from mpfas_lib.evaluation import eer
+
+    if math.isclose(original[1], eer(s, y)[1], abs_tol=1e-9):
+        return "the EER row holds a threshold: eer gives the error rate and where it is reached"
+    if not _all_close(original, truth, abs_tol=1e-6):
+        return ("the original column is not the chapter's metrics of tgt_s and tgt_y: AUC, "
+                "EER and the HTER at the threshold 0.5, as the chapter computes them")
+    if not math.isclose(values[0, 1], truth[0], abs_tol=1e-9):
+        return "the AUC changed: a strictly increasing transformation keeps every comparison"
+    if not math.isclose(values[1, 1], truth[1], abs_tol=1e-9):
+        return ("the EER changed: give the error rate at the equal-error point (not its "
+                "threshold), and transform with a strictly increasing function")
+    if math.isclose(values[2, 0], values[2, 1], abs_tol=1e-12):
         return "the HTER at 0.5 did not change: threshold the transformed scores"
     return None
+
+
+_ORACLE_ROWS = ("target-EER", "min over thresholds", "source threshold, true error")
+
+
+def _oracle_simulation(reps: int = 200, seed: int = 12345) -> Any:
+    """Chapter 07's repetition without a domain shift, recomputed (means and stds)."""
+    import numpy as np
+    import pandas as pd
+
+    from mpfas_lib.evaluation import evaluate, hter, min_hter, threshold_at_eer
+
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int) -> tuple:
+        return np.r_[rng.beta(8, 2, n), rng.beta(2, 6, n)], np.r_[np.ones(n, int),
+                                                                   np.zeros(n, int)]
+
+    pop_s, pop_y = draw(20000)
+    rows = []
+    for _ in range(reps):
+        s_s, s_y = draw(150)
+        t_s, t_y = draw(20)
+        thr = threshold_at_eer(s_s, s_y)
+        rows.append([evaluate(t_s, t_y)["hter_target_eer"], min_hter(t_s, t_y)[0],
+                     hter(pop_s, pop_y, thr)])
+    return pd.DataFrame(rows, columns=list(_ORACLE_ROWS)).agg(["mean", "std"]).T
 
 
 @register("ex-nb07-2")
 def _oracle_without_shift(answer: Any) -> str | None:
     table = answer.T if "mean" in getattr(answer, "index", []) else answer
-    if not hasattr(table, "columns") or "mean" not in table.columns or len(table) != 3:
+    if not hasattr(table, "columns") or not {"mean", "std"} <= set(table.columns) \
+            or len(table) != 3:
         return ("give the table of means and standard deviations (rows: target-EER oracle, "
                 "min over thresholds, source threshold's true error)")
-    oracle, minimum, true = (_number(v) for v in table["mean"])
-    if not (0 <= min(oracle, minimum, true) and max(oracle, minimum, true) <= 100):
+    means = [_number(v) for v in table["mean"]]
+    stds = [_number(v) for v in table["std"]]
+    if not all(math.isfinite(v) for v in means + stds):
+        return "a mean or a standard deviation is missing (NaN)"
+    if max(means) <= 1:
         return "HTERs are percentages between 0 and 100"
-    if minimum > oracle + 1e-9:
-        return "the minimum over thresholds can never exceed the HTER at any one threshold"
-    if not minimum < true:
-        return "repeat the draw many times (200) with 20 target videos per class"
+    if not (0 <= min(means) and max(means) <= 100):
+        return "HTERs are percentages between 0 and 100"
+    truth = _oracle_simulation()
+    order = sorted(range(3), key=lambda i: means[i])
+    if [str(i).lower() for i in table.index] != [r.lower() for r in _ORACLE_ROWS] and \
+            order != sorted(range(3), key=lambda i: truth["mean"].iloc[i]):
+        return "keep the rows in the order asked: target-EER, min over thresholds, true error"
+    for i, name in enumerate(_ORACLE_ROWS):
+        mean, std = truth["mean"].iloc[i], truth["std"].iloc[i]
+        if i == 2 and stds[2] > 2 * std + 0.5:
+            return ("the true error varies far too much between repetitions: it is the "
+                    "error of the source threshold on the whole population, not on the "
+                    "small target sample")
+        if abs(means[i] - mean) > 4 * (std + stds[i]) / math.sqrt(200) + 0.3:
+            return (f"the mean of {name!r} is not what 200 repetitions with 20 target videos "
+                    "per class and no shift give: draw the target like the source validation")
+        if not (0.5 * std <= stds[i] <= 2 * std + 0.5):
+            return f"the spread of {name!r} does not match 200 repetitions of the experiment"
     return None
+
+
+def _hter_acer_truth() -> tuple[float, float, float]:
+    """Exercise 7.3's detector as scores: (HTER, ACER, ACER with all spoofs pooled)."""
+    import numpy as np
+
+    from mpfas_lib.evaluation import hter, iso_metrics
+
+    n, apcer, bpcer = 100, {"print": 2, "replay": 30}, 5  # the exercise's statement, in %
+    scores, labels, kinds = [], [], []
+    for kind, rate in apcer.items():
+        scores += [1.0] * rate + [0.0] * (n - rate)
+        labels += [0] * n
+        kinds += [kind] * n
+    scores += [0.0] * bpcer + [1.0] * (n - bpcer)
+    labels += [1] * n
+    kinds += ["genuine"] * n
+    s, y, a = np.array(scores), np.array(labels), np.array(kinds)
+    pooled = iso_metrics(s, y, 0.5)
+    return hter(s, y, 0.5), iso_metrics(s, y, 0.5, a)["acer"], pooled["acer"]
 
 
 @register("ex-nb07-3")
 def _hter_acer(answer: Any) -> str | None:
     hter, acer = (_number(v) for v in answer)
-    slips = {16.0: "ACER takes the worst attack type's APCER, not their mean",
-             17.5: "HTER pools all spoofs: average the two FARs first"}
-    if math.isclose(hter, 10.5) and math.isclose(acer, 17.5):
+    truth_hter, truth_acer, pooled = _hter_acer_truth()
+    if max(hter, acer) <= 1 and min(truth_hter, truth_acer) > 1:
+        return "give both in %, not as fractions"
+    if math.isclose(hter, truth_hter) and math.isclose(acer, truth_acer):
         return None
-    if not math.isclose(hter, 10.5):
-        return slips.get(hter, "HTER = (pooled FAR + FRR) / 2, in %")
-    return slips.get(acer, "ACER = (max APCER over attack types + BPCER) / 2, in %")
+    if math.isclose(acer, pooled) and not math.isclose(pooled, truth_acer):
+        return "ACER: OULU-NPU's APCER is that of the worst attack type, not of all spoofs"
+    if math.isclose(hter, truth_acer):
+        return "HTER pools all spoofs into one FAR: it does not single out an attack type"
+    if not math.isclose(hter, truth_hter):
+        return "HTER: first the error rate on all spoofs together, then the half total error"
+    return "ACER: which APCER does OULU-NPU's definition take when there are several?"
 
 
 # ---- chapter 09: ablations -----------------------------------------------------------
