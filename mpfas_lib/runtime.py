@@ -1,4 +1,5 @@
-"""The common opening of every notebook: seed, device, profile, paths."""
+"""The common opening of every notebook: seed, device, profile, paths; the RNG states a
+checkpoint keeps (as tensors and lists, so loading it never unpickles objects)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,46 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def python_rng_state(rng: random.Random | None = None) -> list:
+    """A ``random.Random`` state as nested lists (weights_only friendly)."""
+    version, internal, gauss = (rng or random).getstate()
+    return [version, list(internal), gauss]
+
+
+def set_python_rng_state(state: list, rng: random.Random | None = None) -> None:
+    """Restore what :func:`python_rng_state` captured."""
+    version, internal, gauss = state
+    (rng or random).setstate((int(version), tuple(int(v) for v in internal), gauss))
+
+
+def capture_rng_states() -> dict:
+    """The global RNG states of Python, NumPy, torch (CPU) and CUDA, as tensors and lists."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (legacy global RNG)
+    state = {
+        "python": python_rng_state(),
+        "numpy": [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos),
+                  int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
+    return state
+
+
+def restore_rng_states(state: dict) -> None:
+    """Restore what :func:`capture_rng_states` captured."""
+    set_python_rng_state(state["python"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state(  # noqa: NPY002 (the legacy global RNG seeded by runtime)
+        (name, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached))
+    )
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        cuda = state["cuda"]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
 
 
 def pick_device(name: str | None = None) -> torch.device:

@@ -16,7 +16,7 @@ import torch
 
 from mpfas_lib.evaluation.selection import SELECTIONS
 from mpfas_lib.training import cli, evaluate_cli
-from mpfas_lib.training.checkpoints import load_checkpoint
+from mpfas_lib.training.artefacts import load_checkpoint
 from mpfas_lib.training.config import build_config
 from mpfas_lib.training.loop import run_training
 

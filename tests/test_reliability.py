@@ -33,8 +33,7 @@ from mpfas_lib.errors import UserError
 from mpfas_lib.files import FolderLock, atomic_write_text
 from mpfas_lib.paths import cache_dir
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
-from mpfas_lib.training.artefacts import check_resumable, jsonable
-from mpfas_lib.training.checkpoints import atomic_save, load_checkpoint
+from mpfas_lib.training.artefacts import atomic_save, check_resumable, jsonable, load_checkpoint
 from mpfas_lib.training.config import build_config
 from mpfas_lib.training.loop import run_training
 

@@ -5,7 +5,10 @@
 ``checkpoint_every`` iterations), ``model_best.pt`` (Φ and Θ at the source-validation-selected
 evaluation), ``phi.pt`` (a learnt Φ at iteration 0 and every evaluation), ``trace.json``
 (per-iteration Algorithm 1 trace) and ``tb/`` (TensorBoard logs). A folder belongs to one
-configuration: :func:`check_resumable` refuses to continue or reuse another's.
+configuration: :func:`check_resumable` refuses to continue or reuse another's. Checkpoints
+hold state dicts only, written atomically and loaded with ``weights_only=True``: everything a
+resumed run needs (models, optimisers, RNG states, the sampler state, the metric history) is
+tensors and plain Python containers, so loading never unpickles arbitrary objects.
 """
 
 from __future__ import annotations
@@ -22,16 +25,15 @@ import torch
 
 from mpfas_lib.data.synthetic import GENERATOR_VERSION
 from mpfas_lib.evaluation.selection import SELECTIONS, flatten, select
-from mpfas_lib.files import FolderLock, remove_orphans, writable_dir
-from mpfas_lib.provenance import git_commit, software
-from mpfas_lib.runtime import device_name
-from mpfas_lib.training.checkpoints import (
-    atomic_save,
+from mpfas_lib.files import (
+    FolderLock,
+    atomic_write,
     atomic_write_text,
-    capture_rng_states,
-    load_checkpoint,
-    restore_rng_states,
+    remove_orphans,
+    writable_dir,
 )
+from mpfas_lib.provenance import git_commit, software
+from mpfas_lib.runtime import capture_rng_states, restore_rng_states
 from mpfas_lib.training.config import RunConfig, upgrade_config_dict
 
 RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
@@ -39,6 +41,26 @@ RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
 # (run_name is free too: the checkpoint was found in the folder the name points to)
 RESUME_FREE = {"iterations", "device", "threads", "loader_workers", "progress", "tensorboard",
                "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers", "run_name"}
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` atomically: a killed run never leaves a half-written checkpoint."""
+    return atomic_write(path, lambda handle: torch.save(obj, handle), "wb")
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint safely (``weights_only=True``) with a clear error naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"checkpoint {path} is a folder: pass {path / 'model_best.pt'} "
+                                f"(the source-validation choice) or {path / 'checkpoint.pt'} "
+                                "(the last iteration)")
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # corrupt or foreign file: say which and why
+        raise ValueError(f"cannot load checkpoint {path}: {error}") from error
 
 
 class StaleResultsError(ValueError):
@@ -66,12 +88,11 @@ def check_resumable(config: RunConfig, saved: dict, path: Path) -> None:
 
     A setting the saved config lacks was added later: the run used its default then.
     """
-    saved = upgrade_config_dict(saved)
-    mine, theirs = flatten(config.to_dict()), flatten(saved)
-    try:
-        theirs = {**flatten(RunConfig.from_dict(saved).to_dict()), **theirs}
+    mine = flatten(config.to_dict())
+    try:  # rebuilt under today's names, with defaults for settings added since
+        theirs = flatten(RunConfig.from_dict(saved).to_dict())
     except (TypeError, ValueError, KeyError):  # a config this version cannot rebuild
-        pass
+        theirs = flatten(upgrade_config_dict(saved))
     changed = sorted(k for k, v in mine.items()
                      if not {k.split(".")[0], k.split(".")[-1]} & RESUME_FREE
                      and theirs.get(k, v) != v)
@@ -102,6 +123,7 @@ class Progress:
 
     def evaluated(self, record: dict, phi: torch.nn.Module | None) -> bool:
         """Keep an evaluation (and Φ's state then); True when source validation selects it."""
+        record = jsonable(record)
         self.history.append(record)
         best = select(self.history, "source_val") is record
         if self.snapshots is not None and phi is not None:  # Φ is tiny: all of it is kept
@@ -129,13 +151,13 @@ class Progress:
         self.resumed_from = trainer.iteration
 
 
-def provenance(config: RunConfig, device: torch.device, world_size: int,
-               wall_seconds: float, resumed_from: int | None) -> dict:
+def provenance(config: RunConfig, device: str, world_size: int, wall_seconds: float,
+               resumed_from: int | None) -> dict:
     """Where a result came from: commit, configuration, device, seed, time and software."""
     generator = GENERATOR_VERSION if config.data == "synthetic" else None
     return {"git_commit": git_commit(), "config": config.to_dict(), "generator": generator,
             "profile": config.profile.name, "method": config.method.name, "data": config.data,
-            "device": device_name(device), "world_size": world_size, "seed": config.seed,
+            "device": device, "world_size": world_size, "seed": config.seed,
             "wall_seconds": wall_seconds, "resumed_from": resumed_from, **software()}
 
 
@@ -200,6 +222,26 @@ class RunFolder:
         atomic_write_text(json.dumps(results, indent=2, allow_nan=False), self.results)
         atomic_write_text(json.dumps(jsonable(trace), allow_nan=False),
                           self.path / "trace.json")
+
+    def finish(self, config: RunConfig, progress: Progress, origin: dict,
+               failure: Exception | None, write: bool = True, log: Any = print) -> dict:
+        """The run's results; written (with its trace) also for a failed run.
+
+        A completed run's checkpoint is removed unless ``keep_checkpoint``; a failed run keeps
+        its last good one, and the log line says whether there is one.
+        """
+        iterations = len(progress.trace)
+        results = jsonable(results_of(config, progress.history, iterations, origin, failure))
+        if not write:
+            return results
+        self.write_results(results, progress.trace)
+        if failure is not None:
+            kept = (f"last good checkpoint kept at {self.checkpoint}"
+                    if self.checkpoint.is_file() else "no checkpoint had been written yet")
+            log(f"stopped: {failure}; {kept}")
+        elif not config.keep_checkpoint and self.checkpoint.is_file():
+            self.checkpoint.unlink()  # a finished run needs only its results (small artefacts)
+        return results
 
     def finished(self, config: RunConfig) -> dict | None:
         """The completed results of this config, None when not finished; another's is refused.

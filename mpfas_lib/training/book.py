@@ -16,8 +16,7 @@ import torch
 
 from mpfas_lib.evaluation.tables import load_runs
 from mpfas_lib.profile import Profile
-from mpfas_lib.training.artefacts import phi_snapshots
-from mpfas_lib.training.checkpoints import load_checkpoint
+from mpfas_lib.training.artefacts import load_checkpoint, phi_snapshots
 from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.loop import load_or_train
 from mpfas_lib.training.methods import build_models, build_phi, get_method

@@ -16,7 +16,7 @@ from mpfas_lib.data.loader import LoaderBatches
 from mpfas_lib.data.protocols import Protocol, build_protocol
 from mpfas_lib.data.sampling import DomainBalancedBatches, evaluation_frames
 from mpfas_lib.models.losses import hfn_loss
-from mpfas_lib.runtime import seed_everything
+from mpfas_lib.runtime import device_name, seed_everything
 from mpfas_lib.training.config import RunConfig
 from mpfas_lib.training.methods import build_models
 from mpfas_lib.training.trainer import Trainer, request_plan
@@ -24,13 +24,11 @@ from mpfas_lib.training.trainer import Trainer, request_plan
 
 @dataclass(frozen=True)
 class Schedule:
-    """When a run stops, evaluates, checkpoints and saves the selected model."""
+    """When a run stops, evaluates and checkpoints."""
 
     iterations: int
     eval_every: int
     checkpoint_every: int
-    save_best: bool
-    keep_checkpoint: bool
 
     def evaluates(self, it: int) -> bool:
         """Whether iteration ``it`` is followed by an evaluation (and always the last one)."""
@@ -62,6 +60,7 @@ class Run:
     schedule: Schedule
     evaluation: Evaluation
     device: torch.device
+    device_label: str  # what provenance records, e.g. "NVIDIA H200" or "cpu"
     world_size: int
 
     def close(self) -> None:
@@ -141,7 +140,7 @@ def build_run(config: RunConfig, device: torch.device, dist: Any = None) -> Run:
     seed_everything(config.seed)
     prof = config.profile
     schedule = Schedule(prof.iterations, prof.eval_every,
-                        config.checkpoint_every or prof.eval_every, config.save_best,
-                        config.keep_checkpoint)
+                        config.checkpoint_every or prof.eval_every)
     return Run(config, protocol, build_trainer(config, protocol, device, dist), schedule,
-               evaluation_of(config), device, dist.world_size if dist is not None else 1)
+               evaluation_of(config), device, device_name(device),
+               dist.world_size if dist is not None else 1)

@@ -14,11 +14,8 @@ import sys
 
 from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.evaluation.selection import headline
-from mpfas_lib.files import writable_dir
-from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
-from mpfas_lib.paths import results_dir
+from mpfas_lib.models.pretrained import PretrainedWeightsError
 from mpfas_lib.profile import PROFILES
-from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
 from mpfas_lib.training.config import build_config, parse_overrides
 from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
@@ -60,17 +57,8 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         report_error(error)
         return 2
-    try:  # every argument is checked before any data is generated
-        check_pretrained(config.profile.pretrained, config.profile.backbone)
-        if env_world_size() <= 1:
-            pick_device(config.device)
-        writable_dir(args.out if args.out is not None else results_dir() / "runs", "--out",
-                     create=False)
-    except (PretrainedWeightsError, UserError, ValueError) as error:
-        report_error(error)
-        return 2
     dist = init_distributed(config.device) if env_world_size() > 1 else None
-    try:
+    try:  # run_training checks every argument before any data is generated (check_run)
         results = run_training(config, out=args.out, resume=args.resume, dist=dist)
     except NonFiniteLossError as error:
         report_error(error)
@@ -78,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
     except UserError as error:
         report_error(error)
         return error.exit_code
-    except (ValueError, FileNotFoundError) as error:
+    except (PretrainedWeightsError, ValueError, FileNotFoundError) as error:
         report_error(error)
         return 2
     except OSError as error:  # a full disk: the last checkpoint written is intact

@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 
 from mpfas_lib.errors import UserError, report_error
-from mpfas_lib.files import writable_file
+from mpfas_lib.files import atomic_write_text, writable_file
 from mpfas_lib.runtime import pick_device
+from mpfas_lib.training.artefacts import jsonable, load_checkpoint
 from mpfas_lib.training.build import build_data, evaluation_of
-from mpfas_lib.training.checkpoints import atomic_write_text, load_checkpoint
 from mpfas_lib.training.config import RunConfig
 from mpfas_lib.training.loop import evaluate_models
 from mpfas_lib.training.methods import build_models
@@ -55,7 +55,7 @@ def evaluate_checkpoint(path: str | Path, protocol: str | None = None, data: str
         torch.set_num_threads(config.threads)  # same kernels as training: same scores
     phi = phi.to(dev) if phi is not None else None
     theta = theta.to(dev)
-    out = evaluate_models(phi, theta, build_data(config), evaluation_of(config), dev)
+    out = jsonable(evaluate_models(phi, theta, build_data(config), evaluation_of(config), dev))
     return {"checkpoint": str(path), "protocol": config.protocol, "method": config.method.name,
             "iteration": int(models.get("iteration", state.get("iteration", 0))), **out}
 

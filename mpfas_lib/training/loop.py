@@ -26,17 +26,12 @@ from mpfas_lib.evaluation.scoring import (
     score_domains,
     source_val_metrics,
 )
+from mpfas_lib.files import writable_dir
 from mpfas_lib.models.pretrained import check_pretrained
 from mpfas_lib.paths import results_dir
 from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.algorithm1 import NonFiniteLossError, StepStats
-from mpfas_lib.training.artefacts import (
-    Progress,
-    RunFolder,
-    jsonable,
-    provenance,
-    results_of,
-)
+from mpfas_lib.training.artefacts import Progress, RunFolder, provenance
 from mpfas_lib.training.build import Evaluation, Run, build_run
 from mpfas_lib.training.config import RunConfig
 
@@ -47,11 +42,10 @@ def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protoco
     kw = {"device": device, "batch_size": evaluation.batch_size, "amp": evaluation.amp,
           "channels_last": evaluation.channels_last}
     frames, spacing = evaluation.frames, evaluation.spacing
-    source = None
-    if protocol.source_val:
-        val = {d: evaluation_frames(ds, frames, spacing) for d, ds in protocol.source_val.items()}
-        source = score_domains(phi, theta, val, **kw)
-    target = score_dataset(phi, theta, evaluation_frames(protocol.target, frames, spacing), **kw)
+    val = {d: evaluation_frames(ds, frames, spacing) for d, ds in protocol.source_val.items()}
+    test = evaluation_frames(protocol.target, frames, spacing)
+    source = score_domains(phi, theta, val, **kw) if val else None
+    target = score_dataset(phi, theta, test, **kw)
     for name, scores in (("target", target), ("source validation", source)):
         if scores is not None and not np.isfinite(scores.scores).all():
             raise NonFiniteLossError(iteration, f"{name} scores (Eq. 11)", math.nan)
@@ -63,7 +57,7 @@ def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protoco
     out["target_scores"] = {**target.videos(),
                             "source_threshold": out["target"]["video"].get("source_threshold"),
                             "source_val": source.videos() if source is not None else None}
-    return jsonable(out)
+    return out
 
 
 class Monitor:
@@ -109,20 +103,34 @@ class Monitor:
                 part.close()
 
 
-def run_training(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
-                 dist: Any = None, log: Any = print) -> dict:
-    """Train one run (Algorithm 1 or ERM), evaluating and checkpointing; returns results.json."""
+def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
+              dist: Any = None) -> tuple[RunFolder, torch.device]:
+    """Every check before any work (settings, weights, device, --out, --resume); makes nothing.
+
+    A refused run raises ``ValueError``, ``FileNotFoundError``, ``UserError`` or
+    ``PretrainedWeightsError`` with one line naming the setting or file.
+    """
     config.validate()
     check_pretrained(config.profile.pretrained, config.profile.backbone)  # before any data
-    main = dist is None or dist.rank == 0
-    folder = RunFolder((Path(out) if out is not None else results_dir() / "runs") / config.name())
     device = dist.device if dist is not None else pick_device(config.device)
+    root = Path(out) if out is not None else results_dir() / "runs"
+    writable_dir(root, "--out", create=False)
+    folder = RunFolder(root / config.name())
     if resume and not folder.checkpoint.is_file():
         raise FileNotFoundError(
             f"--resume: no checkpoint at {folder.checkpoint} (check --out, --seed, --protocol, "
             "--method and run_name); run without --resume to start this run from scratch")
+    return folder, device
+
+
+def run_training(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
+                 dist: Any = None, log: Any = print) -> dict:
+    """Train one run (Algorithm 1 or ERM), evaluating and checkpointing; returns results.json."""
+    folder, device = check_run(config, out, resume, dist)
+    main = dist is None or dist.rank == 0
     with folder.locked(writer=main):
-        return _train(build_run(config, device, dist), folder, resume, main, log)
+        run = build_run(config, device, dist)
+        return _train(run, folder, resume, main, log)
 
 
 def _train(run: Run, folder: RunFolder, resume: bool, main: bool, log: Any) -> dict:
@@ -144,8 +152,8 @@ def _train(run: Run, folder: RunFolder, resume: bool, main: bool, log: Any) -> d
             if schedule.evaluates(it):
                 record = {"iteration": it, **evaluate_models(
                     trainer.phi, trainer.theta, run.protocol, run.evaluation, run.device, it)}
-                best = progress.evaluated(record, trainer.phi)
                 monitor.evaluated(record)
+                best = progress.evaluated(record, trainer.phi)
                 if main:
                     folder.save_selected(config, trainer, progress.snapshots, best)
             if main and schedule.checkpoints(it):
@@ -156,27 +164,11 @@ def _train(run: Run, folder: RunFolder, resume: bool, main: bool, log: Any) -> d
     finally:
         run.close()
         monitor.close()
-    return _finish(run, folder, progress, progress.elapsed + time.perf_counter() - start,
-                   failure, main, log)
-
-
-def _finish(run: Run, folder: RunFolder, progress: Progress, wall: float,
-            failure: NonFiniteLossError | None, main: bool, log: Any) -> dict:
-    """Write results.json and trace.json (also for a failed run), then raise its failure."""
-    config = run.config
-    origin = provenance(config, run.device, run.world_size, wall, progress.resumed_from)
-    results = jsonable(results_of(config, progress.history, run.trainer.iteration, origin,
-                                  failure))
-    if main:
-        folder.write_results(results, progress.trace)
+    wall = progress.elapsed + time.perf_counter() - start
+    origin = provenance(config, run.device_label, run.world_size, wall, progress.resumed_from)
+    results = folder.finish(config, progress, origin, failure, write=main, log=log)
     if failure is not None:
-        if main:
-            kept = (f"last good checkpoint kept at {folder.checkpoint}"
-                    if folder.checkpoint.is_file() else "no checkpoint had been written yet")
-            log(f"stopped: {failure}; {kept}")
         raise failure
-    if main and not run.schedule.keep_checkpoint and folder.checkpoint.is_file():
-        folder.checkpoint.unlink()  # a finished run needs only its results (small artefacts)
     return results
 
 

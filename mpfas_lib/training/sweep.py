@@ -42,10 +42,10 @@ from tqdm.auto import tqdm
 from mpfas_lib.data.protocols import protocol_domains
 from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.evaluation.selection import headline
+from mpfas_lib.files import atomic_write_text
 from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import Profile, get_profile
 from mpfas_lib.training.artefacts import RunFolder, StaleResultsError
-from mpfas_lib.training.checkpoints import atomic_write_text
 from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.loop import load_or_train, run_training
 

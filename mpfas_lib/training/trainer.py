@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mpfas_lib.models.losses import hfn_loss
+from mpfas_lib.runtime import python_rng_state, set_python_rng_state
 from mpfas_lib.training.algorithm1 import (
     LossFn,
     MetaSettings,
@@ -26,7 +27,6 @@ from mpfas_lib.training.algorithm1 import (
     split_domains,
     trainable,
 )
-from mpfas_lib.training.checkpoints import python_rng_state, set_python_rng_state
 from mpfas_lib.training.config import RunConfig
 from mpfas_lib.training.distributed import average_tensors, broadcast_module, wrap_ddp
 from mpfas_lib.training.erm import Pipeline, erm_step
@@ -126,6 +126,13 @@ class Trainer:
         memory = torch.channels_last if self.channels_last else torch.contiguous_format
         self.phi = phi.to(self.device, memory_format=memory) if phi is not None else None
         self.theta = theta.to(self.device, memory_format=memory)
+        # Algorithm 1's Θ step updates Θ alone (Eq. 8); ERM updates [Θ, Φ] jointly (Eq. 3)
+        params = trainable(self.theta) + ([] if self.settings else trainable(self.phi))
+        self.optimizer = torch.optim.SGD(params, lr=prof.lr, momentum=prof.momentum,
+                                         weight_decay=method.weight_decay)
+        self.phi_optimizer = None
+        if self.settings is not None and self.settings.mode == "official":
+            self.phi_optimizer = phi_optimizer_for(self.phi, self.settings, prof.momentum)
         self.batches = RecordedBatches(batches)
         self.domains = list(domains)
         self.loss_fn = loss_fn
@@ -143,13 +150,6 @@ class Trainer:
             broadcast_module(self.pipeline)
             trained = wrap_ddp(trained, self.device)
         self.train_module = trained
-        # Algorithm 1's Θ step updates Θ alone (Eq. 8); ERM updates [Θ, Φ] jointly (Eq. 3)
-        params = trainable(self.theta) + ([] if self.settings else trainable(self.phi))
-        self.optimizer = torch.optim.SGD(params, lr=prof.lr, momentum=prof.momentum,
-                                         weight_decay=method.weight_decay)
-        self.phi_optimizer = None
-        if self.settings is not None and self.settings.mode == "official":
-            self.phi_optimizer = phi_optimizer_for(self.phi, self.settings, prof.momentum)
 
     def autocast(self) -> AbstractContextManager:
         """bf16 autocast on CUDA when enabled, else a no-op."""
