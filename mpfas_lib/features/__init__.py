@@ -1,7 +1,9 @@
 """Handcrafted maps f(x) that replace Phi in the hybrid baselines (paper Eq. 4-5, Table I).
 
 Every map is a parameter-free ``nn.Module``: [B, 3, H, W] in [0, 1] -> [B, 3, H, W] in [0, 1]
-(single-channel maps repeated to three channels).
+(single-channel maps repeated to three channels). Chapter 03 shows them: :func:`build_map`
+(one of :data:`MAP_NAMES`), and the operators behind two of them, :func:`local_binary_pattern`
+and :func:`shape_from_shading`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from typing import Any
 from torch import nn
 
 from mpfas_lib.features.color import HSVMap, YCrCbMap
-from mpfas_lib.features.lbp import ColorLBP
-from mpfas_lib.features.sfs import AlbedoMap, DepthMap, ReflectanceMap
+from mpfas_lib.features.lbp import ColorLBP, local_binary_pattern
+from mpfas_lib.features.sfs import AlbedoMap, DepthMap, ReflectanceMap, shape_from_shading
 
 MAPS: dict[str, type[nn.Module]] = {
     "colorlbp": ColorLBP,
@@ -50,4 +52,6 @@ __all__ = [
     "ReflectanceMap",
     "YCrCbMap",
     "build_map",
+    "local_binary_pattern",
+    "shape_from_shading",
 ]
