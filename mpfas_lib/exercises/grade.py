@@ -252,6 +252,29 @@ def _environment(home: Path) -> dict[str, str]:
     return env
 
 
+def _mirror(source: Path, target: Path) -> None:
+    """``target``: the folders of ``source`` and links to its files (a writable view)."""
+    for folder, _, files in os.walk(source):
+        here = target / Path(folder).relative_to(source)
+        here.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.symlink(Path(folder) / name, here / name)
+
+
+def _sandbox_folders(env: dict[str, str], home: Path) -> None:
+    """Writable views of the data cache and the results inside the sandbox's own folder.
+
+    The sandbox sees the machine read-only; the library wants both folders writable, and a
+    submission must not change what the next one reads, so each gets links to the files.
+    """
+    from mpfas_lib.paths import cache_dir, results_dir
+
+    for variable, source in (("MPFAS_CACHE", cache_dir()), ("MPFAS_RESULTS", results_dir())):
+        view = home / variable.lower()
+        _mirror(source, view)
+        env[variable] = str(view)
+
+
 def _kill(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -271,6 +294,8 @@ def execute(nb: nbformat.NotebookNode, exports: dict[int, str], workdir: Path | 
         target.unlink(missing_ok=True)
         atomic_write_text(nbformat.writes(nb), target)
         env = _environment(root / "home")
+        if settings.isolation == "bwrap":
+            _sandbox_folders(env, root / "home")
         secret = secrets.token_hex(16)
         job = {"secret": secret, "notebook": str(target), "export_cells": sorted(exports),
                "timeout": settings.timeout}
@@ -335,8 +360,10 @@ def grade_notebook(path: Path, workdir: Path | None, chapters: dict[str, Chapter
     if skipped:
         row.notes.append(f"not copied (links or special files): {', '.join(skipped[:5])}")
     errors = result.get("errors", {})
-    raised = sum(1 for index in errors if int(index) not in prepared.exports)
-    row.status = _status(result, settings.timeout, raised)
+    raised = sorted(int(index) for index in errors if int(index) not in prepared.exports)
+    row.status = _status(result, settings.timeout, len(raised))
+    if raised:
+        row.notes.append(f"first error (cell {raised[0] + 1}): {errors[str(raised[0])]}")
     for index, label in prepared.exports.items():
         data = answers.get(str(index))
         g = next(x for x in chapter.checked if x.label == label)
