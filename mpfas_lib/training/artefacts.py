@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import torch
 
 from mpfas_lib.data.synthetic import GENERATOR_VERSION
+from mpfas_lib.errors import UserError
 from mpfas_lib.evaluation.selection import SELECTIONS, flatten, select
 from mpfas_lib.files import (
     FolderLock,
@@ -36,6 +38,7 @@ from mpfas_lib.provenance import git_commit, software
 from mpfas_lib.runtime import capture_rng_states, restore_rng_states
 from mpfas_lib.training.config import RunConfig, upgrade_config_dict
 
+REPLACED = ".replaced"  # where --force moves an earlier run (hidden from load_runs' */)
 RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
 # settings a resumed run may change (more iterations, another device, logging)
 # (run_name is free too: the checkpoint was found in the folder the name points to)
@@ -234,7 +237,12 @@ class RunFolder:
         results = jsonable(results_of(config, progress.history, iterations, origin, failure))
         if not write:
             return results
-        self.write_results(results, progress.trace)
+        if failure is not None and self.completed():
+            # extending a finished run failed: its results stay, the failure goes beside them
+            atomic_write_text(json.dumps(results, indent=2, allow_nan=False),
+                              self.path / "results.failed.json")
+        else:
+            self.write_results(results, progress.trace)
         if failure is not None:
             kept = (f"last good checkpoint kept at {self.checkpoint}"
                     if self.checkpoint.is_file() else "no checkpoint had been written yet")
@@ -242,6 +250,40 @@ class RunFolder:
         elif not config.keep_checkpoint and self.checkpoint.is_file():
             self.checkpoint.unlink()  # a finished run needs only its results (small artefacts)
         return results
+
+    def completed(self) -> bool:
+        """Whether ``results.json`` is a completed run's (whatever its settings)."""
+        try:
+            return json.loads(self.results.read_text(encoding="utf-8"))["status"] == "completed"
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    def refuse_overwrite(self, config: RunConfig) -> None:
+        """Refuse to start a run in a folder that already holds a finished or started run."""
+        if not (self.results.is_file() or self.checkpoint.is_file()):
+            return
+        try:
+            self.finished(config)
+            what = "holds this run already finished"
+        except StaleResultsError as error:
+            what = f"holds a finished run with other settings ({error})"
+        except ValueError:
+            what = "holds an unreadable results.json"
+        if not self.results.is_file():
+            what = "holds a started run (checkpoint.pt): continue it with --resume"
+        raise UserError(f"{self.path} {what}; use another --out or run_name, or --force to "
+                        f"move it aside to {self.path.parent / REPLACED}/ and train anew")
+
+    def move_aside(self) -> Path | None:
+        """Move this folder's run to ``<out>/.replaced/<name>-<time>/`` (``--force``)."""
+        if not self.path.is_dir() or not any(p.name != ".lock" for p in self.path.iterdir()):
+            return None
+        target = self.path.parent / REPLACED / f"{self.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        target.mkdir(parents=True)
+        for item in self.path.iterdir():
+            if item.name != ".lock":  # the lock stays: this writer holds it
+                item.rename(target / item.name)
+        return target
 
     def finished(self, config: RunConfig) -> dict | None:
         """The completed results of this config, None when not finished; another's is refused.

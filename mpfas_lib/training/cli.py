@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", default=None, help="output folder (default results/runs)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
+    parser.add_argument("--force", action="store_true",
+                        help="train over a finished run: it is moved aside to <out>/.replaced/")
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
@@ -59,7 +61,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     dist = init_distributed(config.device) if env_world_size() > 1 else None
     try:  # run_training checks every argument before any data is generated (check_run)
-        results = run_training(config, out=args.out, resume=args.resume, dist=dist)
+        results = run_training(config, out=args.out, resume=args.resume, dist=dist,
+                               force=args.force)
     except NonFiniteLossError as error:
         report_error(error)
         return 1

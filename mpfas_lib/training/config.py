@@ -98,6 +98,9 @@ class RunConfig:
         if self.run_name is not None:
             check_run_name(self.run_name)
         check_shift(self.shift)
+        for key in ("seed", "data_seed"):  # numpy's generators take 0 <= seed < 2**32
+            if not 0 <= getattr(self, key) < 2**32:
+                raise ValueError(f"{key} must be >= 0 and < 2**32, got {getattr(self, key)}")
         if self.data == "real" and self.shift != DEFAULT_SHIFT:
             raise ValueError(f"shift={self.shift} is the synthetic benchmark's domain-shift "
                              "dial; real data has the shift it has: drop shift")

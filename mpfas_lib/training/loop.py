@@ -104,11 +104,12 @@ class Monitor:
 
 
 def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
-              dist: Any = None) -> tuple[RunFolder, torch.device]:
+              dist: Any = None, force: bool = False) -> tuple[RunFolder, torch.device]:
     """Every check before any work (settings, weights, device, --out, --resume); makes nothing.
 
     A refused run raises ``ValueError``, ``FileNotFoundError``, ``UserError`` or
-    ``PretrainedWeightsError`` with one line naming the setting or file.
+    ``PretrainedWeightsError`` with one line naming the setting or file. A folder holding a
+    finished run is never trained over without ``force`` (which moves that run aside first).
     """
     config.validate()
     check_pretrained(config.profile.pretrained, config.profile.backbone)  # before any data
@@ -120,15 +121,25 @@ def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: b
         raise FileNotFoundError(
             f"--resume: no checkpoint at {folder.checkpoint} (check --out, --seed, --protocol, "
             "--method and run_name); run without --resume to start this run from scratch")
+    if not resume and not force:
+        folder.refuse_overwrite(config)
     return folder, device
 
 
 def run_training(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
-                 dist: Any = None, log: Any = print) -> dict:
-    """Train one run (Algorithm 1 or ERM), evaluating and checkpointing; returns results.json."""
-    folder, device = check_run(config, out, resume, dist)
+                 dist: Any = None, log: Any = print, force: bool = False) -> dict:
+    """Train one run (Algorithm 1 or ERM), evaluating and checkpointing; returns results.json.
+
+    ``force`` trains over a folder that holds a finished run: that run is moved aside first
+    (to ``<out>/.replaced/``), so two runs' files never mix in one folder.
+    """
+    folder, device = check_run(config, out, resume, dist, force)
     main = dist is None or dist.rank == 0
     with folder.locked(writer=main):
+        if force and not resume and main:
+            moved = folder.move_aside()
+            if moved is not None:
+                log(f"moved the earlier run in {folder.path} to {moved}")
         run = build_run(config, device, dist)
         return _train(run, folder, resume, main, log)
 

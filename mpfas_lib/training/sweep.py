@@ -52,6 +52,7 @@ from mpfas_lib.training.loop import load_or_train, run_training
 PLAN_DIR = Path(__file__).resolve().parent / "plans"
 PLAN_KEYS = {"description", "profile", "set", "runs", "out"}
 BLOCK_KEYS = {"protocols", "methods", "seeds", "shifts"}  # shifts: optional, the dial
+BLOCK_OWNED = {"profile", "method", "protocol", "seed", "run_name", "shift"}  # not in [set]
 # every sweep run: no bar per run (the sweep has one), no TensorBoard, no checkpoint once done
 RUN_DEFAULTS = {"progress": False, "tensorboard": False, "keep_checkpoint": False}
 
@@ -99,10 +100,22 @@ def read_plan(name: str | os.PathLike) -> Plan:
     if unknown:
         raise ValueError(f"plan {path}: unknown key(s) {sorted(unknown)}; known: "
                          f"{sorted(PLAN_KEYS)}")
-    profile = get_profile(str(data.get("profile", "study"))).name
+    if not isinstance(data.get("profile", "study"), str):
+        raise ValueError(f"plan {path}: profile must be the name of a profile, got "
+                         f"{data['profile']!r}")
+    profile = get_profile(data.get("profile", "study")).name
     shared = data.get("set", {})
     if not isinstance(shared, dict):
         raise ValueError(f"plan {path}: [set] must be a table of settings")
+    owned = sorted(set(shared) & BLOCK_OWNED)
+    if owned:  # a shared setting would override every block's lists, or collapse the runs
+        raise ValueError(f"plan {path}: [set] may not set {owned[0]} (the plan's profile and "
+                         "its blocks' protocols, methods and seeds say which runs there are)")
+    out = data.get("out", profile)
+    if (not isinstance(out, str) or not out or Path(out).is_absolute()
+            or ".." in Path(out).parts):
+        raise ValueError(f"plan {path}: out must be a folder name inside the results folder "
+                         f"(e.g. \"study\"), got {out!r}")
     blocks = data.get("runs")
     if not isinstance(blocks, list) or not blocks:
         raise ValueError(f"plan {path}: needs at least one [[runs]] block")
@@ -129,8 +142,8 @@ def read_plan(name: str | os.PathLike) -> Plan:
                 raise ValueError(f"{where}: two different runs would share the folder "
                                  f"{config.name()!r}; give each run its own name")
     ordered = sorted(configs.values(), key=lambda c: c.seed)  # stable: plan order per seed
-    return Plan(path.stem, path, str(data.get("description", "")), profile,
-                str(data.get("out", profile)), tuple(ordered))
+    return Plan(path.stem, path, str(data.get("description", "")), profile, out,
+                tuple(ordered))
 
 
 def run_state(run_dir: Path, config: RunConfig) -> str:
@@ -176,14 +189,15 @@ def prepare_data(plan: Plan, workers: int) -> None:
         bench.ensure(specs, workers=workers)
 
 
-def _train(config: dict[str, Any], out: str, resume: bool) -> dict[str, Any]:
+def _train(config: dict[str, Any], out: str, resume: bool, force: bool = False
+           ) -> dict[str, Any]:
     """Worker-process entry: train one run and return its headline (or its error)."""
     cfg = RunConfig.from_dict(config)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     start = time.perf_counter()
     try:
-        results = run_training(cfg, out=out, resume=resume, log=lambda *_: None)
+        results = run_training(cfg, out=out, resume=resume, log=lambda *_: None, force=force)
     except Exception as error:  # reported by the sweep, which goes on with the other runs
         return {"run": cfg.name(), "status": "failed", "error": f"{type(error).__name__}: "
                 f"{error}", "seconds": time.perf_counter() - start}
@@ -218,8 +232,11 @@ def run_sweep(plan: Plan, out: Path, workers: int = 1, limit: int | None = None,
         ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
         bar = tqdm(total=len(todo), desc=f"sweep {plan.name}", unit="run", file=sys.stderr)
         with ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1) as pool:
+            # a stale run (or an unreadable one) is moved aside by its worker, never mixed
             jobs: dict[Future, RunConfig] = {
-                pool.submit(_train, c.to_dict(), str(out), states[c.name()] == "partial"): c
+                pool.submit(_train, c.to_dict(), str(out), states[c.name()] == "partial",
+                            states[c.name()] != "partial"
+                            and (out / c.name() / "results.json").exists()): c
                 for c in todo
             }
             pending = set(jobs)
