@@ -47,10 +47,10 @@ from mpfas_lib.evaluation import (
     auc,
     bpcer_at_apcer,
     eer,
-    evaluate,
     hter,
     iso_metrics,
     min_hter,
+    pad_metrics,
     threshold_at_eer,
     video_scores,
 )
@@ -133,13 +133,13 @@ roc_curves({"source val": (src_s, src_y), "target": (tgt_s, tgt_y)},
 plt.show()
 
 # %% [markdown]
-# `mpfas_lib.evaluation.evaluate` computes every number at once and names each HTER after
+# `mpfas_lib.evaluation.pad_metrics` computes every number at once and names each HTER after
 # the threshold it used: `hter_target_eer` (the literature's usual protocol), `hter_min`
 # (the best threshold on the target, which the authors' code reports next to `hter_0.5`)
 # and, when a source threshold is given, `hter_source`.
 
 # %%
-m = evaluate(tgt_s, tgt_y, source_threshold=t_src)
+m = pad_metrics(tgt_s, tgt_y, source_threshold=t_src)
 table = pd.Series({k: m[k] for k in ["auc", "eer", "hter_target_eer", "hter_min",
                                       "hter_source", "hter_0.5", "apcer", "bpcer", "acer"]})
 table.round(2).to_frame("synthetic target, %")
@@ -172,7 +172,7 @@ for _ in range(300):
     s_s, s_y = draw(150)
     t_s, t_y = draw(100, genuine=(4, 4), spoof=(1.5, 5))
     thr = threshold_at_eer(s_s, s_y)
-    r = evaluate(t_s, t_y, source_threshold=thr)
+    r = pad_metrics(t_s, t_y, source_threshold=thr)
     rows.append({"target-EER": r["hter_target_eer"], "min over thresholds":
                  r["hter_min"], "source threshold": r["hter_source"],
                  "source threshold, true error": hter(big_s, big_y, thr)})
@@ -222,7 +222,7 @@ summary
 r1 = np.random.default_rng(1)  # its own generator: the draws below stay as they were
 g = np.r_[r1.beta(9, 2, 200), r1.beta(2, 9, 100)]  # 1/3 of genuine faces score low
 uneven_s, uneven_y = np.r_[g, r1.beta(2, 9, 300)], np.r_[np.ones(300, int), np.zeros(300, int)]
-uneven = evaluate(uneven_s, uneven_y, source_threshold=0.5)
+uneven = pad_metrics(uneven_s, uneven_y, source_threshold=0.5)
 assert uneven["hter_target_eer"] > uneven["hter_source"]
 pd.Series({k: uneven[k] for k in ["hter_target_eer", "hter_source", "hter_min"]}).round(2)
 
@@ -266,7 +266,7 @@ plt.show()
 
 # %%
 levels = pd.DataFrame({
-    level: evaluate(frame_s, frame_y, frame_vid, level=level)
+    level: pad_metrics(frame_s, frame_y, frame_vid, level=level)
     for level in ("frame", "video")
 }).loc[["n_samples", "auc", "eer", "hter_target_eer"]]
 levels
@@ -357,7 +357,7 @@ html(roc_fig, div_id="roc-threshold-explorer")
 #   the only one a deployed detector can have. The paper does not state its threshold.
 # * Video-level scores (frame scores averaged per video) give different, usually better,
 #   numbers than frame-level scores; the level must be stated.
-# * `mpfas_lib.evaluation.evaluate` returns every number with its threshold in its name,
+# * `mpfas_lib.evaluation.pad_metrics` returns every number with its threshold in its name,
 #   and the rest of the book reports `hter_target_eer` next to `hter_source`.
 #
 # ## Exercises
@@ -432,7 +432,7 @@ for _ in range(200):
     s_s, s_y = draw(150)
     t_s, t_y = draw(20)
     thr = threshold_at_eer(s_s, s_y)
-    gaps.append({"target-EER": evaluate(t_s, t_y)["hter_target_eer"],
+    gaps.append({"target-EER": pad_metrics(t_s, t_y)["hter_target_eer"],
                  "min over thresholds": min_hter(t_s, t_y)[0],
                  "source threshold, true error": hter(pop_s, pop_y, thr)})
 oracle_table = pd.DataFrame(gaps).agg(["mean", "std"]).T

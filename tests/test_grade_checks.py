@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mpfas_lib.evaluation import auc, eer, hter, min_hter, threshold_at_eer
-from mpfas_lib.evaluation import evaluate as metrics
+from mpfas_lib.evaluation import pad_metrics as metrics
 from mpfas_lib.exercises import evaluate
 from mpfas_lib.models import HFN, build_extractor, hfn_loss
 from mpfas_lib.training import split_domains

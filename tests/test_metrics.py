@@ -12,10 +12,10 @@ from mpfas_lib.evaluation.metrics import (
     bpcer_at_apcer,
     det,
     eer,
-    evaluate,
     hter,
     iso_metrics,
     min_hter,
+    pad_metrics,
     roc,
     threshold_at_eer,
     video_scores,
@@ -215,14 +215,14 @@ def test_video_scores_mixed_labels_error() -> None:
         video_scores([0.1, 0.2, 0.3], [1, 0, 0], ["v1", "v1", "v2"])
 
 
-def test_evaluate_video_level_and_thresholds() -> None:
+def test_pad_metrics_video_level_and_thresholds() -> None:
     rng = np.random.default_rng(0)
     n_videos, frames = 20, 3
     y_video = np.arange(n_videos) % 2
     y = np.repeat(y_video, frames)
     s = np.clip(0.35 + 0.3 * y + rng.normal(0, 0.2, len(y)), 0, 1)
     ids = [f"v{k}" for k in np.repeat(np.arange(n_videos), frames)]
-    out = evaluate(s, y, video_ids=ids, source_threshold=0.6)
+    out = pad_metrics(s, y, video_ids=ids, source_threshold=0.6)
     vs, vy, _ = video_scores(s, y, ids)
     e, t = eer(vs, vy)
     assert out["level"] == "video" and out["n_samples"] == n_videos
@@ -236,11 +236,11 @@ def test_evaluate_video_level_and_thresholds() -> None:
     assert out["hter_min"] <= out["hter_target_eer"] + 1e-9
     assert out["iso_threshold"] == "source"
     assert out["acer"] == pytest.approx(out["hter_source"])  # no attack types: ACER = HTER
-    frame = evaluate(s, y, video_ids=ids, level="frame")
+    frame = pad_metrics(s, y, video_ids=ids, level="frame")
     assert frame["level"] == "frame" and frame["n_samples"] == len(y)
     assert "hter_source" not in frame and frame["iso_threshold"] == "0.5"
     assert frame["acer"] == pytest.approx(frame["hter_0.5"])
-    assert evaluate(s, y)["auc"] == pytest.approx(frame["auc"])
+    assert pad_metrics(s, y)["auc"] == pytest.approx(frame["auc"])
 
 
 def test_source_threshold_from_source_validation() -> None:
@@ -249,7 +249,7 @@ def test_source_threshold_from_source_validation() -> None:
     src = 0.3 + 0.4 * y + rng.normal(0, 0.1, 40)
     tgt = 0.2 + 0.3 * y + rng.normal(0, 0.15, 40)
     t = threshold_at_eer(src, y)
-    out = evaluate(tgt, y, source_threshold=t)
+    out = pad_metrics(tgt, y, source_threshold=t)
     assert out["source_threshold"] == t
     assert out["hter_source"] == pytest.approx(hter(tgt, y, t))
 
@@ -267,14 +267,14 @@ def test_source_threshold_from_source_validation() -> None:
     ],
 )
 def test_bad_inputs_raise_clear_errors(scores: object, labels: object, message: str) -> None:
-    for fn in (auc, eer, roc, min_hter, evaluate, lambda s, y: hter(s, y, 0.5)):
+    for fn in (auc, eer, roc, min_hter, pad_metrics, lambda s, y: hter(s, y, 0.5)):
         with pytest.raises(ValueError, match=message):
             fn(scores, labels)
 
 
 def test_bad_level_and_threshold() -> None:
     with pytest.raises(ValueError, match="level must be"):
-        evaluate([0.1, 0.9], [0, 1], level="clip")
+        pad_metrics([0.1, 0.9], [0, 1], level="clip")
     with pytest.raises(ValueError, match="threshold is NaN"):
         hter([0.1, 0.9], [0, 1], float("nan"))
     with pytest.raises(ValueError, match="length mismatch: 2 scores but 3 video_ids"):

@@ -124,7 +124,7 @@ def test_comparison_table_rejects_bad_rows() -> None:
 
 
 def _target(hter_target_eer: float, hter_source: float, auc: float) -> dict[str, object]:
-    """Target metrics of one evaluation (frame and video level), as evaluate() returns them."""
+    """Target metrics of one evaluation (frame and video level), as pad_metrics() returns them."""
     m = {"auc": auc, "eer": hter_target_eer, "hter_target_eer": hter_target_eer,
          "hter_source": hter_source, "hter_0.5": 40.0, "iso_threshold": "source"}
     return {"frame": {**m, "level": "frame", "hter_target_eer": hter_target_eer + 1.0},

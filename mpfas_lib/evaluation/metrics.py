@@ -27,10 +27,10 @@ __all__ = [
     "bpcer_at_apcer",
     "det",
     "eer",
-    "evaluate",
     "hter",
     "iso_metrics",
     "min_hter",
+    "pad_metrics",
     "roc",
     "threshold_at_eer",
     "video_scores",
@@ -280,7 +280,7 @@ def video_scores(
     )
 
 
-def evaluate(
+def pad_metrics(
     scores: Any,
     labels: Any,
     video_ids: Any = None,

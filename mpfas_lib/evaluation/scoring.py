@@ -3,7 +3,7 @@
 ``score_dataset`` runs Φ and Θ over a dataset in eval mode and returns every frame's genuine
 score; ``evaluate_scores`` turns the target's scores (and, when the protocol has one, the
 held-out source validation's) into frame- and video-level metrics, each HTER labelled by the
-threshold it used (:func:`mpfas_lib.evaluation.metrics.evaluate`).
+threshold it used (:func:`mpfas_lib.evaluation.metrics.pad_metrics`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mpfas_lib.evaluation.metrics import auc, eer, evaluate, threshold_at_eer, video_scores
+from mpfas_lib.evaluation.metrics import auc, eer, pad_metrics, threshold_at_eer, video_scores
 from mpfas_lib.models.losses import genuine_score
 
 
@@ -101,7 +101,7 @@ def evaluate_scores(target: Scores, source_val: Scores | None = None) -> dict[st
     out: dict[str, dict] = {}
     for level in ("frame", "video"):
         videos_t = target.video_ids if level == "video" else None
-        out[level] = evaluate(target.scores, target.labels, videos_t,
+        out[level] = pad_metrics(target.scores, target.labels, videos_t,
                               source_threshold=source_threshold(source_val, level), level=level)
     return out
 

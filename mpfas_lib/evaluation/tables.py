@@ -10,7 +10,7 @@ This is the one place where run results are read. Every training run writes
 - ``selection``: the run's default model-selection rule;
 - ``metrics``: {rule: {"iteration", "target": {"frame": {...}, "video": {...}},
   "source_val": {...}}} for every rule of ``selection.SELECTIONS``, with the
-  target metrics of mpfas_lib.evaluation.metrics.evaluate in percent;
+  target metrics of mpfas_lib.evaluation.metrics.pad_metrics in percent;
 - ``scores``: {rule: video-level target scores} of the selected evaluations (format 2; read by
   :func:`mpfas_lib.evaluation.stats.run_scores`);
 - ``history``: every evaluation.

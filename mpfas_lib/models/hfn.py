@@ -1,6 +1,6 @@
 """The two-stream Hierarchical Fusion Network Theta (paper Section III-B, Fig. 2, Eq. 9).
 
-Shapes: ``forward(rgb [B,3,H,W], mp [B,3,H,W]) -> HFNOutput(logits [B,2], pixel_map
+Shapes: ``forward(rgb [B,3,H,W], pattern [B,3,H,W]) -> HFNOutput(logits [B,2], pixel_map
 [B,1,H/8,W/8])``. The pixel map comes from the stride-8 (layer2) hierarchy: 32x32 at the
 paper's 256 px input, 8x8 at the quick profile's 64 px (``Profile.map_size``; sides that are
 not multiples of 32 still work, the map side is then ceil(H/8)).
@@ -267,9 +267,13 @@ class HFN(nn.Module):
             for trunk in self.trunks.values():
                 load_trunk_weights(trunk, state, source)
 
-    def forward(self, rgb: Tensor | None, mp: Tensor | None = None) -> HFNOutput:
-        """Theta(rgb, Phi(rgb)) -> HFNOutput(logits [B, 2], pixel_map [B, 1, H/8, W/8])."""
-        inputs = {"rgb": rgb, "map": mp}
+    def forward(self, rgb: Tensor | None, pattern: Tensor | None = None) -> HFNOutput:
+        """Theta(rgb, pattern) -> HFNOutput(logits [B, 2], pixel_map [B, 1, H/8, W/8]).
+
+        ``pattern`` is the map stream's input: the meta pattern Phi(rgb), or a handcrafted
+        map f(rgb) in the hybrid baselines; a single-stream HFN needs only its own input.
+        """
+        inputs = {"rgb": rgb, "map": pattern}
         feats = {}
         for s in self.streams:
             x = inputs[s]
