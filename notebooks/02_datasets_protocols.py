@@ -45,12 +45,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mpfas_lib.data.faces import FaceCropper
-from mpfas_lib.data.index import LABEL_NAMES, NamingError, parse
-from mpfas_lib.data.protocols import PROTOCOLS, build_protocol
-from mpfas_lib.data.synthetic import DOMAIN_NAMES, from_profile
-from mpfas_lib.evaluation.metrics import auc
-from mpfas_lib.viz.figures import benchmark_gallery, draw_detection
+from mpfas_lib.data import (
+    DOMAIN_NAMES,
+    LABEL_NAMES,
+    PROTOCOLS,
+    FaceCropper,
+    NamingError,
+    build_protocol,
+    from_profile,
+    parse,
+)
+from mpfas_lib.evaluation import auc
+from mpfas_lib.viz import benchmark_gallery, draw_detection
 
 # %% [markdown]
 # ## Five datasets, five domains

@@ -45,12 +45,9 @@ from myst_nb import glue
 from scipy.ndimage import map_coordinates
 from skimage.feature import local_binary_pattern as skimage_lbp
 
-from mpfas_lib.data.datasets import to_tensor
-from mpfas_lib.data.synthetic import from_profile
-from mpfas_lib.features import MAP_NAMES, build_map
-from mpfas_lib.features.lbp import local_binary_pattern
-from mpfas_lib.features.sfs import shape_from_shading
-from mpfas_lib.viz.figures import channel_grid, image_grid
+from mpfas_lib.data import from_profile, to_tensor
+from mpfas_lib.features import MAP_NAMES, build_map, local_binary_pattern, shape_from_shading
+from mpfas_lib.viz import channel_grid, image_grid
 
 # %% [markdown]
 # Every map in the library is a parameter-free module with the same
@@ -320,7 +317,7 @@ plt.show()
 # printer, display, room light and phone camera of the OULU-NPU-like domain "O".
 
 # %%
-from mpfas_lib.data.photos import PORTRAITS, photo_batch
+from mpfas_lib.data import PORTRAITS, photo_batch
 
 pd.DataFrame({"source": {n: p.source for n, p in PORTRAITS.items()},
               "licence": {n: p.licence for n, p in PORTRAITS.items()}})

@@ -38,12 +38,16 @@ import torch
 import torch.nn.functional as F
 from myst_nb import glue
 
-from mpfas_lib.data.datasets import to_tensor
-from mpfas_lib.data.synthetic import from_profile
-from mpfas_lib.models import EXTRACTOR_NAMES, CDConv2d, build_extractor, count_parameters
-from mpfas_lib.models.cdc import cdc_reference
+from mpfas_lib.data import from_profile, to_tensor
+from mpfas_lib.models import (
+    EXTRACTOR_NAMES,
+    CDConv2d,
+    build_extractor,
+    cdc_reference,
+    count_parameters,
+)
 from mpfas_lib.training import trained_phi
-from mpfas_lib.viz.figures import channel_grid, image_grid
+from mpfas_lib.viz import channel_grid, image_grid
 
 # %% [markdown]
 # ## The paper's extractor
@@ -263,7 +267,7 @@ plt.show()
 # was trained on them.
 
 # %%
-from mpfas_lib.data.photos import photo_batch
+from mpfas_lib.data import photo_batch
 
 photos, photo_labels = photo_batch(256)
 photos = torch.from_numpy(photos)
@@ -290,8 +294,7 @@ plt.show()
 # depth. The figure works in the web page without a running kernel.
 
 # %%
-from mpfas_lib.viz.interactive import html
-from mpfas_lib.viz.method_figures import cdc_theta_explorer
+from mpfas_lib.viz import cdc_theta_explorer, html
 
 face = photos[photo_labels.index("astronaut print")]
 cdc_fig = cdc_theta_explorer(face, title="CDC on a printed photograph (untrained, seed 0)")

@@ -52,7 +52,7 @@ from mpfas_lib.models import (
     hfn_loss,
     parameter_table,
 )
-from mpfas_lib.viz.figures import hfn_diagram
+from mpfas_lib.viz import hfn_diagram
 
 # %% [markdown]
 # ## The architecture
@@ -382,10 +382,9 @@ print(f"change of W_t - W_b: {kept:.1e}; averaged pair vs one conv at lr/2: {as_
 # without a running kernel.
 
 # %%
-from mpfas_lib.data.photos import photo_batch
+from mpfas_lib.data import photo_batch
 from mpfas_lib.training import build_models, get_method, trained_models
-from mpfas_lib.viz.interactive import html
-from mpfas_lib.viz.method_figures import fusion_explorer
+from mpfas_lib.viz import fusion_explorer, html
 
 loaded = trained_models(S.results)
 if loaded is not None:

@@ -40,8 +40,7 @@ import torch
 import torch.nn.functional as F
 from myst_nb import glue
 
-from mpfas_lib.data.protocols import build_protocol
-from mpfas_lib.data.sampling import DomainBalancedBatches
+from mpfas_lib.data import DomainBalancedBatches, build_protocol
 from mpfas_lib.models import HFN, build_extractor, count_parameters, hfn_loss
 from mpfas_lib.training import (
     algorithm1_stages,
@@ -50,8 +49,7 @@ from mpfas_lib.training import (
     meta_pattern_step,
     trained_phi,
 )
-from mpfas_lib.viz.figures import image_grid
-from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
+from mpfas_lib.viz import ParameterTrace, image_grid, parameter_trace_plot
 
 # %% [markdown]
 # ## From ERM to a bi-level problem
@@ -397,8 +395,7 @@ plt.show()
 # without a running kernel.
 
 # %%
-from mpfas_lib.viz.interactive import html
-from mpfas_lib.viz.method_figures import algorithm1_explorer
+from mpfas_lib.viz import algorithm1_explorer, html
 
 mico = build_protocol("MICO:OCI-M", source="synthetic", profile=S.profile)
 torch.manual_seed(0)

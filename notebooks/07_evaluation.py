@@ -54,7 +54,7 @@ from mpfas_lib.evaluation import (
     threshold_at_eer,
     video_scores,
 )
-from mpfas_lib.viz.plots import det_curves, roc_curves, score_histograms
+from mpfas_lib.viz import det_curves, roc_curves, score_histograms
 
 # %% [markdown]
 # ## Errors, thresholds and the ROC curve
@@ -334,8 +334,7 @@ plt.show()
 # without a running kernel.
 
 # %%
-from mpfas_lib.viz.interactive import html
-from mpfas_lib.viz.method_figures import roc_threshold_explorer
+from mpfas_lib.viz import html, roc_threshold_explorer
 
 marked = {"0.5": 0.5, "source EER": float(threshold_at_eer(src_s, src_y)),
           "target EER": float(eer(tgt_s, tgt_y)[1])}

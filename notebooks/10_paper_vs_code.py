@@ -44,11 +44,16 @@ import torch
 import torch.nn.functional as F
 from myst_nb import glue
 
-from mpfas_lib.data.datasets import evenly_spaced
-from mpfas_lib.data.sampling import DomainBalancedBatches
+from mpfas_lib.data import DomainBalancedBatches, evenly_spaced
 from mpfas_lib.evaluation import load_runs, select
-from mpfas_lib.models import HFN, build_extractor, build_hfn, count_parameters, hfn_loss
-from mpfas_lib.models.summary import parameter_table
+from mpfas_lib.models import (
+    HFN,
+    build_extractor,
+    build_hfn,
+    count_parameters,
+    hfn_loss,
+    parameter_table,
+)
 from mpfas_lib.training import (
     build_config,
     build_data,
@@ -57,7 +62,7 @@ from mpfas_lib.training import (
     phi_optimizer_for,
     split_domains,
 )
-from mpfas_lib.viz.plots import ParameterTrace, parameter_trace_plot
+from mpfas_lib.viz import ParameterTrace, parameter_trace_plot
 
 # %% [markdown]
 # ## Overview

@@ -43,13 +43,11 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from mpfas_lib.data.photos import photo_batch
-from mpfas_lib.data.protocols import build_protocol
+from mpfas_lib.data import build_protocol, photo_batch
 from mpfas_lib.features import build_map
-from mpfas_lib.models import build_extractor
-from mpfas_lib.models.extractor import EXTRACTOR_NAMES
+from mpfas_lib.models import EXTRACTOR_NAMES, build_extractor
 from mpfas_lib.training import STUDY_RUN, study_snapshots
-from mpfas_lib.viz.interactive import (
+from mpfas_lib.viz import (
     grid_explorer,
     html,
     pattern_panels,
