@@ -62,7 +62,7 @@ from mpfas_lib.evaluation import (
 )
 from mpfas_lib.profile import get_profile
 from mpfas_lib.training import study_runs
-from mpfas_lib.viz.plots import ablation_bars, style_results
+from mpfas_lib.viz import ablation_bars, style_results
 
 # %%
 METHODS = ["mp", "erm", "colorlbp", "rgb"]

@@ -49,7 +49,7 @@ from myst_nb import glue
 
 from mpfas_lib.evaluation import run_rows, seed_table, verdicts
 from mpfas_lib.training import study_runs
-from mpfas_lib.viz.plots import ablation_bars
+from mpfas_lib.viz import ablation_bars
 
 # %% [markdown]
 # ## The runs
@@ -222,8 +222,7 @@ tally(official, "ab_off", "mp")
 extractors = ...
 
 # %%
-from mpfas_lib.models import build_extractor, build_hfn, count_parameters
-from mpfas_lib.models.extractor import EXTRACTOR_NAMES
+from mpfas_lib.models import EXTRACTOR_NAMES, build_extractor, build_hfn, count_parameters
 
 fusions = {f: count_parameters(build_hfn(S.profile, fusion=f)) for f in ("hfm", "concat")}
 extractors = {e: count_parameters(build_extractor(e)) for e in EXTRACTOR_NAMES}
