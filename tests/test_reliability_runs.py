@@ -81,3 +81,91 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "q.toml"
     path.write_text(text)
     return path
+
+
+def test_item_r3_numbers_out_of_range_are_one_line_before_any_folder(tmp_path, capsys):
+    out = tmp_path / "runs"
+    for setting, needle in (("threads=100000", "threads must be at most"),
+                            ("synth_subjects=1", "synth_subjects must be >= 4"),
+                            ("seed=-1", "seed must be >= 0")):
+        assert cli(tiny("--set", setting, out=out)) == 2
+        one_error_line(capsys.readouterr().err, needle)
+    assert not out.exists()
+
+
+def test_item_r4_an_unusable_cache_is_refused_before_the_run_folder(tmp_path, monkeypatch,
+                                                                     capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MPFAS_CACHE", str(blocker))
+    out = tmp_path / "runs"
+    assert cli(tiny(out=out)) == 2
+    one_error_line(capsys.readouterr().err, "$MPFAS_CACHE")
+    assert not out.exists()
+
+
+def _sweep_process(tmp_path: Path, iterations: int = 40):
+    import os
+    import subprocess
+    import sys
+
+    plan = tmp_path / "slow.toml"
+    plan.write_text('profile = "quick"\n[set]\nimage_size = 32\nsynth_subjects = 4\n'
+                    f"synth_frames = 2\niterations = {iterations}\neval_every = 10\n"
+                    "threads = 1\n[[runs]]\nprotocols = [\"MICO:OCI-M\"]\n"
+                    'methods = ["mp"]\nseeds = [0, 1]\n')
+    env = {**os.environ, "MPFAS_CACHE": str(tmp_path / "cache")}
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "mpfas_lib", "sweep", str(plan), "--out",
+                             str(out)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    return proc, plan, out, env
+
+
+def _wait_for(predicate, seconds: float = 120.0) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _worker_holds(run: Path) -> bool:
+    from mpfas_lib.errors import UserError
+    from mpfas_lib.files import FolderLock
+
+    if not run.is_dir():
+        return False
+    try:
+        FolderLock(run, "run folder").acquire().release()
+    except UserError:
+        return True
+    return False
+
+
+def test_item_r5_a_killed_sweep_takes_its_workers_with_it(tmp_path):
+    import signal
+
+    proc, plan, out, env = _sweep_process(tmp_path)
+    run = out / "MICO_OCI-M-mp-s0"
+    assert _wait_for(lambda: _worker_holds(run)), proc.communicate()
+    proc.send_signal(signal.SIGKILL)  # the sweep's main process only
+    proc.wait()
+    assert _wait_for(lambda: not _worker_holds(run), 20), "the worker outlived its sweep"
+
+
+def test_item_r5_ctrl_c_stops_the_sweep_without_starting_queued_runs(tmp_path):
+    import signal
+
+    proc, plan, out, env = _sweep_process(tmp_path)
+    run = out / "MICO_OCI-M-mp-s0"
+    assert _wait_for(lambda: _worker_holds(run)), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert _wait_for(lambda: not _worker_holds(run), 20)
+    assert not (out / "MICO_OCI-M-mp-s1").exists()  # the queued run never started
+    states = {c.name(): sweep.run_state(out / c.name(), c) for c in sweep.read_plan(plan).configs}
+    assert states["MICO_OCI-M-mp-s1"] == "new"

@@ -107,6 +107,16 @@ class RunConfig:
         for key in ("checkpoint_every", "threads", "loader_workers"):
             if (getattr(self, key) or 0) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
+        most = max(64, 4 * (os.cpu_count() or 1))  # beyond this torch only wastes memory
+        for key in ("threads", "loader_workers"):
+            if (getattr(self, key) or 0) > most:
+                raise ValueError(f"{key} must be at most {most} on this machine "
+                                 f"({os.cpu_count()} cores), got {getattr(self, key)}")
+        fewest = 4 if self.scope == "splits" else 1
+        if self.data == "synthetic" and self.profile.synth_subjects < fewest:
+            raise ValueError(f"synth_subjects must be >= {fewest} with scope={self.scope!r} "
+                             "(each domain needs identities to train on, one to validate on "
+                             f"and one to test on), got {self.profile.synth_subjects}")
         if self.eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
 

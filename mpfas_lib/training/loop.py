@@ -28,7 +28,7 @@ from mpfas_lib.evaluation.scoring import (
 )
 from mpfas_lib.files import writable_dir
 from mpfas_lib.models.pretrained import check_pretrained
-from mpfas_lib.paths import results_dir
+from mpfas_lib.paths import cache_dir, results_dir
 from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.algorithm1 import NonFiniteLossError, StepStats
 from mpfas_lib.training.artefacts import Progress, RunFolder, provenance
@@ -114,6 +114,8 @@ def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: b
     config.validate()
     check_pretrained(config.profile.pretrained, config.profile.backbone)  # before any data
     device = dist.device if dist is not None else pick_device(config.device)
+    if config.data == "synthetic":
+        cache_dir()  # $MPFAS_CACHE usable, before any folder of the run is made
     root = Path(out) if out is not None else results_dir() / "runs"
     writable_dir(root, "--out", create=False)
     folder = RunFolder(root / config.name())

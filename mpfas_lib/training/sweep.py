@@ -22,10 +22,12 @@ at any time. One sweep at a time may write to an output folder (a lock file says
 from __future__ import annotations
 
 import argparse
+import ctypes
 import fcntl
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import tomllib
@@ -43,6 +45,7 @@ from mpfas_lib.data.protocols import protocol_domains
 from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.evaluation.selection import headline
 from mpfas_lib.files import atomic_write_text
+from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
 from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import Profile, get_profile
 from mpfas_lib.training.artefacts import RunFolder, StaleResultsError
@@ -199,6 +202,11 @@ def _train(config: dict[str, Any], out: str, resume: bool, force: bool = False
     try:
         results = run_training(cfg, out=out, resume=resume, log=lambda *_: None, force=force)
     except Exception as error:  # reported by the sweep, which goes on with the other runs
+        done = RunFolder(Path(out) / cfg.name())
+        if done.completed() and run_state(done.path, cfg) == "done":
+            # another process (e.g. the worker of a killed sweep) finished it meanwhile
+            return {"run": cfg.name(), "status": "completed", "seconds":
+                    time.perf_counter() - start, **headline(done.finished(cfg) or {})}
         return {"run": cfg.name(), "status": "failed", "error": f"{type(error).__name__}: "
                 f"{error}", "seconds": time.perf_counter() - start}
     return {"run": cfg.name(), "status": results["status"], "seconds":
@@ -226,39 +234,60 @@ def run_sweep(plan: Plan, out: Path, workers: int = 1, limit: int | None = None,
             f"({sum(states[c.name()] == 'partial' for c in todo)} resumed) in {out}")
         if not todo:
             return []
+        for c in {(c.profile.pretrained, c.profile.backbone): c for c in todo}.values():
+            check_pretrained(c.profile.pretrained, c.profile.backbone)  # before any data
         prepare_data(plan, workers)
-        records: list[dict[str, Any]] = []
         started = time.time()
-        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-        bar = tqdm(total=len(todo), desc=f"sweep {plan.name}", unit="run", file=sys.stderr)
-        with ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1) as pool:
-            # a stale run (or an unreadable one) is moved aside by its worker, never mixed
-            jobs: dict[Future, RunConfig] = {
-                pool.submit(_train, c.to_dict(), str(out), states[c.name()] == "partial",
-                            states[c.name()] != "partial"
-                            and (out / c.name() / "results.json").exists()): c
-                for c in todo
-            }
-            pending = set(jobs)
-            try:
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for job in finished:
-                        record = job.result()
-                        records.append(record)
-                        bar.update(1)
-                        bar.set_postfix_str(f"{record['run']} {record['status']}")
-                        if record["status"] != "completed":
-                            log(f"{record['run']}: {record.get('error')}")
-            except KeyboardInterrupt:
-                for job in pending:
-                    job.cancel()
-                log("interrupted: finished runs are kept, started ones resume next time")
-                raise
-            finally:
-                bar.close()
+        records = _train_all(todo, states, out, workers, log)
         _append_log(out, plan, started, records, workers)
         return records
+
+
+def _train_all(todo: list[RunConfig], states: dict[str, str], out: Path, workers: int,
+               log: Any) -> list[dict[str, Any]]:
+    """Train the runs with ``workers`` processes, never more queued than running.
+
+    A run is handed to a process only when one is free, so Ctrl-C stops at once: the running
+    runs resume from their checkpoints next time and nothing queued starts.
+    """
+    records: list[dict[str, Any]] = []
+    queue = list(todo)
+    ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+    bar = tqdm(total=len(todo), desc="sweep", unit="run", file=sys.stderr)
+    with ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1,
+                             initializer=_die_with_parent) as pool:
+        running: dict[Future, RunConfig] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < workers:
+                    c = queue.pop(0)
+                    # a stale run (or an unreadable one) is moved aside by its worker
+                    force = (states[c.name()] != "partial"
+                             and (out / c.name() / "results.json").exists())
+                    running[pool.submit(_train, c.to_dict(), str(out),
+                                        states[c.name()] == "partial", force)] = c
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for job in finished:
+                    running.pop(job)
+                    record = job.result()
+                    records.append(record)
+                    bar.update(1)
+                    bar.set_postfix_str(f"{record['run']} {record['status']}")
+                    if record["status"] != "completed":
+                        log(f"{record['run']}: {record.get('error')}")
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            log("interrupted: finished runs are kept, started ones resume next time")
+            raise
+        finally:
+            bar.close()
+    return records
+
+
+def _die_with_parent() -> None:
+    """A sweep's worker ends with the sweep (Linux: SIGTERM when the parent dies)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 def _append_log(out: Path, plan: Plan, started: float, records: list[dict], workers: int
@@ -306,7 +335,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     try:
         records = run_sweep(plan, out, args.workers, args.limit, force=args.force)
-    except (RuntimeError, OSError) as error:
+    except (RuntimeError, OSError, PretrainedWeightsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
