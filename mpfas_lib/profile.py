@@ -118,7 +118,7 @@ def profile_from_env() -> str:
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """Resolve the profile: explicit name, else ``$MPFAS_PROFILE``, else by CUDA."""
+    """Resolve the profile: explicit name, else ``$MPFAS_PROFILE``, else by CUDA (chapter 01)."""
     name = name if name is not None else profile_from_env()
     key = name.strip().lower()
     if key not in PROFILES:

@@ -16,7 +16,7 @@ from mpfas_lib.profile import Profile, get_profile
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) for a reproducible run."""
+    """Seed Python, NumPy and torch (CPU and CUDA) for a reproducible run (chapter 01)."""
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - code that uses the legacy global state
     torch.manual_seed(seed)
@@ -116,7 +116,7 @@ class Setup:
 
 
 def setup(seed: int = 0, profile: str | None = None, device: str | None = None) -> Setup:
-    """Seed everything and resolve profile, device and paths (the notebook opening)."""
+    """Seed everything and resolve profile, device and paths (the notebook opening) (chapter 01)."""
     seed_everything(seed)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     return Setup(

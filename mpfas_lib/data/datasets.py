@@ -38,7 +38,8 @@ class FrameRecord:
 
 
 def to_tensor(image: np.ndarray, image_size: int | None = None) -> torch.Tensor:
-    """An RGB uint8 image [H,W,3] as a float tensor [3,S,S] in [0, 1] (resized if asked)."""
+    """An RGB uint8 image [H,W,3] as a float tensor [3,S,S] in [0, 1] (resized if asked)
+    (chapter 03)."""
     if image_size is not None and image.shape[:2] != (image_size, image_size):
         image = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255)
@@ -151,7 +152,8 @@ SPACINGS = ("centred", "ends")
 
 
 def evenly_spaced(n_frames: int, n: int | None, spacing: str = "centred") -> list[int]:
-    """``n`` frame indices spread evenly over a video of ``n_frames`` (all when n is None).
+    """``n`` frame indices spread evenly over a video of ``n_frames`` (all when n is None)
+    (chapter 10).
 
     ``"centred"`` takes the middle frame of each of n equal parts (ours); ``"ends"`` takes
     ``linspace(0, n_frames - 1, n)`` rounded down, first and last frame included (the

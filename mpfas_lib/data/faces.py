@@ -29,7 +29,7 @@ class Detection:
 
 
 class FaceCropper:
-    """Detect the main face of frames with MTCNN and crop it to ``size`` x ``size``."""
+    """Detect the main face of frames with MTCNN and crop it to ``size`` x ``size`` (chapter 02)."""
 
     def __init__(self, size: int = 256, margin: float = 0.2, align: bool = False,
                  device: str | torch.device = "cpu", min_face: int = 20,

@@ -62,7 +62,7 @@ ALIASES = {
 
 
 class NamingError(ValueError):
-    """A path that does not follow the dataset's naming scheme."""
+    """A path that does not follow the dataset's naming scheme (chapter 02)."""
 
 
 @dataclass
@@ -250,7 +250,8 @@ def parse_rose(path: str) -> VideoEntry:
 
 def parse(dataset: str, path: str, msu_lists: tuple[set[int], set[int]] | None = None
           ) -> VideoEntry:
-    """Labels of one video of a dataset from its relative path (error naming it if unknown)."""
+    """Labels of one video of a dataset from its relative path (error naming it if unknown)
+    (chapter 02)."""
     key = dataset_key(dataset)
     if key == "msu":
         return parse_msu(path, *(msu_lists or (None, None)))

@@ -128,7 +128,7 @@ def photographs(size: int = 256, seed: int = 0) -> dict[str, dict[str, np.ndarra
 
 
 def photo_batch(size: int = 256, seed: int = 0) -> tuple[np.ndarray, list[str]]:
-    """All captures as one float32 batch [N, 3, S, S] in [0, 1] and their labels."""
+    """All captures as one float32 batch [N, 3, S, S] in [0, 1] and their labels (chapter 03)."""
     photos = photographs(size, seed)
     images, labels = [], []
     for name, caps in photos.items():

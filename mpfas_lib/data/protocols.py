@@ -78,7 +78,8 @@ def build_protocol(
     root: str | Path | None = None, seed: int = 0, scope: str = "splits",
     shift: float | None = None,
 ) -> Protocol:
-    """Build a protocol on the synthetic benchmark or on prepared real data under ``root``.
+    """Build a protocol on the synthetic benchmark or on prepared real data under ``root``
+    (chapter 02).
 
     ``shift`` is the synthetic benchmark's domain-shift dial (None: ``DEFAULT_SHIFT``; real data
     has none).

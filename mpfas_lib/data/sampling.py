@@ -70,7 +70,8 @@ class _Stream:
 
 
 class DomainBalancedBatches:
-    """k genuine + k spoof frames per requested source domain, endless and reproducible."""
+    """k genuine + k spoof frames per requested source domain, endless and reproducible
+    (chapter 06)."""
 
     def __init__(
         self, sources: Mapping[str, Dataset], k: int = 4, seed: int = 0, rank: int = 0,

@@ -739,6 +739,6 @@ def _check_domain(domain: str) -> None:
 def from_profile(profile: Profile, seed: int = 0, root: str | Path | None = None,
                  shift: float | None = None) -> SyntheticBenchmark:
     """The synthetic benchmark at a profile's image size, subjects and frames, and a dial value
-    (None: ``DEFAULT_SHIFT``)."""
+    (None: ``DEFAULT_SHIFT``) (chapter 02)."""
     return SyntheticBenchmark(profile.image_size, profile.synth_subjects, profile.synth_frames,
                               seed, root, shift=shift)

@@ -109,13 +109,13 @@ def roc(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def auc(scores: Any, labels: Any) -> float:
-    """Area under the ROC curve in percent (ties count one half, trapezoidal rule)."""
+    """Area under the ROC curve in percent (ties count one half, trapezoidal rule) (chapter 07)."""
     fpr, tpr, _ = roc(scores, labels)
     return float(np.trapezoid(tpr, fpr) * 100.0)
 
 
 def eer(scores: Any, labels: Any) -> tuple[float, float]:
-    """Equal error rate in percent and the threshold that comes closest to it.
+    """Equal error rate in percent and the threshold that comes closest to it (chapter 07).
 
     The EER is where FAR = FRR on the ROC curve, linearly interpolated between the two
     ROC vertices that bracket the crossing (FAR - FRR changes sign there). Only ROC
@@ -139,7 +139,8 @@ def eer(scores: Any, labels: Any) -> tuple[float, float]:
 
 
 def threshold_at_eer(scores: Any, labels: Any, video_ids: Any = None) -> float:
-    """Threshold at the EER of (source-validation) data, optionally after video averaging."""
+    """Threshold at the EER of (source-validation) data, optionally after video averaging
+    (chapter 07)."""
     if video_ids is not None:
         scores, labels, _ = video_scores(scores, labels, video_ids)
     return eer(scores, labels)[1]
@@ -162,14 +163,16 @@ def _check_threshold(threshold: Any) -> float:
 
 
 def hter(scores: Any, labels: Any, threshold: float) -> float:
-    """Half total error rate (FAR + FRR) / 2 in percent; genuine accepted iff score >= threshold."""
+    """Half total error rate (FAR + FRR) / 2 in percent; genuine accepted iff score >= threshold
+    (chapter 07)."""
     s, y = as_scores_labels(scores, labels)
     far, frr = _far_frr(s, y, _check_threshold(threshold))
     return (far + frr) / 2.0 * 100.0
 
 
 def min_hter(scores: Any, labels: Any) -> tuple[float, float]:
-    """Lowest HTER (percent) over all thresholds and the threshold reaching it (an oracle)."""
+    """Lowest HTER (percent) over all thresholds and the threshold reaching it (an oracle)
+    (chapter 07)."""
     fpr, tpr, thr = roc(scores, labels)
     h = (fpr[1:] + (1.0 - tpr[1:])) / 2.0  # skip the +inf vertex (always 50 %)
     k = int(np.argmin(h))
@@ -179,7 +182,7 @@ def min_hter(scores: Any, labels: Any) -> tuple[float, float]:
 def iso_metrics(
     scores: Any, labels: Any, threshold: float, attack_types: Any = None
 ) -> dict[str, Any]:
-    """ISO/IEC 30107-3 APCER, BPCER and ACER in percent at a fixed threshold.
+    """ISO/IEC 30107-3 APCER, BPCER and ACER in percent at a fixed threshold (chapter 07).
 
     APCER = spoof samples accepted (score >= threshold) / spoof samples; BPCER = genuine
     samples rejected / genuine samples; ACER = (APCER + BPCER) / 2 (the OULU-NPU protocol's
@@ -229,7 +232,7 @@ def _apcer_curve(s: np.ndarray, y: np.ndarray, a: np.ndarray | None, thr: np.nda
 def bpcer_at_apcer(
     scores: Any, labels: Any, apcer: float, attack_types: Any = None
 ) -> tuple[float, float]:
-    """ISO/IEC 30107-3's BPCER at a fixed APCER: (BPCER %, threshold).
+    """ISO/IEC 30107-3's BPCER at a fixed APCER: (BPCER %, threshold) (chapter 07).
 
     The threshold is the lowest one whose APCER (worst PAI species when ``attack_types`` is
     given) is at most ``apcer`` percent; e.g. ``apcer=5`` gives the usual "BPCER20".
@@ -257,7 +260,8 @@ def det(scores: Any, labels: Any, attack_types: Any = None) -> tuple[np.ndarray,
 def video_scores(
     scores: Any, labels: Any, video_ids: Any
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Average frame scores per video; returns (scores, labels, ids) in first-seen order."""
+    """Average frame scores per video; returns (scores, labels, ids) in first-seen order
+    (chapter 07)."""
     s, y = as_scores_labels(scores, labels, need_both_classes=False)
     v = _to_numpy(video_ids, "video_ids")
     if len(v) != len(s):
@@ -288,7 +292,7 @@ def pad_metrics(
     level: str = "video",
     attack_types: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
-    """All metrics of one test set, every HTER named after its threshold (percent).
+    """All metrics of one test set, every HTER named after its threshold (percent) (chapter 07).
 
     Keys: "auc", "eer", "threshold_target_eer" and "hter_target_eer" (threshold chosen at
     the EER of this very target set: the field's protocol, an oracle), "hter_min" and

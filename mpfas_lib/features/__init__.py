@@ -28,7 +28,7 @@ MAP_NAMES: tuple[str, ...] = tuple(MAPS)
 
 
 def build_map(name: str, **options: Any) -> nn.Module:
-    """The handcrafted map called ``name`` (one of :data:`MAP_NAMES`).
+    """The handcrafted map called ``name`` (one of :data:`MAP_NAMES`) (chapter 03).
 
     ``options`` go to the map's constructor: the SfS maps take ``light`` (a fixed light
     direction instead of the estimated one) and ``steps`` (refinement iterations, default 150;

@@ -32,7 +32,8 @@ def _axis_weights(n: int, offset: float, device: torch.device) -> tuple[int, int
 
 
 def local_binary_pattern(gray: Tensor) -> Tensor:
-    """LBP codes (P = 8, R = 1, 'default' method) of [B, C, H, W] float64 images, zero border.
+    """LBP codes (P = 8, R = 1, 'default' method) of [B, C, H, W] float64 images, zero border
+    (chapter 03).
 
     Bit i is set when the neighbour at angle 2*pi*i/P (bilinearly interpolated for the
     diagonals) is >= the centre, as ``skimage.feature.local_binary_pattern(img, 8, 1)``;

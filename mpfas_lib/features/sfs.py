@@ -136,7 +136,8 @@ def refine_depth(
 def shape_from_shading(
     x: Tensor, light: Tensor | None = None, steps: int = 150, per_channel: bool = False
 ) -> dict[str, Tensor]:
-    """Depth (height), shading (reflectance map), albedo and light of [B, 3, H, W] images.
+    """Depth (height), shading (reflectance map), albedo and light of [B, 3, H, W] images
+    (chapter 03).
 
     On grey by default (depth and shading [B, 1, H, W]); with ``per_channel`` each colour
     channel is its own SfS problem, as in Pinto et al.'s code (depth, shading [B, 3, H, W]).

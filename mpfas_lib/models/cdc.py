@@ -8,7 +8,8 @@ from torch import Tensor, nn
 
 
 class CDConv2d(nn.Conv2d):
-    """Central difference convolution: y(p0) = sum_n w(p_n) (x(p0 + p_n) - θ_cdc x(p0)) + b.
+    """Central difference convolution: y(p0) = sum_n w(p_n) (x(p0 + p_n) - θ_cdc x(p0)) + b
+    (chapter 04).
 
     Implemented as a vanilla convolution minus ``cdc_theta`` times a 1x1 convolution whose
     kernel is the spatial sum of ``w`` (Yu et al., CVPR 2020, Eq. 2-3). ``cdc_theta = 0`` is a
@@ -52,7 +53,8 @@ class CDConv2d(nn.Conv2d):
 
 
 def cdc_reference(x: Tensor, weight: Tensor, bias: Tensor | None, cdc_theta: float) -> Tensor:
-    """Direct per-pixel evaluation of the CDC definition (stride 1, zero padding); for tests."""
+    """Direct per-pixel evaluation of the CDC definition (stride 1, zero padding); for tests
+    (chapter 04)."""
     b, c_in, h, w = x.shape
     c_out, _, k, _ = weight.shape
     r = k // 2

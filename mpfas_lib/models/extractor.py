@@ -52,7 +52,7 @@ class MetaPatternExtractor(nn.Module):
 
 
 def build_extractor(name: str = "conv2", cdc_theta: float = 0.7) -> MetaPatternExtractor:
-    """One of the six extractors of the ablation (Fig. 8): conv1/2/3 or cdc1/2/3."""
+    """One of the six extractors of the ablation (Fig. 8): conv1/2/3 or cdc1/2/3 (chapter 04)."""
     key = name.strip().lower()
     if key not in EXTRACTOR_NAMES:
         raise ValueError(f"unknown extractor {name!r}: choose one of {list(EXTRACTOR_NAMES)}")

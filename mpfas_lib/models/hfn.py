@@ -207,7 +207,8 @@ class OfficialClassifier(nn.Module):
 
 
 class HFN(nn.Module):
-    """Theta: two identical ResNet streams (RGB, meta pattern) fused hierarchically (Fig. 2).
+    """Theta: two identical ResNet streams (RGB, meta pattern) fused hierarchically (Fig. 2)
+    (chapter 05).
 
     Args:
         backbone: trunk of each stream (``resnet50`` full profile, ``resnet18``,
@@ -295,7 +296,8 @@ class HFN(nn.Module):
 
 
 def build_hfn(profile: Profile, **overrides: Any) -> HFN:
-    """The HFN for a profile (``profile.backbone``); keyword overrides go to :class:`HFN`."""
+    """The HFN for a profile (``profile.backbone``); keyword overrides go to :class:`HFN`
+    (chapter 05)."""
     kwargs: dict[str, Any] = {"backbone": profile.backbone}
     kwargs.update(overrides)
     return HFN(**kwargs)

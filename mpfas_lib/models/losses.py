@@ -25,7 +25,8 @@ def hfn_loss(
     pixel_weight: float = 1.0,
     reduction: str = "mean",
 ) -> Tensor:
-    """Eq. 10: L = L_BCE + L_MSE (labels 1 genuine / 0 spoof; pixel target all ones / zeros).
+    """Eq. 10: L = L_BCE + L_MSE (labels 1 genuine / 0 spoof; pixel target all ones / zeros)
+    (chapter 05).
 
     The paper's "BCE" on the binary vector is a two-logit softmax cross-entropy, as in the
     authors' code. ``pixel_weight`` scales L_MSE. (The code's Θ step halves the loss, (L_MSE +
@@ -48,6 +49,6 @@ def hfn_loss(
 
 
 def genuine_score(out: HFNOutput) -> Tensor:
-    """Eq. 11: S = (s1 + mean(m)) / 2, the probability of genuine, shape [B]."""
+    """Eq. 11: S = (s1 + mean(m)) / 2, the probability of genuine, shape [B] (chapter 05)."""
     s1 = out.logits.softmax(dim=1)[:, 1]
     return (s1 + out.pixel_map.flatten(1).mean(dim=1)) / 2

@@ -6,7 +6,7 @@ from torch import nn
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters (shared tensors counted once)."""
+    """Number of parameters (shared tensors counted once) (chapter 04)."""
     seen: set[int] = set()
     total = 0
     for p in module.parameters():
@@ -18,7 +18,8 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
 
 
 def parameter_table(model: nn.Module, extractor: nn.Module | None = None) -> list[tuple[str, int]]:
-    """Rows (part, parameters): optional extractor Phi, then the model's parts, then "total".
+    """Rows (part, parameters): optional extractor Phi, then the model's parts, then "total"
+    (chapter 05).
 
     Uses ``model.parts()`` when the model has it (the HFN: rgb trunk, map trunk, fusion,
     pixel head, classifier), else its direct children.

@@ -103,7 +103,8 @@ class StepStats:
 def split_domains(
     domains: Sequence[str], rng: random.Random, mode: str = "paper"
 ) -> tuple[list[str], list[str]]:
-    """Randomly split the source domains into disjoint, non-empty (D_φ, D_θ) (Alg. 1, line 6)."""
+    """Randomly split the source domains into disjoint, non-empty (D_φ, D_θ) (Alg. 1, line 6)
+    (chapter 06)."""
     if mode not in MODES:
         raise ValueError(f"unknown Algorithm 1 mode {mode!r}: choose one of {MODES}")
     names = list(domains)
@@ -171,7 +172,8 @@ def meta_pattern_step(
     autocast: Callable[[], AbstractContextManager] = nullcontext,
     iteration: int = 0,
 ) -> StepStats:
-    """One outer iteration t of Algorithm 1 (paper Sec. III-C; first-order solution of Eq. 6).
+    """One outer iteration t of Algorithm 1 (paper Sec. III-C; first-order solution of Eq. 6)
+    (chapter 06).
 
     ``sample(domains) -> (images, labels)`` draws a fresh domain-balanced batch;
     ``theta_train`` is the module used for the Θ step (a DistributedDataParallel wrapper of
@@ -231,7 +233,8 @@ def meta_pattern_step(
 
 
 def phi_optimizer_for(phi: nn.Module, settings: MetaSettings, momentum: float):
-    """The official code's optimiser of Φ: SGD with momentum and lr = α·K (or None if fixed)."""
+    """The official code's optimiser of Φ: SGD with momentum and lr = α·K (or None if fixed)
+    (chapter 10)."""
     params = trainable(phi)
     if not params:
         return None

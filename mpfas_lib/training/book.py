@@ -36,7 +36,7 @@ def stand_in(profile: Profile, iterations: int, eval_every: int, name: str | Non
 
 def study_snapshots(results: str | os.PathLike, profile: Profile, cache: str | os.PathLike,
                     run: str = STUDY_RUN) -> tuple[dict[str, Any], str]:
-    """Φ of a study run at iteration 0 and every evaluation, and where it comes from (ch. 11).
+    """Φ of a study run at iteration 0 and every evaluation, and where it comes from (chapter 11).
 
     The committed ``results/study/<run>/phi.pt`` when it is there, else a short Algorithm 1
     run at ``profile`` (:data:`SNAPSHOT_RUN`), trained once into ``cache`` and reused.

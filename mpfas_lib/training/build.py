@@ -70,7 +70,8 @@ class Run:
 
 
 def build_data(config: RunConfig) -> Protocol:
-    """The protocol (sources, source validation, target) of a config, in its data scope.
+    """The protocol (sources, source validation, target) of a config, in its data scope
+    (chapter 10).
 
     With ``method.train_frames`` only that many evenly spaced frames of each source video
     are trained on (the authors' code: 2).

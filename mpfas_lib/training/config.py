@@ -295,7 +295,8 @@ def build_config(
     overrides: dict[str, Any] | None = None,
     **settings: Any,
 ) -> RunConfig:
-    """The run's config from profile, method, file, arguments and ``--set`` (module docstring)."""
+    """The run's config from profile, method, file, arguments and ``--set`` (module docstring)
+    (chapter 10)."""
     layers: list[tuple[str, dict[str, Any]]] = []
     if config_file is not None:
         layers.append((f"config file {config_file}", read_config_file(config_file)))

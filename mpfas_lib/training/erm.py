@@ -19,7 +19,7 @@ from mpfas_lib.training.algorithm1 import LossFn, SampleFn, StepStats, check_fin
 
 
 class Pipeline(nn.Module):
-    """Θ(x, Φ(x)): the whole face-PAD model as one module (used for ERM and DDP)."""
+    """Θ(x, Φ(x)): the whole face-PAD model as one module (used for ERM and DDP) (chapter 06)."""
 
     def __init__(self, phi: nn.Module | None, theta: nn.Module) -> None:
         super().__init__()
@@ -42,7 +42,8 @@ def erm_step(
     autocast: Callable[[], AbstractContextManager] = nullcontext,
     iteration: int = 0,
 ) -> StepStats:
-    """One ERM step of [Θ, Φ] on a batch from all source domains ("without OA", Fig. 7)."""
+    """One ERM step of [Θ, Φ] on a batch from all source domains ("without OA", Fig. 7)
+    (chapter 06)."""
     model.train()
     start = time.perf_counter()
     x, y = sample(list(domains))

@@ -179,7 +179,7 @@ METHODS: dict[str, Method] = _registry()
 
 
 def get_method(name: str) -> Method:
-    """A registered method, with a clear error listing the known names."""
+    """A registered method, with a clear error listing the known names (chapter 05)."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}: choose one of {sorted(METHODS)}")
     return METHODS[name]

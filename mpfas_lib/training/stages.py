@@ -58,7 +58,7 @@ def algorithm1_stages(
     theta_optimizer: torch.optim.Optimizer, domains: Sequence[str], rng: random.Random,
     settings: MetaSettings,
 ) -> Algorithm1Stages:
-    """Run one outer iteration (``meta_pattern_step``, Alg. 1) and record every stage.
+    """Run one outer iteration (``meta_pattern_step``, Alg. 1) and record every stage (chapter 06).
 
     The batch source is wrapped: Algorithm 1 asks for a batch right before each inner step
     and before the Θ step, so copies of Φ and Θ taken there are Φ_0, ..., Φ_{K−1}, Φ_K; the

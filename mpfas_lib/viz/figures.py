@@ -53,7 +53,7 @@ def image_grid(
     cell: float = 1.5,
     normalize: bool = False,
 ) -> Figure:
-    """A grid figure: ``images[r][c]`` in row r, column c (None leaves the cell blank).
+    """A grid figure: ``images[r][c]`` in row r, column c (None leaves the cell blank) (chapter 03).
 
     Row labels go on the left of each row, column labels above the first row.
     """
@@ -88,7 +88,8 @@ def image_grid(
 
 
 def channel_grid(x: ImageLike, title: str | None = None, cell: float = 1.5) -> Figure:
-    """The channels of one [C,H,W] map side by side (each min-max normalised), in grey."""
+    """The channels of one [C,H,W] map side by side (each min-max normalised), in grey
+    (chapter 03)."""
     a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     if a.ndim != 3:
         raise ValueError(f"channel_grid expects a [C,H,W] map, got shape {list(a.shape)}")
@@ -98,7 +99,7 @@ def channel_grid(x: ImageLike, title: str | None = None, cell: float = 1.5) -> F
 
 def draw_detection(ax: Axes, image: ImageLike, box: Sequence[float],
                    landmarks: np.ndarray | None = None, label: str | None = None) -> Axes:
-    """Show an image with a face box (x1, y1, x2, y2) and optional [5, 2] landmarks."""
+    """Show an image with a face box (x1, y1, x2, y2) and optional [5, 2] landmarks (chapter 02)."""
     raw = isinstance(image, np.ndarray) and image.dtype == np.uint8
     ax.imshow(image if raw else to_image(image))
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -150,7 +151,8 @@ def hfn_diagram(
     image_size: int = 256,
     ax: Axes | None = None,
 ) -> Figure:
-    """Draw the two-stream HFN with its three HFMs (paper Fig. 2) using matplotlib patches.
+    """Draw the two-stream HFN with its three HFMs (paper Fig. 2) using matplotlib patches
+    (chapter 05).
 
     ``channels`` and ``sizes`` label the stream taps of hierarchies i = 3, 2, 1 (layer2, layer3,
     layer4: shallow first), as in the ResNet-50 defaults at 256 px input.
@@ -215,7 +217,8 @@ def hfn_diagram(
 
 def benchmark_gallery(bench, subject: int = 1, frame: int = 0, title: str | None = None,
                       cell: float = 1.45) -> Figure:
-    """One frame per synthetic domain (rows) and attack type (columns); blank where absent."""
+    """One frame per synthetic domain (rows) and attack type (columns); blank where absent
+    (chapter 02)."""
     attacks = {entry["domain"]: set(entry["attacks"]) | {"live"} for entry in bench.catalogue()}
     grid = [[to_tensor(bench.render_video(d, subject, a)[frame]) if a in attacks[d] else None
              for a in ATTACK_TYPES] for d in DOMAIN_NAMES]

@@ -84,7 +84,7 @@ def image_uri(img: np.ndarray, fmt: str = "png") -> str:
 
 def shown_at(x: torch.Tensor, px: int) -> torch.Tensor:
     """Images [..., C, H, W] resized to px × px for display: enlarged without smoothing (the
-    pixels stay visible), reduced by area averaging."""
+    pixels stay visible), reduced by area averaging (chapter 11)."""
     lead = x.shape[:-3]
     flat = x.reshape(-1, *x.shape[-3:]).float()
     mode = "nearest" if px >= x.shape[-1] else "area"
@@ -96,7 +96,8 @@ def pattern_panels(
     image: torch.Tensor, pattern: torch.Tensor, maps: Mapping[str, torch.Tensor] | None = None,
     cmap: str = "viridis", ranges: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[list[np.ndarray], list[str]]:
-    """Panels of one face: input, MP as RGB, its three channels (coloured), handcrafted maps.
+    """Panels of one face: input, MP as RGB, its three channels (coloured), handcrafted maps
+    (chapter 11).
 
     ``image`` and ``pattern`` are [3, H, W] in [0, 1]; ``maps`` maps a name to a [3, H, W]
     handcrafted map (shown as RGB). Channel c is coloured over [0, 1], or over ``ranges[c]``
@@ -123,7 +124,8 @@ def patterns_for_states(
     states: Sequence[Mapping[str, torch.Tensor]],
     images: torch.Tensor,
 ) -> torch.Tensor:
-    """Φ(images) for each saved state dict of Φ, in eval mode: [n_states, B, 3, H, W]."""
+    """Φ(images) for each saved state dict of Φ, in eval mode: [n_states, B, 3, H, W]
+    (chapter 11)."""
     out = []
     for state in states:
         phi = make_extractor()
@@ -162,7 +164,8 @@ def grid_explorer(
     fmt: str = "png",
     static_panels: Sequence[int] = (),
 ) -> go.Figure:
-    """A plotly figure: a grid of image panels, a slider and a dropdown, no kernel needed.
+    """A plotly figure: a grid of image panels, a slider and a dropdown, no kernel needed
+    (chapter 11).
 
     ``images[s, d, p]`` is panel p of dropdown choice d at slider position s. The slider
     switches animation frames (one per slider position, carrying every dropdown choice's
@@ -248,7 +251,8 @@ def grid_explorer(
 
 
 def html(fig: go.Figure, div_id: str | None = None):
-    """The figure as an HTML output that works offline in the static book and in JupyterLab.
+    """The figure as an HTML output that works offline in the static book and in JupyterLab
+    (chapter 04).
 
     plotly.js (about 5 MB) is embedded inline the first time this is called in a kernel,
     so a notebook carries it once and needs no CDN; later figures reuse it. The book's build
@@ -270,7 +274,8 @@ def widget_explorer(
     slider_name: str = "iteration",
     dropdown_name: str = "sample",
 ):
-    """The same exploration with ipywidgets (live only with a running kernel, e.g. JupyterLab).
+    """The same exploration with ipywidgets (live only with a running kernel, e.g. JupyterLab)
+    (chapter 11).
 
     Returns a VBox holding a slider, a dropdown and one ``ipywidgets.Image`` per panel; its
     ``.update()`` attribute redraws the panels for the current control values.

@@ -97,7 +97,8 @@ def cdc_theta_stack(
 def cdc_theta_explorer(image: Tensor, thetas: Sequence[float] | None = None,
                        depths: Sequence[int] = (1, 2, 3), seed: int = 0,
                        title: str | None = None) -> go.Figure:
-    """A θ slider (0 = vanilla convolution ... 1 = central differences only) and a depth menu."""
+    """A θ slider (0 = vanilla convolution ... 1 = central differences only) and a depth menu
+    (chapter 04)."""
     thetas = list(np.round(np.linspace(0, 1, 11), 2)) if thetas is None else list(thetas)
     stack, titles = cdc_theta_stack(image, thetas, depths, seed)
     return grid_explorer(stack, [f"{t:.1f}" for t in thetas], [f"CDC{d}" for d in depths],
@@ -188,7 +189,8 @@ def fusion_stack(theta: HFN, phi: nn.Module, images: Tensor, display_px: int = 1
 
 def fusion_explorer(theta: HFN, phi: nn.Module, images: Tensor, names: Sequence[str],
                     display_px: int = 128, title: str | None = None) -> go.Figure:
-    """Slider: hierarchy i of Eq. 9; menu: face and stream; panels as in :func:`fusion_stack`."""
+    """Slider: hierarchy i of Eq. 9; menu: face and stream; panels as in :func:`fusion_stack`
+    (chapter 05)."""
     stack, sliders, dropdown = fusion_stack(theta, phi, images, display_px)
     labels = [f"{names[int(d.split(' | ')[0])]} | {d.split(' | ')[1]}" for d in dropdown]
     titles = ["stream input", "tap m<sup>s</sup><sub>i</sub> (3 PCs)",
@@ -202,7 +204,8 @@ def fusion_explorer(theta: HFN, phi: nn.Module, images: Tensor, names: Sequence[
 
 
 def algorithm1_explorer(stages: Any, title: str | None = None) -> go.Figure:
-    """Slider over Φ₀, k = 1..K, Θ step: which parameter groups moved, and the two losses.
+    """Slider over Φ₀, k = 1..K, Θ step: which parameter groups moved, and the two losses
+    (chapter 06).
 
     ``stages`` is the record of one outer iteration that training computes
     (:func:`mpfas_lib.training.stages.algorithm1_stages`): ``labels``, ``groups``,
@@ -262,7 +265,8 @@ def roc_threshold_explorer(
     scores: Any, labels: Any, marked: Mapping[str, float], grid: Sequence[float] | None = None,
     title: str | None = None,
 ) -> go.Figure:
-    """ROC curve and score histograms with a threshold slider (Sec. IV metrics, ISO 30107-3).
+    """ROC curve and score histograms with a threshold slider (Sec. IV metrics, ISO 30107-3)
+    (chapter 07).
 
     Each slider position is a threshold τ (genuine accepted iff score ≥ τ): the operating
     point moves along the ROC curve, a line moves over the histograms and the title gives

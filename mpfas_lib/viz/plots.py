@@ -43,7 +43,7 @@ def roc_curves(
     thresholds: Mapping[str, Mapping[str, float]] | None = None,
     title: str | None = None,
 ) -> Axes:
-    """ROC curves (FAR on x, 1 − FRR on y) of named (scores, labels) pairs (Sec. IV-A).
+    """ROC curves (FAR on x, 1 − FRR on y) of named (scores, labels) pairs (Sec. IV-A) (chapter 07).
 
     ``thresholds[name] = {label: threshold}`` marks operating points on curve ``name``
     (e.g. the target-EER threshold and a source-fixed one).
@@ -83,7 +83,7 @@ def _probit(percent: Any) -> np.ndarray:
 def det_curves(
     curves: Mapping[str, tuple[Any, ...]], ax: Axes | None = None, title: str | None = None
 ) -> Axes:
-    """DET curves (ISO/IEC 30107-3): APCER against BPCER on normal-deviate axes.
+    """DET curves (ISO/IEC 30107-3): APCER against BPCER on normal-deviate axes (chapter 07).
 
     ``curves[name] = (scores, labels)`` or ``(scores, labels, attack_types)`` (worst species).
     """
@@ -118,7 +118,7 @@ def score_histograms(
     title: str | None = None,
     bins: int = 40,
 ) -> Axes:
-    """Histograms of genuine and spoof scores with named vertical threshold lines."""
+    """Histograms of genuine and spoof scores with named vertical threshold lines (chapter 07)."""
     ax = _axes(ax, (5.0, 3.0))
     s = np.asarray(scores, dtype=float)
     y = np.asarray(labels).astype(int)
@@ -148,7 +148,8 @@ def ablation_bars(
     order: Sequence[str] | None = None,
     interval: tuple[str, str] | None = None,
 ) -> Axes:
-    """Grouped bar chart as in the paper's Fig. 6-9: one group per setting, one bar per variant.
+    """Grouped bar chart as in the paper's Fig. 6-9: one group per setting, one bar per variant
+    (chapter 08).
 
     ``data`` is long format with columns ``group`` (e.g. the protocol), ``variant`` (e.g.
     "hfm"/"concat") and ``value``; ``error`` names an optional column of error-bar half-widths,
@@ -191,7 +192,8 @@ def ablation_bars(
 
 
 def style_results(df: pd.DataFrame, source_col: str = "source", digits: int = 2):
-    """A pandas Styler for results tables: our rows shaded, floats rounded, index kept."""
+    """A pandas Styler for results tables: our rows shaded, floats rounded, index kept
+    (chapter 08)."""
 
     def shade(row: pd.Series) -> list[str]:
         ours = source_col in row.index and str(row[source_col]).startswith("ours")
@@ -223,7 +225,8 @@ def _bn_stats(module: nn.Module) -> list[torch.Tensor]:
 
 
 class ParameterTrace:
-    """Record ‖Φ − Φ_0‖ and ‖Θ − Θ_0‖ at every batch request of one Algorithm 1 iteration.
+    """Record ‖Φ − Φ_0‖ and ‖Θ − Θ_0‖ at every batch request of one Algorithm 1 iteration
+    (chapter 06).
 
     Wrap the batch source with :meth:`wrap`; ``meta_pattern_step`` asks for a batch right
     before each of its K inner steps and before the Θ step, so the state seen at request
@@ -295,7 +298,8 @@ class ParameterTrace:
 
 def parameter_trace_plot(trace: pd.DataFrame, ax: Axes | None = None, title: str | None = None
                          ) -> Axes:
-    """Bar chart of the per-step parameter change of Φ and Θ from a :class:`ParameterTrace`."""
+    """Bar chart of the per-step parameter change of Φ and Θ from a :class:`ParameterTrace`
+    (chapter 06)."""
     ax = _axes(ax, (6.0, 3.0))
     steps = trace[trace["after"] != "start"].reset_index(drop=True)
     x = np.arange(len(steps))
