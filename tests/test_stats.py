@@ -7,18 +7,20 @@ import math
 import numpy as np
 import pytest
 
-from mpfas_lib.evaluation.metrics import auc, eer, hter
+from mpfas_lib.evaluation.metrics import auc, eer, hter, threshold_at_eer
 from mpfas_lib.evaluation.stats import (
     LOWER_IS_BETTER,
     METRICS,
     RunScores,
-    compare_table,
+    holm,
     metric_value,
     paired_difference,
-    resample_values,
+    replicates,
     run_scores,
     seed_summary,
+    subject_of,
     verdict_text,
+    weighted_values,
 )
 
 NAMES = tuple(METRICS)
@@ -27,8 +29,13 @@ N_BOOT = 400
 
 def _run(seed: int, shift: float = 0.0, n: int = 120, frac_gen: float = 0.3,
          noise: int = 0, threshold: float | None = 0.5, ties: bool = False,
-         name: str | None = None) -> RunScores:
-    """Synthetic run: logit scores N(+1 + shift, 1) for genuine and N(-1 - shift, 1) for spoof."""
+         name: str | None = None, subjects: bool = False,
+         source: RunScores | None = None) -> RunScores:
+    """Synthetic run: logit scores N(+1 + shift, 1) for genuine and N(-1 - shift, 1) for spoof.
+
+    ``subjects``: ids name a subject per five videos, as the synthetic benchmark's do;
+    ``source``: a run whose videos become the source-validation set.
+    """
     rng = np.random.default_rng([seed, noise, n])
     n_gen = max(1, round(n * frac_gen))
     y = np.r_[np.ones(n_gen, int), np.zeros(n - n_gen, int)]
@@ -36,9 +43,12 @@ def _run(seed: int, shift: float = 0.0, n: int = 120, frac_gen: float = 0.3,
     s = 1.0 / (1.0 + np.exp(-z))
     if ties:
         s = np.round(s, 1)
-    ids = np.array([f"vid{i:04d}" for i in range(n)])
+    ids = np.array([f"M/s{i % (n // 5):03d}/v{i}" if subjects else f"vid{i:04d}"
+                    for i in range(n)])
+    val = None if source is None else {"video_ids": [f"O/{v}" for v in source.video_ids],
+                                       "labels": source.labels, "scores": source.scores}
     return RunScores(video_ids=ids, labels=y, scores=s, source_threshold=threshold, seed=seed,
-                     run=name or f"synthetic-s{seed}-x{shift}-n{noise}")
+                     run=name or f"synthetic-s{seed}-x{shift}-n{noise}", source_val=val)
 
 
 def _group(shift: float, noise: int, seeds=(0, 1, 2), **kw) -> list[RunScores]:
@@ -48,12 +58,16 @@ def _group(shift: float, noise: int, seeds=(0, 1, 2), **kw) -> list[RunScores]:
 
 def _results(run: RunScores, rule: str = "source_val") -> dict:
     """A results.json-like dict holding the run's scores."""
+    v = run.source_val
+    source = {} if v is None else {"source_val": {"video_ids": v.ids.tolist(),
+                                                  "labels": v.labels.tolist(),
+                                                  "scores": v.scores.tolist()}}
     return {
         "run": run.run,
         "provenance": {"config": {"seed": run.seed}, "seed": run.seed},
         "scores": {rule: {"video_ids": run.video_ids.tolist(), "labels": run.labels.tolist(),
                           "scores": run.scores.tolist(),
-                          "source_threshold": run.source_threshold}},
+                          "source_threshold": run.source_threshold, **source}},
     }
 
 
@@ -101,52 +115,79 @@ def test_run_scores_malformed_names_the_run(break_it, message):
 
 # --- metrics on resamples --------------------------------------------------------------------
 
+def _weights(idx: np.ndarray, n: int) -> np.ndarray:
+    """How often each of n videos appears in each row of an index matrix."""
+    return np.stack([np.bincount(row, minlength=n) for row in np.atleast_2d(idx)])
+
+
 @pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("case", range(6))
-def test_identity_resample_agrees_with_metrics_module(case, ties):
+def test_unit_weights_agree_with_metrics_module(case, ties):
     r = _run(case, n=[7, 20, 55, 120, 201, 33][case], ties=ties, threshold=0.4 + 0.05 * case)
     s, y = r.scores, r.labels
     expected = {"auc": auc(s, y), "hter_target_eer": hter(s, y, eer(s, y)[1]),
                 "hter_source": hter(s, y, r.source_threshold)}
-    identity = np.arange(len(s))[None, :]
+    ones = np.ones((1, len(s)))
     for name in NAMES:
         assert metric_value(r, name) == pytest.approx(expected[name], abs=1e-12)
-        assert resample_values(r, name, identity)[0] == pytest.approx(expected[name], abs=1e-9)
+        assert weighted_values(r, name, ones)[0] == pytest.approx(expected[name], abs=1e-9)
 
 
 @pytest.mark.parametrize("ties", [False, True])
-def test_vectorised_resamples_agree_with_metrics_module(ties):
+def test_weighted_resamples_agree_with_metrics_module(ties):
     r = _run(11, n=40, ties=ties)
     rng = np.random.default_rng(5)
     idx = rng.integers(0, len(r.labels), (60, len(r.labels)))
     idx = idx[[0 < r.labels[row].sum() < len(row) for row in idx]]
     for name in NAMES:
-        fast = resample_values(r, name, idx)
+        fast = weighted_values(r, name, _weights(idx, len(r.labels)))
         slow = np.array([metric_value(r, name, row) for row in idx])
         np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-9)
 
 
-def test_chunked_resamples_equal_unchunked(monkeypatch):
-    import mpfas_lib.evaluation.stats as stats
-
-    r = _run(2, n=30)
-    rng = np.random.default_rng(1)
-    gen, spoof = np.flatnonzero(r.labels == 1), np.flatnonzero(r.labels == 0)
-    idx = np.concatenate([gen[rng.integers(0, len(gen), (25, len(gen)))],
-                          spoof[rng.integers(0, len(spoof), (25, len(spoof)))]], axis=1)
-    whole = {name: resample_values(r, name, idx) for name in NAMES}
-    monkeypatch.setattr(stats, "_CHUNK", 70)  # two rows per chunk
-    for name in NAMES:
-        np.testing.assert_array_equal(resample_values(r, name, idx), whole[name])
+@pytest.mark.parametrize("ties", [False, True])
+def test_threshold_re_estimated_on_each_source_resample(ties):
+    source = _run(21, n=50, ties=ties)
+    r = _run(3, n=40, ties=ties, threshold=None, source=source)
+    assert r.source_threshold == threshold_at_eer(source.scores, source.labels)
+    rng = np.random.default_rng(2)
+    idx = rng.integers(0, 40, (30, 40))
+    src_idx = rng.integers(0, 50, (30, 50))
+    keep = [0 < r.labels[a].sum() < 40 and 0 < source.labels[b].sum() < 50
+            for a, b in zip(idx, src_idx, strict=True)]
+    idx, src_idx = idx[keep], src_idx[keep]
+    fast = weighted_values(r, "hter_source", _weights(idx, 40), _weights(src_idx, 50))
+    slow = [hter(r.scores[a], r.labels[a],
+                 threshold_at_eer(source.scores[b], source.labels[b]))
+            for a, b in zip(idx, src_idx, strict=True)]
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-9)
+    fixed = weighted_values(r, "hter_source", _weights(idx, 40))
+    np.testing.assert_allclose(fixed, [metric_value(r, "hter_source", a) for a in idx], atol=1e-9)
 
 
 def test_single_class_resample_refused():
     r = _run(0, name="one-class-check")
-    genuine_only = np.flatnonzero(r.labels == 1)[None, :]
+    genuine_only = (r.labels == 1).astype(float)[None, :]
     with pytest.raises(ValueError, match="one-class-check"):
-        resample_values(r, "auc", genuine_only)
+        weighted_values(r, "auc", genuine_only)
     with pytest.raises(ValueError, match="one-class-check"):
-        metric_value(r, "auc", genuine_only[0])
+        metric_value(r, "auc", np.flatnonzero(r.labels == 1))
+    with pytest.raises(ValueError, match=r"weights: expected shape \(replicates, 120\)"):
+        weighted_values(r, "auc", np.ones((2, 7)))
+
+
+@pytest.mark.parametrize("video_id, subject", [
+    ("M/s042/v3-replay-ipad_air-android-l0", "M/42"),
+    ("O/O/s010/v0-live-none-laptop-l0", "O/10"),
+    ("I/test/attack/fixed/attack_highdef_client020_session01_highdef_photo_adverse", "I/20"),
+    ("M/scene01/real/real_client001_android_SD_scene01", "M/1"),
+    ("O/Test_files/1_2_36_4", "O/36"),
+    ("C/test_release/3/HR_2", "C/3"),
+    ("Y/test/_13/G_NT_HS_g_E_13_1", "Y/13"),
+    ("vid0007", None),
+])
+def test_subject_of_reads_the_id_formats(video_id, subject):
+    assert subject_of(video_id) == subject
 
 
 def test_hter_source_refused_without_threshold():
@@ -296,35 +337,116 @@ def test_verdict_text():
         "1 paired seed)")
 
 
-# --- comparison table ------------------------------------------------------------------------
+# --- the design: shared draws, threshold, seeds -----------------------------------------------
 
-def test_compare_table_rows():
-    groups = {"erm": _group(0.0, 2), "mp": _group(1.0, 1)}
-    rows = compare_table(groups, reference="erm", n_boot=100)
-    assert [(r["method"], r["metric"]) for r in rows] == [
-        (m, n) for m in ("erm", "mp") for n in NAMES]
-    for r in rows:
-        assert r["ci_low"] <= r["mean"] <= r["ci_high"]
-        if r["method"] == "erm":
-            assert r["verdict"] == "reference" and math.isnan(r["diff"])
-        else:
-            assert r["verdict"] == "better"
-            summary = paired_difference(groups["mp"], groups["erm"], r["metric"], n_boot=100)
-            assert r["diff"] == summary["diff"] and r["diff_ci_low"] == summary["ci_low"]
+def test_replicates_share_one_draw_across_seeds_and_methods():
+    a, b = _group(0.5, 1, subjects=True), _group(0.0, 2, subjects=True)
+    reps = replicates({"a": a, "b": b}, "auc", n_boot=300)
+    assert reps.resampled == "subjects" and reps.threshold == "none"
+    assert reps.boot["a"].shape == (3, 300) and reps.t.shape == (300,)
+    # the same draw for every run: a method against itself differs by exactly 0
+    same = replicates({"a": a, "again": a}, "auc", n_boot=300)
+    np.testing.assert_array_equal(same.boot["a"], same.boot["again"])
+    assert replicates({"a": _group(0.5, 1)}, "auc", n_boot=10).resampled == "videos"
 
 
-def test_compare_table_without_source_threshold_gives_nan_and_note():
-    groups = {"erm": _group(0.0, 2, threshold=None), "mp": _group(1.0, 1, threshold=None)}
-    rows = compare_table(groups, reference="erm", n_boot=50)
-    src = [r for r in rows if r["metric"] == "hter_source"]
-    assert all(math.isnan(r["mean"]) and "no source threshold" in r["note"] for r in src)
-    assert all(r["note"] == "" and math.isfinite(r["mean"])
-               for r in rows if r["metric"] != "hter_source")
+def test_subjects_are_drawn_whole(monkeypatch):
+    import mpfas_lib.evaluation.stats as stats
+
+    seen = []
+    real = stats._values
+
+    def spy(run, name, w, sw):
+        seen.append(w)
+        return real(run, name, w, sw)
+
+    monkeypatch.setattr(stats, "_values", spy)
+    r = _run(0, n=60, subjects=True)
+    replicates({"a": [r]}, "auc", n_boot=50)
+    w = seen[0]  # (videos, replicates): the five videos of a subject always share a weight
+    for subject in range(12):
+        rows = [i for i, v in enumerate(r.video_ids) if v.startswith(f"M/s{subject:03d}/")]
+        assert np.all(w[rows] == w[rows[0]])
+    assert np.all(w.sum(axis=0) == 60)
 
 
-def test_compare_table_refuses_unknown_reference_and_unpaired_groups():
-    with pytest.raises(ValueError, match="reference"):
-        compare_table({"mp": _group(0.0, 1)}, reference="erm")
-    with pytest.raises(ValueError, match="different seeds"):
-        compare_table({"erm": _group(0.0, 2), "mp": _group(1.0, 1, seeds=(0, 1))},
-                      reference="erm", n_boot=20)
+def test_threshold_re_estimated_or_fixed_and_said_so():
+    source = _run(9, n=80)
+    fresh = [_run(s, threshold=None, source=source, subjects=True) for s in range(3)]
+    old = [_run(s, threshold=fresh[s].source_threshold, subjects=True) for s in range(3)]
+    new_s = seed_summary(fresh, "hter_source", n_boot=300)
+    old_s = seed_summary(old, "hter_source", n_boot=300)
+    assert new_s["threshold"] == "re-estimated"
+    assert old_s["threshold"].startswith("fixed (no source-validation scores stored)")
+    assert new_s["mean"] == old_s["mean"]  # the same point estimate, wider uncertainty
+    assert seed_summary(fresh, "auc", n_boot=10)["threshold"] == "none"
+
+
+def test_stored_threshold_must_match_source_scores():
+    source = _run(9, n=80)
+    with pytest.raises(ValueError, match="'bad-run'.*not the EER threshold"):
+        _run(0, threshold=0.123, source=source, name="bad-run")
+    res = _results(_run(0, threshold=None, source=source))
+    assert run_scores(res).source_val is not None
+    res["scores"]["source_val"]["source_val"]["labels"] = [1] * 80
+    with pytest.raises(ValueError, match="source_val: malformed scores"):
+        run_scores(res)
+
+
+def test_seed_level_widens_with_seed_spread():
+    calm = [_run(s, noise=0, n=200, subjects=True) for s in range(3)]
+    shaky = [_run(s, shift=0.6 * (s - 1), noise=0, n=200, subjects=True) for s in range(3)]
+    w_calm = seed_summary(calm, "auc", n_boot=2000)
+    w_shaky = seed_summary(shaky, "auc", n_boot=2000)
+    assert (w_shaky["ci_high"] - w_shaky["ci_low"]) > 2 * (w_calm["ci_high"] - w_calm["ci_low"])
+    assert w_shaky["seed_level"] == "Student t"
+    assert seed_summary(calm[:1], "auc", n_boot=100)["seed_level"] == "none (one seed)"
+
+
+def test_chunked_replicates_equal_unchunked(monkeypatch):
+    import mpfas_lib.evaluation.stats as stats
+
+    source = _run(9, n=50)
+    a = [_run(s, 0.4, noise=1, threshold=None, source=source, subjects=True) for s in range(3)]
+    b = [_run(s, 0.0, noise=2, threshold=None, source=source, subjects=True) for s in range(3)]
+    whole = paired_difference(a, b, "hter_source", n_boot=200)
+    monkeypatch.setattr(stats, "_CHUNK", 500)  # a few replicates per chunk
+    assert paired_difference(a, b, "hter_source", n_boot=200) == whole
+
+
+# --- p-values, pooling, Holm -------------------------------------------------------------------
+
+def test_p_value_agrees_with_the_interval():
+    good, bad = _group(1.0, noise=1), _group(0.0, noise=2)
+    clear = paired_difference(good, bad, "auc", n_boot=2000)
+    assert clear["verdict"] == "better" and clear["p"] < 0.05
+    assert clear["p"] >= 2 / 2001  # never 0: (count + 1) / (B + 1)
+    unclear = paired_difference(_group(0.0, 1), _group(0.0, 2), "auc", n_boot=2000)
+    assert unclear["verdict"] == "not distinguishable" and unclear["p"] > 0.05
+    assert paired_difference(good, good, "auc", n_boot=50)["p"] == 1.0
+
+
+def test_pooled_difference_is_the_mean_over_settings():
+    settings_a = {"X": _group(1.0, 1), "Y": _group(0.2, 3)}
+    settings_b = {"X": _group(0.0, 2), "Y": _group(0.0, 4)}
+    pooled = paired_difference(settings_a, settings_b, "hter_target_eer", n_boot=500)
+    each = [paired_difference(settings_a[k], settings_b[k], "hter_target_eer", n_boot=500)
+            for k in ("X", "Y")]
+    assert pooled["diff"] == pytest.approx(np.mean([e["diff"] for e in each]))
+    assert pooled["diffs"] == pytest.approx([e["diff"] for e in each])
+    assert pooled["settings"] == ["X", "Y"] and pooled["n_settings"] == 2
+    assert pooled["ci_low"] < pooled["diff"] < pooled["ci_high"]
+    with pytest.raises(ValueError, match="different settings"):
+        paired_difference(settings_a, {"X": settings_b["X"]}, "auc")
+    with pytest.raises(ValueError, match="settings for both"):
+        paired_difference(settings_a, settings_b["X"], "auc")
+
+
+def test_holm_adjusts_step_down():
+    p = [0.01, 0.04, 0.03, np.nan, 0.5]
+    adjusted = holm(p)
+    # sorted 0.01, 0.03, 0.04, 0.5 over m = 4: 0.04, 0.09, 0.09 (monotone), 0.5
+    np.testing.assert_allclose(adjusted[[0, 2, 1, 4]], [0.04, 0.09, 0.09, 0.5])
+    assert np.isnan(adjusted[3])
+    assert holm([0.6, 0.7]).tolist() == [1.0, 1.0]
+    assert holm([]).size == 0 and np.isnan(holm([np.nan])).all()

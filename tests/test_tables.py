@@ -1,4 +1,4 @@
-"""Tests of the paper's tables as data and of the comparison tables."""
+"""Tests of the paper's tables as data, of our rows beside them and of the seed tables."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from mpfas_lib.evaluation.paper import (
 )
 from mpfas_lib.evaluation.tables import (
     PAPER_NAMES,
-    comparison_entries,
-    comparison_table,
+    RULE_NAMES,
+    beside_paper,
     load_runs,
+    pooled_table,
     row_label,
     run_rows,
     seed_table,
+    selection_table,
+    verdicts,
 )
 
 PROTOCOLS = {
@@ -78,11 +81,11 @@ def test_paper_rows_long_format() -> None:
         paper_table("V")
 
 
-def test_comparison_table_text() -> None:
+def test_beside_paper_text() -> None:
     ours = [_ours(hter=10.0, auc=90.0), _ours(hter=12.0, auc=92.0),
             _ours(protocol="MICO:OMI-C", threshold="target_eer", auc=None),
             _ours(protocol="TWO:MI-C")]  # not in Table I: left out
-    df = comparison_table(ours, "I")
+    df = beside_paper(ours, "I")
     assert list(df.columns) == ["source", "OCI-M", "OMI-C", "OCM-I", "ICM-O"]
     label = "MP (ours, synthetic, quick, thr=source)"
     assert list(df.index) == [*TABLES["I"].rows, label,
@@ -95,16 +98,16 @@ def test_comparison_table_text() -> None:
     assert df.loc["MP (ours, synthetic, quick, thr=target_eer)", "OMI-C"] == "10.00 / –"
 
 
-def test_comparison_table_table_iii_has_no_da_auc() -> None:
-    df = comparison_table([_ours(protocol="MICY:ICM-Y", data="real", profile="full")], "III")
+def test_beside_paper_table_iii_has_no_da_auc() -> None:
+    df = beside_paper([_ours(protocol="MICY:ICM-Y", data="real", profile="full")], "III")
     assert df.loc["ADDA", "MCY-I"] == "35.40 / –"
     assert df.loc["MP (ours, real, full, thr=source)", "ICM-Y"] == "10.00 / 90.00"
 
 
-def test_comparison_table_numeric() -> None:
-    df = comparison_table([_ours(), _ours(hter=14.0)], "IV", numeric=True)
+def test_beside_paper_numeric() -> None:
+    df = beside_paper([_ours(), _ours(hter=14.0)], "IV", numeric=True)
     assert len(df) == 14  # our rows are for Table I's protocol
-    df = comparison_table([_ours(protocol="TWO:MI-O"), _ours(protocol="TWO:MI-O", hter=14.0)],
+    df = beside_paper([_ours(protocol="TWO:MI-O"), _ours(protocol="TWO:MI-O", hter=14.0)],
                           "IV", numeric=True)
     ours = df[df["source"] == "ours"].iloc[0]
     assert (ours["hter"], ours["n"], ours["setting"]) == (12.0, 2, "MI-O")
@@ -114,13 +117,13 @@ def test_comparison_table_numeric() -> None:
     assert (paper["hter"], paper["auc"], paper["data"]) == (30.89, 72.48, "real")
 
 
-def test_comparison_table_rejects_bad_rows() -> None:
+def test_beside_paper_rejects_bad_rows() -> None:
     with pytest.raises(ValueError, match=r"ours\[0\]: missing key\(s\) \['threshold'\]"):
-        comparison_table([{k: v for k, v in _ours().items() if k != "threshold"}], "I")
+        beside_paper([{k: v for k, v in _ours().items() if k != "threshold"}], "I")
     with pytest.raises(ValueError, match="threshold 'best'"):
-        comparison_table([_ours(threshold="best")], "I")
+        beside_paper([_ours(threshold="best")], "I")
     with pytest.raises(ValueError, match="data 'fake'"):
-        comparison_table([_ours(data="fake")], "I")
+        beside_paper([_ours(data="fake")], "I")
 
 
 def _target(hter_target_eer: float, hter_source: float, auc: float) -> dict[str, object]:
@@ -221,25 +224,16 @@ def test_run_rows_rule_and_level(tmp_path: Path) -> None:
     assert run_rows([]).empty
 
 
-def test_comparison_entries_feed_comparison_table(tmp_path: Path) -> None:
+def test_beside_paper_takes_run_rows(tmp_path: Path) -> None:
     _write_run(tmp_path, _run())
     _write_run(tmp_path, _run(seed=1, hters=(11.0, 14.0), auc=93.0))
     _write_run(tmp_path, _run("TWO:MI-C", "colorlbp", hters=(30.0, 35.0), auc=70.0))
     _write_run(tmp_path, _run("MICO:OMI-C", "mp-k2"))  # no paper name: kept as is
     rows = run_rows(load_runs(tmp_path))
-    entries = comparison_entries(rows)
-    assert len(entries) == 8  # 4 runs x thresholds ("source", "target_eer")
-    assert entries[0] == {"protocol": "MICO:OCI-M", "method": "HFN+MP", "hter": 12.0,
-                          "auc": 91.0, "threshold": "source", "data": "synthetic",
-                          "profile": "quick"}
-    assert entries[1]["threshold"] == "target_eer" and entries[1]["hter"] == 9.0
-    assert {e["method"] for e in entries} == {"HFN+MP", "HFN+ColorLBP", "mp-k2"}
     assert PAPER_NAMES["colorlbp"] == "HFN+ColorLBP"
-    assert row_label(entries[0]) == "HFN+MP (ours, synthetic, quick, thr=source)"
-
-    labelled = comparison_entries(rows, profile_label="quick, 4 it.", thresholds=["source"])
-    assert len(labelled) == 4 and {e["profile"] for e in labelled} == {"quick, 4 it."}
-    df = comparison_table(labelled, "I")
+    assert row_label({"method": "HFN+MP", "data": "synthetic", "profile": "quick",
+                      "threshold": "source"}) == "HFN+MP (ours, synthetic, quick, thr=source)"
+    df = beside_paper(rows, "I", profile_label="quick, 4 it.", thresholds=["source"])
     mp = "HFN+MP (ours, synthetic, quick, 4 it., thr=source)"
     assert list(df.index) == [*TABLES["I"].rows, mp, "mp-k2 (ours, synthetic, quick, 4 it., "
                                                      "thr=source)"]
@@ -250,39 +244,111 @@ def test_comparison_entries_feed_comparison_table(tmp_path: Path) -> None:
     assert (df.loc[k2, "OCI-M"], df.loc[k2, "OMI-C"]) == ("– / –", "12.00 / 91.00")
     assert df.loc["HFN+MP", "OCI-M"] == "5.24 / 97.28"  # the paper's row is unchanged
 
-    both = comparison_table(comparison_entries(rows), "IV")  # TWO:MI-C only
+    both = beside_paper(rows, "IV")  # TWO:MI-C only
     lbp = "HFN+ColorLBP (ours, synthetic, quick, thr=target_eer)"
     assert both.loc[lbp, "MI-C"] == "30.00 / 70.00"
     assert both.loc["HFN+ColorLBP (ours, synthetic, quick, thr=source)", "MI-C"] == (
         "35.00 / 70.00")
     assert both.loc[lbp, "MI-O"] == "– / –"
-    numeric = comparison_table(comparison_entries(rows), "I", numeric=True)
+    numeric = beside_paper(rows, "I", numeric=True)
     ours = numeric[(numeric["source"] == "ours") & (numeric["method"] == "HFN+MP")]
     assert set(zip(ours["threshold"], ours["n"], ours["hter"], strict=True)) == {
         ("source", 2, 13.0), ("target_eer", 2, 10.0)}
     assert set(ours["data"]) == {"synthetic"} and set(ours["profile"]) == {"quick"}
 
 
-def _scored_run(protocol: str, method: str, seed: int, shift: float) -> dict:
-    rng = np.random.default_rng(seed)
+def _scored_run(protocol: str, method: str, seed: int, shift: float,
+                source: bool = False) -> dict:
+    """A results.json with stored video scores for rule source_val (and source_val videos)."""
+    rng = np.random.default_rng([seed, int(shift * 100), len(protocol), len(method)])
     labels = np.array([1] * 40 + [0] * 40)
     scores = np.clip(0.5 + (labels - 0.5) * shift + rng.normal(0, 0.2, 80), 0, 1)
+    entry = {"video_ids": [f"M/s{i % 16:03d}/v{i}" for i in range(80)],
+             "labels": labels.tolist(), "scores": scores.tolist(), "source_threshold": 0.5}
+    if source:
+        val = np.clip(0.5 + (labels - 0.5) * shift + rng.normal(0, 0.2, 80), 0, 1)
+        entry["source_val"] = {"video_ids": [f"O/O/s{i % 16:03d}/v{i}" for i in range(80)],
+                               "labels": labels.tolist(), "scores": val.tolist()}
+        entry["source_threshold"] = None
+    video = {"hter_source": 10.0 + shift, "hter_target_eer": 9.0, "auc": 90.0}
+    history = [{"iteration": i, "target": {"video": video, "frame": {"hter_min": 5.0 - i}}}
+               for i in (1, 2)]
     return {"selection": "source_val", "run": f"{protocol}-{method}-s{seed}",
             "provenance": {"seed": seed, "config": {"protocol": protocol, "seed": seed,
                                                     "method": {"name": method}}},
-            "scores": {"source_val": {"video_ids": [f"v{i}" for i in range(80)],
-                                      "labels": labels.tolist(), "scores": scores.tolist(),
-                                      "source_threshold": 0.5}}}
+            "metrics": {"source_val": history[0], "last": history[1]},
+            "scores": {"source_val": entry, "last": entry},
+            "history": history}
+
+
+def _study(source: bool = False) -> list[dict]:
+    """Two settings x three seeds of MP (clearly better) and RGB; a K variant on OCI-M only."""
+    runs = [_scored_run(p, m, s, shift, source)
+            for p in ("MICO:OCI-M", "MICO:OMI-C") for s in range(3)
+            for m, shift in (("mp", 0.6), ("rgb", 0.05))]
+    return runs + [_scored_run("MICO:OCI-M", "mp-k2", s, 0.5, source) for s in range(3)]
 
 
 def test_seed_table_gives_intervals_and_paired_verdicts():
-    runs = [_scored_run(p, m, s, shift)
-            for p in ("MICO:OCI-M", "MICO:OMI-C") for s in range(3)
-            for m, shift in (("mp", 0.6), ("rgb", 0.05))]
-    table = seed_table(runs, n_boot=300)
+    table = seed_table(_study(), methods=["rgb"], n_boot=300)
     assert set(table["setting"]) == {"OCI-M", "OMI-C"}
     mp_rows = table[table["method"] == "mp"]
     assert (mp_rows["ci_low"] <= mp_rows["mean"]).all()
     assert (mp_rows["mean"] <= mp_rows["ci_high"]).all()
+    assert (mp_rows["verdict"] == "reference").all() and mp_rows["p"].isna().all()
     rgb_hter = table[(table["method"] == "rgb") & (table["metric"] == "hter_source")]
-    assert (rgb_hter["diff"] > 0).all() and rgb_hter["verdict"].nunique() == 1
+    assert (rgb_hter["diff"] > 0).all() and set(rgb_hter["verdict"]) == {"worse"}
+    assert (rgb_hter["p"] < 0.05).all() and (rgb_hter["p_holm"] >= rgb_hter["p"]).all()
+    assert set(table["resampled"]) == {"subjects"}
+    assert set(table.loc[table["metric"] == "hter_source", "threshold"]) == {
+        "fixed (no source-validation scores stored)"}
+    fresh = seed_table(_study(source=True), methods=["rgb"], metrics=["hter_source"], n_boot=50)
+    assert set(fresh["threshold"]) == {"re-estimated"}
+
+
+def test_seed_table_compares_on_matched_settings_only():
+    table = seed_table(_study(), methods=["mp-k2"], metrics=["auc"], n_boot=50)
+    assert set(table["setting"]) == {"OCI-M"}  # the variant ran on OCI-M only
+    both = seed_table(_study(), metrics=["auc"], n_boot=50)
+    assert list(both.loc[both["setting"] == "OCI-M", "method"]) == ["mp", "mp-k2", "rgb"]
+    assert list(both.loc[both["setting"] == "OMI-C", "method"]) == ["mp", "rgb"]
+
+
+def test_pooled_table_tests_once_over_settings():
+    runs = _study()
+    per = seed_table(runs, metrics=["hter_source"], n_boot=300)
+    pooled = pooled_table(runs, n_boot=300).set_index("method")
+    rgb = pooled.loc["rgb"]
+    assert (rgb["n_settings"], rgb["settings"], rgb["n_seeds"]) == (2, "OCI-M, OMI-C", 3)
+    assert rgb["diff"] == pytest.approx(per.loc[per["method"] == "rgb", "diff"].mean())
+    assert rgb["verdict"] == "worse" and rgb["p"] < 0.05
+    assert pooled.loc["mp-k2", "n_settings"] == 1
+    low, high = sorted(pooled["p"])  # Holm over the two methods
+    assert sorted(pooled["p_holm"]) == pytest.approx([2 * low, max(2 * low, high)])
+    text = verdicts(pooled.reset_index())
+    assert list(text.index) == ["pooled"] and list(text.columns) == ["mp-k2", "rgb"]
+    assert text.loc["pooled", "rgb"].startswith("better (")
+
+
+def test_verdicts_speak_for_the_reference_with_holm():
+    table = seed_table(_study(), methods=["rgb"], metrics=["hter_source"], n_boot=300)
+    text = verdicts(table, "hter_source")
+    assert list(text.columns) == ["rgb"] and list(text.index) == ["OCI-M", "OMI-C"]
+    cell = text.loc["OCI-M", "rgb"]
+    diff = table.query("setting == 'OCI-M' and method == 'rgb'")["diff"].iloc[0]
+    assert cell.startswith(f"better ({-diff:+.1f}; p ") and "Holm" in cell
+
+
+def test_selection_table_puts_rules_side_by_side():
+    runs = _study()
+    wide = selection_table(runs, methods=["rgb"], n_boot=200)
+    assert list(wide.columns) == list(RULE_NAMES.values())
+    assert list(wide.index) == ["rgb"] and wide.index.name == "mp against"
+    assert wide.loc["rgb", "source validation"].startswith("better (")
+    assert "point estimate" in wide.loc["rgb", "target frame min HTER (authors' code)"]
+    long = selection_table(runs, methods=["rgb"], n_boot=200, numeric=True)
+    frame = long[long["rule"] == "target_frame_min_hter"].iloc[0]
+    assert frame["diff"] == pytest.approx(-0.55) and np.isnan(frame["ci_low"])
+    assert "no stored scores" in frame["note"]
+    with pytest.raises(ValueError, match="unknown selection rule"):
+        selection_table(runs, rules=["best"])

@@ -11,7 +11,7 @@ from standins import TinyPhi, TinyTheta, tiny_config, tiny_loss, tiny_score
 from torch import nn
 
 from mpfas_lib.evaluation.scoring import Scores, evaluate_scores, score_dataset
-from mpfas_lib.evaluation.selection import aggregate_seeds, select, summarize_seeds
+from mpfas_lib.evaluation.selection import select
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
 from mpfas_lib.training.methods import METHODS, get_method
 from mpfas_lib.training.trainer import Trainer
@@ -165,15 +165,6 @@ def test_model_selection_rules():
         select(history, "best")
 
 
-def test_aggregate_seeds_mean_std():
-    runs = [{"video": {"hter": h, "auc": a}, "name": "x"} for h, a in [(10, 90), (20, 80),
-                                                                       (30, 70)]]
-    out = aggregate_seeds(runs)
-    assert out["video.hter"]["mean"] == pytest.approx(20)
-    assert out["video.hter"]["std"] == pytest.approx(10)
-    assert out["video.auc"]["n"] == 3 and "name" not in out
-
-
 def test_method_registry():
     for name in ("mp", "erm", "colorlbp", "rgb", "mp-concat", "mp-cdc2", "mp-official",
                  "albedo", "depth", "reflectance", "mp-k8"):
@@ -183,16 +174,3 @@ def test_method_registry():
     assert get_method("mp-k2").inner_steps == 2 and get_method("mp").inner_steps == 4
     with pytest.raises(ValueError, match="unknown method"):
         get_method("nope")
-
-
-def test_summarize_seeds_over_results():
-
-    def result(h):
-        video = {"hter_source": h, "hter_target_eer": h / 2, "auc": 100 - h}
-        return {"selection": "source_val",
-                "metrics": {"source_val": {"iteration": 5, "target": {"video": video}}}}
-
-    out = summarize_seeds([result(10.0), result(20.0)])
-    assert out["hter_source"]["mean"] == pytest.approx(15)
-    assert out["auc"]["std"] == pytest.approx(7.0710678)
-    assert set(out) == {"hter_source", "hter_target_eer", "auc"}

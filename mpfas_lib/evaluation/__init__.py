@@ -1,4 +1,10 @@
-"""Evaluation: scores (Eq. 11), metrics, model selection, seed statistics, the paper's tables."""
+"""Evaluation: scores (Eq. 11), metrics, model selection, seed statistics, the paper's tables.
+
+Seeds and comparisons: :func:`seed_summary` (one method over seeds), :func:`paired_difference`
+(two methods, or pooled over settings), :func:`holm` (a family of p-values); from results
+folders, :func:`seed_table` (per setting), :func:`pooled_table` (over settings),
+:func:`selection_table` (under each selection rule) and :func:`verdicts` (read in words).
+"""
 
 from mpfas_lib.evaluation.metrics import (
     auc,
@@ -21,37 +27,47 @@ from mpfas_lib.evaluation.scoring import (
     score_domains,
     source_val_metrics,
 )
-from mpfas_lib.evaluation.selection import (
-    SELECTIONS,
-    aggregate_seeds,
-    headline,
-    select,
-    summarize_seeds,
+from mpfas_lib.evaluation.selection import SELECTIONS, headline, select
+from mpfas_lib.evaluation.stats import (
+    RunScores,
+    holm,
+    paired_difference,
+    run_scores,
+    seed_summary,
 )
 from mpfas_lib.evaluation.tables import (
     PAPER_NAMES,
-    comparison_entries,
-    comparison_table,
+    RULE_NAMES,
+    beside_paper,
     learning_curves,
     load_runs,
+    pooled_table,
     run_rows,
     seed_table,
+    selection_table,
     training_losses,
     verdicts,
 )
 
 __all__ = [
     "SELECTIONS",
+    "RULE_NAMES",
+    "RunScores",
     "Scores",
-    "aggregate_seeds",
+    "beside_paper",
     "evaluate_scores",
     "headline",
+    "holm",
+    "paired_difference",
+    "pooled_table",
+    "run_scores",
     "score_dataset",
     "score_domains",
+    "seed_summary",
     "seed_table",
     "select",
+    "selection_table",
     "source_val_metrics",
-    "summarize_seeds",
     "CITATION",
     "PAPER_NAMES",
     "SETTING_TO_PROTOCOL",
@@ -59,8 +75,6 @@ __all__ = [
     "auc",
     "bpcer_at_apcer",
     "det",
-    "comparison_entries",
-    "comparison_table",
     "eer",
     "pad_metrics",
     "hter",

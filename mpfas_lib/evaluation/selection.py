@@ -1,4 +1,4 @@
-"""Model selection over a run's evaluations, headline numbers and the mean ± std over seeds.
+"""Model selection over a run's evaluations, and a run's headline numbers.
 
 A run evaluates every ``eval_every`` iterations; which evaluation it reports is a choice with
 consequences (REFERENCE section 5): ``last``; ``source_val``, the lowest EER on held-out
@@ -6,22 +6,21 @@ consequences (REFERENCE section 5): ``last``; ``source_val``, the lowest EER on 
 target HTER at the target's own EER threshold (the field's usual oracle);
 ``target_frame_min_hter``, the lowest *frame-level minimum* HTER over thresholds on the target,
 the first such evaluation on ties (the rule by which the authors' code keeps its "best"
-checkpoint; also an oracle).
+checkpoint; also an oracle). Summaries over seeds, with intervals, are
+:func:`mpfas_lib.evaluation.stats.seed_summary` and :func:`mpfas_lib.evaluation.seed_table`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 SELECTIONS = ("last", "source_val", "target_oracle", "target_frame_min_hter")
 
 
 def select(history: list[dict], rule: str = "source_val") -> dict:
-    """Pick one evaluation from the history by a rule of :data:`SELECTIONS` (module docstring)."""
+    """Pick one evaluation from the history by a rule of :data:`SELECTIONS` (module docstring)
+    (chapter 10)."""
     if rule not in SELECTIONS:
         raise ValueError(f"unknown model selection {rule!r}: choose one of {SELECTIONS}")
     if not history:
@@ -53,32 +52,6 @@ def headline(results: dict, rule: str | None = None, level: str = "video") -> di
         "auc": metrics["auc"],
         "iteration": results["metrics"][rule]["iteration"],
     }
-
-
-def aggregate_seeds(results: Sequence[dict], keys: Sequence[str] | None = None) -> dict:
-    """Mean ± std (sample std, ddof=1 when n > 1) of numeric metrics over several seeds' runs."""
-    if not results:
-        raise ValueError("no results to aggregate")
-    flat = [{k: float(v) for k, v in flatten(r).items()
-             if isinstance(v, (int, float)) and not isinstance(v, bool)} for r in results]
-    names = keys if keys is not None else sorted(set.intersection(*(set(f) for f in flat)))
-    out: dict[str, dict] = {}
-    for name in names:
-        values = np.array([f[name] for f in flat], dtype=np.float64)
-        out[name] = {
-            "mean": float(values.mean()),
-            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "n": len(values),
-            "values": values.tolist(),
-        }
-    return out
-
-
-def summarize_seeds(results: list[dict], rule: str | None = None,
-                    level: str = "video") -> dict[str, dict]:
-    """Mean ± std over several seeds' results.json of the headline metrics (honest report)."""
-    heads = [headline(r, rule, level) for r in results]
-    return aggregate_seeds(heads, keys=["hter_source", "hter_target_eer", "auc"])
 
 
 def flatten(tree: dict | list, prefix: str = "", lists: bool = False) -> dict[str, Any]:
