@@ -22,6 +22,7 @@ from mpfas_lib.viz.figures import to_image
 
 __all__ = [
     "ExplorerImages",
+    "frame_slider",
     "grid_explorer",
     "html",
     "image_uri",
@@ -150,6 +151,38 @@ def _check_stack(images: np.ndarray, slider: Sequence[str], dropdown: Sequence[s
         )
 
 
+def frame_slider(labels: Sequence[str], name: str, active: int = 0, **extra: Any) -> dict:
+    """A plotly slider whose step ``label`` shows the animation frame of that name at once;
+    ``extra`` sets or overrides its layout keys (``x``, ``len``, ``pad``...)."""
+    args = {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
+            "transition": {"duration": 0}}
+    steps = [{"label": str(lab), "method": "animate", "args": [[str(lab)], args]}
+             for lab in labels]
+    return {"active": active, "currentvalue": {"prefix": f"{name}: "}, "pad": {"t": 40},
+            "steps": steps, **extra}
+
+
+def _choice_menu(labels: Sequence[str], name: str, n_panels: int) -> dict:
+    """The dropdown of :func:`grid_explorer`: choice d shows traces d * n_panels .. + n_panels."""
+    n = len(labels) * n_panels
+    buttons = [{"label": f"{name}: {lab}", "method": "restyle",
+                "args": [{"visible": [k // n_panels == d for k in range(n)]}]}
+               for d, lab in enumerate(labels)]
+    return {"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0, "xanchor": "left",
+            "y": 0.0, "yanchor": "top", "showactive": True, "direction": "up", "pad": {"t": 8}}
+
+
+def _bare_axes(fig: go.Figure, n_panels: int, rows: int, cols: int) -> None:
+    """Image panels without ticks or grid, small titles, the last row's empty cells hidden."""
+    for ann in fig.layout.annotations:
+        ann.font = {"size": 10}
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    for p in range(n_panels, rows * cols):
+        fig.update_xaxes(visible=False, row=p // cols + 1, col=p % cols + 1)
+        fig.update_yaxes(visible=False, row=p // cols + 1, col=p % cols + 1)
+
+
 def grid_explorer(
     images: ExplorerImages,
     slider_labels: Sequence[str],
@@ -206,23 +239,6 @@ def grid_explorer(
     fig.frames = [go.Frame(name=str(lab), data=traces(s, moving),
                            traces=[d * n_p + p for d in range(n_d) for p in moving])
                   for s, lab in enumerate(slider_labels)]
-    steps = [
-        {
-            "label": str(lab),
-            "method": "animate",
-            "args": [[str(lab)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
-                                  "transition": {"duration": 0}}],
-        }
-        for lab in slider_labels
-    ]
-    buttons = [
-        {
-            "label": f"{dropdown_name}: {lab}",
-            "method": "restyle",
-            "args": [{"visible": [k // n_p == d for k in range(n_d * n_p)]}],
-        }
-        for d, lab in enumerate(dropdown_labels)
-    ]
     # the menu sits below the panels and the slider below the menu, full width, so neither
     # covers the other or the panel titles whatever the labels' lengths
     # plotly centres a step's label on its tick: the rail leaves room for half of each end
@@ -233,20 +249,11 @@ def grid_explorer(
         height=int(n_r * width_px / n_c * images.shape[3] / images.shape[4]) + 200,
         autosize=True,
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        sliders=[{"active": active, "currentvalue": {"prefix": f"{slider_name}: "},
-                  "pad": {"t": 56, **ends}, "steps": steps, "x": 0.02, "len": 0.96, "y": 0.0,
-                  "yanchor": "top"}],
-        updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0,
-                      "xanchor": "left", "y": 0.0, "yanchor": "top", "showactive": True,
-                      "direction": "up", "pad": {"t": 8}}],
+        sliders=[frame_slider(slider_labels, slider_name, active, pad={"t": 56, **ends},
+                              x=0.02, len=0.96, y=0.0, yanchor="top")],
+        updatemenus=[_choice_menu(dropdown_labels, dropdown_name, n_p)],
     )
-    for ann in fig.layout.annotations:
-        ann.font = {"size": 10}
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    for p in range(n_p, n_r * n_c):  # empty cells of the last row
-        fig.update_xaxes(visible=False, row=p // n_c + 1, col=p % n_c + 1)
-        fig.update_yaxes(visible=False, row=p // n_c + 1, col=p % n_c + 1)
+    _bare_axes(fig, n_p, n_r, n_c)
     return fig
 
 

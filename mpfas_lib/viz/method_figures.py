@@ -26,7 +26,7 @@ from mpfas_lib.evaluation.metrics import iso_metrics, roc
 from mpfas_lib.models.cdc import CDConv2d
 from mpfas_lib.models.extractor import build_extractor
 from mpfas_lib.models.hfn import HFN, HierarchicalFusion
-from mpfas_lib.viz.interactive import grid_explorer, shown_at, to_uint8
+from mpfas_lib.viz.interactive import frame_slider, grid_explorer, shown_at, to_uint8
 
 __all__ = [
     "algorithm1_explorer",
@@ -37,10 +37,6 @@ __all__ = [
     "roc_threshold_explorer",
 ]
 
-_STEP_ARGS = {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
-              "transition": {"duration": 0}}
-
-
 def _stretch(x: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
     """Each channel ([C, H, W]) stretched between its percentiles to [0, 1]."""
     out = np.empty_like(x, dtype=np.float32)
@@ -48,13 +44,6 @@ def _stretch(x: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
         a, b = np.percentile(x[c], [lo, hi])
         out[c] = np.clip((x[c] - a) / (b - a + 1e-8), 0, 1)
     return out
-
-
-def _slider(labels: Sequence[str], name: str, active: int = 0, **extra: Any) -> dict:
-    steps = [{"label": str(lab), "method": "animate", "args": [[str(lab)], _STEP_ARGS]}
-             for lab in labels]
-    return {"active": active, "currentvalue": {"prefix": f"{name}: "}, "pad": {"t": 40},
-            "steps": steps, **extra}
 
 
 # ---------------------------------------------------------------- chapter 04: CDC's θ
@@ -248,7 +237,7 @@ def algorithm1_explorer(stages: Any, title: str | None = None) -> go.Figure:
                              "x": 0.01, "xanchor": "left"},
                       height=560, autosize=True, margin={"l": 10, "r": 10, "t": 90, "b": 10},
                       legend={"orientation": "h", "x": 0.6, "y": 1.02, "font": {"size": 10}},
-                      sliders=[_slider(stages.labels, "stage", len=0.9, x=0.05)])
+                      sliders=[frame_slider(stages.labels, "stage", len=0.9, x=0.05)])
     for ann in fig.layout.annotations:
         ann.font = {"size": 11}
     return fig
@@ -336,6 +325,6 @@ def roc_threshold_explorer(
     fig.update_layout(title=heading(start), barmode="overlay", height=520, autosize=True,
                       margin={"l": 10, "r": 10, "t": 90, "b": 10},
                       legend={"orientation": "h", "y": -0.25, "font": {"size": 10}},
-                      sliders=[_slider(step_labels, "threshold", start, y=-0.32, len=0.95,
+                      sliders=[frame_slider(step_labels, "threshold", start, y=-0.32, len=0.95,
                                        font={"size": 9})])
     return fig
