@@ -23,32 +23,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-class RandomBatches:
-    """k genuine + k spoof random images per requested domain (a compute-only stand-in)."""
-
-    def __init__(self, size: int, k: int, seed: int = 0) -> None:
-        import torch
-
-        self.size, self.k = size, k
-        self.gen = torch.Generator().manual_seed(seed)
-        self.images = 0
-
-    def batch(self, domains):
-        import torch
-
-        n = 2 * self.k * len(domains)
-        self.images += n
-        labels = torch.tensor(([1] * self.k + [0] * self.k) * len(domains))
-        return torch.rand(n, 3, self.size, self.size, generator=self.gen), labels
-
-
 def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads: int) -> dict:
     """Time ``iterations`` steps of one algorithm in this process."""
     import torch
 
     from mpfas_lib.training.config import build_config
     from mpfas_lib.training.methods import build_models
-    from mpfas_lib.training.timing import timed_steps
+    from mpfas_lib.training.timing import RandomBatches, timed_steps
     from mpfas_lib.training.trainer import Trainer
 
     if threads:

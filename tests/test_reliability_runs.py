@@ -169,3 +169,53 @@ def test_item_r5_ctrl_c_stops_the_sweep_without_starting_queued_runs(tmp_path):
     assert not (out / "MICO_OCI-M-mp-s1").exists()  # the queued run never started
     states = {c.name(): sweep.run_state(out / c.name(), c) for c in sweep.read_plan(plan).configs}
     assert states["MICO_OCI-M-mp-s1"] == "new"
+
+
+class _Payload:
+    """Runs code when unpickled: what a hostile checkpoint would carry."""
+
+    def __reduce__(self):
+        return (print, ("payload ran",))
+
+
+def test_item_r6_broken_checkpoints_are_one_line_and_never_run(tmp_path, capsys):
+    import torch
+
+    empty, hostile = tmp_path / "empty.pt", tmp_path / "hostile.pt"
+    empty.write_bytes(b"")
+    torch.save({"config": _Payload()}, hostile)
+    for path, needle in ((empty, "the file is empty"), (hostile, "nothing in it ran")):
+        assert cli(["evaluate", "--checkpoint", str(path)]) == 2
+        captured = capsys.readouterr()
+        one_error_line(captured.err, str(path), needle)
+        assert "payload ran" not in captured.out + captured.err
+        assert "weights_only=False" not in captured.err
+
+
+def test_item_r6_phi_snapshots_and_newer_checkpoints_are_named(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert cli(tiny(out=out)) == 0
+    run = out / "MICO_OCI-M-mp-s0"
+    capsys.readouterr()
+    assert cli(["evaluate", "--checkpoint", str(run / "phi.pt")]) == 2
+    one_error_line(capsys.readouterr().err, "phi.pt", "model_best.pt")
+    import torch
+
+    saved = torch.load(run / "model_best.pt", weights_only=True)
+    saved["config"]["profile"]["warp_drive"] = 3  # a setting of a later version
+    torch.save(saved, tmp_path / "newer.pt")
+    assert cli(["evaluate", "--checkpoint", str(tmp_path / "newer.pt")]) == 2
+    one_error_line(capsys.readouterr().err, "newer version", "warp_drive")
+
+
+def test_item_r7_the_full_profile_on_a_cpu_is_measured_and_needs_yes(tmp_path, monkeypatch,
+                                                                    capsys):
+    import mpfas_lib.training.cli as train_cli
+
+    monkeypatch.setattr(train_cli, "seconds_per_iteration", lambda config, device: 36.0)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    out = tmp_path / "runs"
+    assert cli(["train", "--profile", "full", "--device", "cpu", "--out", str(out),
+                "--set", "pretrained=none"]) == 2
+    one_error_line(capsys.readouterr().err, "would take about 200 h", "--yes")
+    assert not out.exists()

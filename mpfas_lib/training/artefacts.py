@@ -62,8 +62,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # corrupt or foreign file: say which and why
-        raise ValueError(f"cannot load checkpoint {path}: {error}") from error
+    except Exception as error:  # corrupt or foreign file: say which and why, in one line
+        if path.stat().st_size == 0:
+            reason = "the file is empty (an interrupted copy or download?)"
+        elif "weights_only" in str(error).lower() or "unpickl" in str(error).lower():
+            reason = ("it holds objects other than tensors and plain containers, so it was not "
+                      "loaded (not a checkpoint of this library, or altered); nothing in it ran")
+        else:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"cannot load checkpoint {path}: {reason}") from None
 
 
 class StaleResultsError(ValueError):

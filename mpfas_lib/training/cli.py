@@ -11,16 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.evaluation.selection import headline
-from mpfas_lib.models.pretrained import PretrainedWeightsError
+from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
+from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import PROFILES
+from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
-from mpfas_lib.training.config import build_config, parse_overrides
+from mpfas_lib.training.config import RunConfig, build_config, parse_overrides
 from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
 from mpfas_lib.training.loop import run_training
 from mpfas_lib.training.methods import METHODS
+from mpfas_lib.training.timing import seconds_per_iteration
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +49,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    parser.add_argument("--yes", action="store_true",
+                        help="start a full-profile run on a CPU without asking (it takes days)")
+
+
+def confirm_cpu_full_run(config: RunConfig, yes: bool) -> str | None:
+    """None to go on; else why not. The full profile on a CPU: measured, then asked (--yes)."""
+    if yes or config.profile.name != "full" or env_world_size() > 1:
+        return None
+    device = pick_device(config.device)
+    if device.type != "cpu":
+        return None
+    check_pretrained(config.profile.pretrained, config.profile.backbone)  # its error first
+    print("measuring one full-profile iteration on this CPU ...", file=sys.stderr)
+    hours = seconds_per_iteration(config, device) * config.profile.iterations / 3600
+    what = (f"the full profile on a CPU: {config.profile.iterations} iterations would take "
+            f"about {hours:.0f} h here (one iteration measured)")
+    if not sys.stdin.isatty():
+        return f"{what}; pass --yes to start anyway, or use a GPU or a smaller profile"
+    answer = input(f"{what}. Start anyway? [y/N] ").strip().lower()
+    return None if answer in ("y", "yes") else "not started"
 
 
 def main(args: argparse.Namespace) -> int:
@@ -58,6 +82,14 @@ def main(args: argparse.Namespace) -> int:
         )
     except (ValueError, FileNotFoundError) as error:
         report_error(error)
+        return 2
+    try:
+        refused = confirm_cpu_full_run(config, args.yes)
+    except (UserError, ValueError, PretrainedWeightsError) as error:  # --device, weights
+        report_error(error)
+        return 2
+    if refused is not None:
+        report_error(refused)
         return 2
     dist = init_distributed(config.device) if env_world_size() > 1 else None
     try:  # run_training checks every argument before any data is generated (check_run)
@@ -73,7 +105,11 @@ def main(args: argparse.Namespace) -> int:
         report_error(error)
         return 2
     except OSError as error:  # a full disk: the last checkpoint written is intact
-        print(f"error: {os_error_line(error)}; then continue with --resume", file=sys.stderr)
+        root = Path(args.out) if args.out is not None else results_dir() / "runs"
+        resumable = (root / config.name() / "checkpoint.pt").is_file()
+        then = ("; then continue with --resume" if resumable
+                else "; no checkpoint was written yet: then run the command again")
+        print(f"error: {os_error_line(error)}{then}", file=sys.stderr)
         return 1
     finally:
         if dist is not None:

@@ -131,6 +131,11 @@ class RunConfig:
         """Rebuild a config from :meth:`to_dict`, or from a flat config of results before v2."""
         data = dict(data)
         if isinstance(data.get("profile"), dict) and isinstance(data.get("method"), dict):
+            for part, kind in (("profile", Profile), ("method", Method)):
+                newer = sorted(set(data[part]) - {f.name for f in fields(kind)})
+                if newer:
+                    raise ValueError(f"saved with a newer version of mpfas_lib: unknown {part} "
+                                     f"settings {newer}; update the library to read it")
             profile = Profile(**data.pop("profile"))
             method = Method.from_dict(data.pop("method"))
             layers = tuple((k, tuple(v)) for k, v in (data.pop("layers", None) or {}).items())

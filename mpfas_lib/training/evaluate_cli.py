@@ -38,6 +38,9 @@ def evaluate_checkpoint(path: str | Path, protocol: str | None = None, data: str
     """Load Φ and Θ from a checkpoint (weights_only) and evaluate them on a protocol."""
     state = load_checkpoint(path)
     if "config" not in state:
+        if {"iterations", "states", "selected"} <= set(state):
+            raise ValueError(f"{path} holds the learnt Φ's snapshots (phi.pt), not a model: "
+                             "evaluate model_best.pt or checkpoint.pt of the same run folder")
         raise ValueError(f"checkpoint {path} has no config: not written by mpfas_lib training")
     config = RunConfig.from_dict(state["config"])
     changes: dict = {k: v for k, v in (("protocol", protocol), ("data", data), ("root", root))
