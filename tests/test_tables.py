@@ -136,7 +136,7 @@ def _target(hter_target_eer: float, hter_source: float, auc: float) -> dict[str,
 
 def _run(protocol: str = "MICO:OCI-M", method: str = "mp", seed: int = 0,
          hters: tuple[float, float] = (9.0, 12.0), auc: float = 91.0) -> dict[str, object]:
-    """A results.json as mpfas_lib.training.runs.run_training writes it (trimmed)."""
+    """A results.json as mpfas_lib.training.loop.run_training writes it (trimmed)."""
     name = f"{protocol.replace(':', '_')}-{method}-s{seed}"
     config = {"protocol": protocol, "method": method, "data": "synthetic",
               "profile": "quick", "seed": seed, "iterations": 4, "selection": "source_val"}
