@@ -21,7 +21,7 @@ from mpfas_lib.data.synthetic import (
 from mpfas_lib.profile import get_profile
 
 SIZE = 32
-SUBJECTS = range(3)
+SUBJECTS = range(6)
 
 
 def _live_stats(shift: float) -> dict[str, np.ndarray]:

@@ -5,7 +5,8 @@ Every synthetic image, bona fide or attack, goes through exactly one such captur
 lens flare, darkened towards the corners (vignetting), point-sampled by the sensor grid (no
 anti-aliasing filter, so fine periodic patterns such as a display's subpixels or a print's
 halftone alias into moire), hit by shot and read noise, auto-exposed, white balanced, tone
-mapped, denoised and sharpened by the ISP (phones), and JPEG encoded.
+mapped (phones: local "HDR" tone mapping that lifts the shadows of a backlit face), denoised
+and sharpened by the ISP (phones), and JPEG encoded.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Camera:
     contrast: float = 1.0  # slope of the tone curve around mid-grey (phones' "vivid" look > 1)
     flare: float = 0.0  # veiling glare of cheap optics, as a fraction of the mean scene light
     vignette: float = 0.0  # relative light fall-off in the frame corners
+    hdr: float = 0.0  # local tone mapping: share of the large-scale light differences removed
 
 
 def capture(
@@ -61,6 +63,8 @@ def capture(
     noise_sigma = camera.noise * np.sqrt(gain * (0.1 * gain + img))
     img = img + noise_sigma * rng.standard_normal(img.shape).astype(np.float32)
     img = img * np.asarray(camera.white_balance, np.float32)
+    if camera.hdr > 0:
+        img = _local_tone(img, camera.hdr)
     img = np.clip(img, 0, 1) ** (1 / camera.gamma)
     if camera.contrast != 1.0:
         img = 0.5 + camera.contrast * (img - 0.5)
@@ -86,6 +90,14 @@ def _optics(img: np.ndarray, camera: Camera) -> np.ndarray:
         r2 = (ax[None, :] ** 2 + ax[:, None] ** 2) / 2
         img = img * (1 - camera.vignette * r2)[..., None]
     return img
+
+
+def _local_tone(img: np.ndarray, amount: float) -> np.ndarray:
+    """Divide out ``amount`` of the smooth luminance (a phone's HDR): fine detail is kept."""
+    lum = img.mean(axis=-1)
+    base = cv2.GaussianBlur(lum, (0, 0), img.shape[0] / 8) + 1e-3
+    gain = (float(base.mean()) / base) ** amount
+    return img * gain[..., None]
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:

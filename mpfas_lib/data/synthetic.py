@@ -66,7 +66,7 @@ from mpfas_lib.paths import cache_dir
 from mpfas_lib.profile import Profile
 
 GENERATOR_VERSION = 10
-DEFAULT_SHIFT = 1.0  # the benchmark's domain-shift dial (see shifted_domains)
+DEFAULT_SHIFT = 1.5  # the dial's default: every MICO target unseen (see shifted_domains)
 SPLITS = ("train", "val", "test", "all")
 ATTACK_TYPES = ("live", "print", "print-warped", "print-cut", "replay", "mask")
 _PROGRESS_MIN = 8  # fewer videos to render than this: no progress bar
@@ -88,8 +88,14 @@ class Domain:
     backdrop_texture: float = 0.1
     backdrop_pattern: tuple[float, float] = (0.0, 0.0)  # (period, contrast) of a periodic wall
     session_backdrops: tuple[tuple[float, float, float], ...] = ()  # per light, if they differ
+    # Per light, if they differ: (texture, pattern contrast) of the background (a plain wall in
+    # one session, clutter in another).
+    session_textures: tuple[tuple[float, float], ...] = ()
     backlight: tuple[float, ...] = ()  # per light: extra light of the background (a window)
     source_light: Light = Light(5500, 1.0, (0.0, -0.3, 1.0), 0.35, 0.1)
+    # Share of a session's window (backlight) that the attacker's photo shows behind the victim
+    # too (OULU-NPU filmed its attack material in the same sessions).
+    source_backlight: float = 0.0
     hand_motion: float = 0.01  # per-frame jitter of a held medium (fraction of the frame)
     medium_scale: tuple[float, float] = (1.05, 1.3)  # medium size / frame: < 1 shows its edges
 
@@ -106,15 +112,25 @@ class Domain:
             return np.asarray(self.session_backdrops[light % len(self.session_backdrops)])
         return np.asarray(self.backdrop)
 
+    def texture_of(self, light: int) -> tuple[float, tuple[float, float]]:
+        """Background texture and (period, contrast) pattern of the session of ``light``."""
+        if self.session_textures:
+            texture, contrast = self.session_textures[light % len(self.session_textures)]
+            return texture, (self.backdrop_pattern[0], contrast)
+        return self.backdrop_texture, self.backdrop_pattern
+
     def backlight_of(self, light: int) -> float:
         """Factor on the background's light in the session of light ``light`` (1 = none)."""
         return 1.0 + (self.backlight[light % len(self.backlight)] if self.backlight else 0.0)
 
 
-def _phones(prefix: str, n: int, seed: int, isp: float = 1.0) -> tuple[Camera, ...]:
+def _phones(prefix: str, n: int, seed: int, isp: float = 1.0,
+            hdr: tuple[float, float] = (0.0, 0.0)) -> tuple[Camera, ...]:
     """``n`` distinct smartphone front cameras (fixed by ``seed``); ``isp`` scales how far
-    their processing (noise reduction, sharpening, contrast boost) goes."""
+    their processing (noise reduction, sharpening, contrast boost) goes, ``hdr`` is the range
+    of their local tone mapping."""
     rng = np.random.default_rng(seed)
+    tone = np.random.default_rng([seed, 1]).uniform(*hdr, n)
     cams = []
     for i in range(n):
         strength = isp * float(rng.uniform(0.2, 2.0))  # brands tune their ISPs very differently
@@ -126,7 +142,7 @@ def _phones(prefix: str, n: int, seed: int, isp: float = 1.0) -> tuple[Camera, .
             gamma=float(rng.uniform(2.1, 2.5)), sharpen=strength * float(rng.uniform(0.4, 1.0)),
             denoise=strength * float(rng.uniform(0.03, 0.08)),
             contrast=1 + strength * float(rng.uniform(0.05, 0.15)),
-            flare=float(rng.uniform(0.01, 0.04))))
+            flare=float(rng.uniform(0.01, 0.04)), hdr=float(tone[i])))
     return tuple(cams)
 
 
@@ -170,6 +186,7 @@ DOMAINS: dict[str, Domain] = {
         source_light=Light(5000, 1.1, (0.2, -0.3, 1.0), 0.3, 0.1),
         backdrop=(0.40, 0.43, 0.50), backdrop_texture=0.15, backdrop_pattern=(1 / 45, 0.15),
         session_backdrops=((0.55, 0.55, 0.58), (0.36, 0.33, 0.30)),
+        session_textures=((0.03, 0.0), (0.4, 0.35)),  # controlled: plain wall; adverse: clutter
         backlight=(0.0, 0.8),
     ),
     "C": Domain(
@@ -197,7 +214,7 @@ DOMAINS: dict[str, Domain] = {
     "O": Domain(
         "O", "OULU-NPU: six 1080p phone front cameras, three sessions of light and background; "
              "Canon laser and inkjet prints, Dell 1905FP and MacBook Retina replays",
-        cameras=_phones("phone", 6, 11, isp=1.0),
+        cameras=_phones("phone", 6, 11, isp=1.0, hdr=(0.3, 0.8)),
         lights=(
             Light(4200, 1.0, (0.0, -0.7, 1.0), 0.3, 0.15),  # session 1: office, window behind
             Light(3500, 0.6, (0.2, -0.8, 0.6), 0.15, 0.1),  # session 2: meeting room
@@ -219,7 +236,7 @@ DOMAINS: dict[str, Domain] = {
         source_light=Light(4500, 1.0, (0.4, -0.5, 1.0), 0.15, 0.12),
         backdrop=(0.5, 0.5, 0.5), backdrop_texture=0.12,
         session_backdrops=((0.8, 0.82, 0.85), (0.45, 0.4, 0.35), (0.55, 0.55, 0.5)),
-        backlight=(2.0, 0.0, 0.0),
+        backlight=(2.0, 0.0, 0.0), source_backlight=1.0,
         medium_scale=(1.1, 1.35),
     ),
     "Y": Domain(
@@ -253,7 +270,8 @@ _NUISANCE: dict[type, dict[str, tuple[float, float]]] = {
     Camera: {"resolution": (0.2, 1.5), "blur": (0.0, 3.0), "noise": (0.002, 0.12),
              "white_balance": (0.6, 1.6), "gamma": (1.6, 3.0), "saturation": (0.4, 2.0),
              "jpeg": (15, 100), "sharpen": (0.0, 4.0), "denoise": (0.0, 0.3),
-             "contrast": (0.5, 1.7), "flare": (0.0, 0.3), "vignette": (0.0, 0.9)},
+             "contrast": (0.5, 1.7), "flare": (0.0, 0.3), "vignette": (0.0, 0.9),
+             "hdr": (0.0, 0.9)},
     Light: {"temperature": (2500.0, 10000.0), "intensity": (0.2, 2.5),
             "direction": (-1.5, 1.5), "ambient": (0.02, 0.95), "specular": (0.0, 0.5)},
     Printer: {"density": (0.5, 1.0), "paper": (0.6, 1.0), "gloss": (0.0, 1.5),
@@ -263,7 +281,7 @@ _NUISANCE: dict[type, dict[str, tuple[float, float]]] = {
 }
 # The scene of each session and of the domain: (field, range).
 _SCENE = {"backdrop": (0.05, 1.0), "backlight": (0.0, 4.0), "backdrop_texture": (0.0, 0.5),
-          "pattern_contrast": (0.0, 0.6)}
+          "pattern_contrast": (0.0, 0.6), "source_backlight": (0.0, 1.0)}
 
 
 def check_shift(shift: object) -> float:
@@ -321,8 +339,10 @@ def shifted_domains(shift: float, domains: dict[str, Domain] | None = None
                        shift, _SCENE["backdrop"])
     backlight = _along([[d.backlight_of(i) - 1 for i in r]
                         for d, r in zip(ds, sessions, strict=True)], shift, _SCENE["backlight"])
-    texture = _along([[d.backdrop_texture] for d in ds], shift, _SCENE["backdrop_texture"])
-    contrast = _along([[d.backdrop_pattern[1]] for d in ds], shift, _SCENE["pattern_contrast"])
+    scenes = [[d.texture_of(i) for i in r] for d, r in zip(ds, sessions, strict=True)]
+    texture = _along([[t for t, _ in g] for g in scenes], shift, _SCENE["backdrop_texture"])
+    contrast = _along([[p[1] for _, p in g] for g in scenes], shift, _SCENE["pattern_contrast"])
+    src_backlight = _along([[d.source_backlight] for d in ds], shift, _SCENE["source_backlight"])
     periods = [d.backdrop_pattern[0] for d in ds if d.backdrop_pattern[0] > 0]
     period = float(np.mean(periods)) if periods else 0.0  # of the domains that have a pattern
     out = {}
@@ -333,8 +353,11 @@ def shifted_domains(shift: float, domains: dict[str, Domain] | None = None
             session_backdrops=tuple(_as_field(b, (0.0,)) for b in backdrops[i]),
             backdrop=_as_field(np.mean(backdrops[i], axis=0), (0.0,)),
             backlight=tuple(float(b) for b in backlight[i]),
-            backdrop_texture=float(texture[i][0]),
-            backdrop_pattern=(d.backdrop_pattern[0] or period, float(contrast[i][0])))
+            session_textures=tuple((float(t), float(c))
+                                   for t, c in zip(texture[i], contrast[i], strict=True)),
+            backdrop_texture=float(np.mean(texture[i])),
+            source_backlight=float(src_backlight[i][0]),
+            backdrop_pattern=(d.backdrop_pattern[0] or period, float(np.mean(contrast[i]))))
     return out
 
 
@@ -509,8 +532,8 @@ class SyntheticBenchmark:
         maps = _identity(self.seed, spec.domain, spec.subject, size)
         camera = next(c for c in d.cameras if c.name == spec.camera)
         light = _jitter_light(d.lights[spec.light], rng)
-        backdrop = background(size, d.backdrop_of(spec.light), rng, d.backdrop_texture,
-                              d.backdrop_pattern)
+        texture, pattern = d.texture_of(spec.light)
+        backdrop = background(size, d.backdrop_of(spec.light), rng, texture, pattern)
         backdrop = backdrop * d.backlight_of(spec.light)  # a lit window behind: face under-exposed
         flat = np.zeros((size, size, 3), np.float32)
         flat[..., 2] = 1
@@ -531,7 +554,8 @@ class SyntheticBenchmark:
         # The attacker's own photo/video of the victim: different light and background.
         src_light = _jitter_light(d.source_light, rng)
         src_back = background(size, d.backdrop_of(spec.light) * rng.uniform(0.8, 1.2, 3), rng,
-                              d.backdrop_texture, d.backdrop_pattern)
+                              texture, pattern)
+        src_back = src_back * (1 + d.source_backlight * (d.backlight_of(spec.light) - 1))
         src_angle, src_scale = rng.uniform(-3, 3), rng.uniform(0.95, 1.1)
         exposure = rng.uniform(0.25, 0.5)  # the attacker's camera exposes the photo its own way
         # How much room light the held sheet catches, or the screen's brightness setting.
