@@ -24,8 +24,10 @@ from mpfas_lib.evaluation.tables import (
     pooled_table,
     row_label,
     run_rows,
+    run_shift,
     seed_table,
     selection_table,
+    shift_table,
     verdicts,
 )
 
@@ -352,3 +354,37 @@ def test_selection_table_puts_rules_side_by_side():
     assert "no stored scores" in frame["note"]
     with pytest.raises(ValueError, match="unknown selection rule"):
         selection_table(runs, rules=["best"])
+
+
+def _at_dial(run: dict, value: float | None) -> dict:
+    """The run as made at dial ``value`` (None: before the dial was recorded)."""
+    run = json.loads(json.dumps(run))
+    if value is not None:
+        run["provenance"]["config"]["shift"] = value
+    return run
+
+
+def test_shift_table_compares_at_each_dial_value_apart():
+    runs = [_at_dial(r, v) for v in (0.0, 2.0) for r in _study() if "k2" not in r["run"]]
+    runs.append(_at_dial(_study()[0], None))  # made before the dial: left out
+    assert run_shift(runs[0]) == 0.0 and run_shift(runs[-1]) is None
+    table = shift_table(runs, methods=["rgb"], n_boot=100)
+    assert sorted(set(table["shift"])) == [0.0, 2.0]
+    # each dial value is its own comparison: 3 seeds each, never pooled across values
+    assert set(table["n_seeds"]) == {3}
+    erm_like = table[table["method"] == "rgb"]
+    assert len(erm_like) == 4 and (erm_like["p_holm"] >= erm_like["p"]).all()
+    real = _at_dial(_study()[0], 1.0)
+    real["provenance"]["data"] = "real"
+    assert run_shift(real) is None
+
+
+def test_shift_curves_draws_one_panel_per_setting():
+    from mpfas_lib.viz import shift_curves
+
+    runs = [_at_dial(r, v) for v in (0.0, 1.0) for r in _study() if "k2" not in r["run"]]
+    fig = shift_curves(shift_table(runs, methods=["rgb"], n_boot=50))
+    assert [ax.get_title() for ax in fig.axes] == ["OCI-M", "OMI-C"]
+    with pytest.raises(ValueError, match="columns"):
+        shift_curves(shift_table(runs, n_boot=50).drop(columns=["values"]))
+

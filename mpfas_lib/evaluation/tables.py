@@ -380,6 +380,40 @@ def seed_table(runs: Sequence[dict[str, Any]], reference: str = "mp",
     return _with_holm(pd.DataFrame(rows, columns=_COLUMNS))
 
 
+def run_shift(run: dict[str, Any]) -> float | None:
+    """The domain-shift dial of a run's synthetic data; None for real data or runs made
+    before the dial existed (chapter 08)."""
+    prov = run["provenance"]
+    if prov.get("data", "synthetic") != "synthetic":
+        return None
+    shift = (prov.get("config") or {}).get("shift")
+    return None if shift is None else float(shift)
+
+
+def shift_table(runs: Sequence[dict[str, Any]], reference: str = "mp",
+                methods: Sequence[str] | None = None, metric: str = "hter_source",
+                n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """:func:`seed_table` at each value of the domain-shift dial: the runs of each setting and
+    dial value compared among themselves, with a "shift" column (chapter 08).
+
+    Holm's adjustment runs over every comparison of the table (all dial values together).
+    """
+    by_shift: dict[float, list[dict[str, Any]]] = {}
+    for r in runs:
+        shift = run_shift(r)
+        if shift is not None:
+            by_shift.setdefault(shift, []).append(r)
+    parts = []
+    for shift, group in sorted(by_shift.items()):
+        part = seed_table(group, reference, methods, metrics=[metric], n_boot=n_boot,
+                          seed=seed, level=level)
+        parts.append(part.assign(shift=shift))
+    if not parts:
+        return pd.DataFrame(columns=["shift", *_COLUMNS])
+    table = pd.concat(parts, ignore_index=True)
+    return _with_holm(table[["shift", *[c for c in table.columns if c != "shift"]]])
+
+
 def pooled_table(runs: Sequence[dict[str, Any]], reference: str = "mp",
                  methods: Sequence[str] | None = None, rule: str | None = None,
                  metric: str = "hter_source", n_boot: int = N_BOOT, seed: int = 0,

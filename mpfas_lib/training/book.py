@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from mpfas_lib.evaluation.tables import load_runs
+from mpfas_lib.data.synthetic import DEFAULT_SHIFT
+from mpfas_lib.evaluation.tables import load_runs, run_shift
 from mpfas_lib.profile import Profile
 from mpfas_lib.training.artefacts import load_checkpoint, phi_snapshots
 from mpfas_lib.training.config import RunConfig, build_config
@@ -92,19 +93,26 @@ def trained_models(results: str | os.PathLike, run: str = STUDY_RUN
 
 
 def study_runs(plans: Sequence[str], profile: Profile, results: str | os.PathLike,
-               cache: str | os.PathLike, seeds: Sequence[int] | None = None
-               ) -> tuple[list[dict[str, Any]], str]:
+               cache: str | os.PathLike, seeds: Sequence[int] | None = None,
+               shift: float | None = DEFAULT_SHIFT) -> tuple[list[dict[str, Any]], str]:
     """The runs of study plans and their label (chapters 08 and 09).
 
     Under a full profile (a GPU) each run is loaded, resumed or trained at that scale. Else
     the committed study results are loaded; without them a tiny stand-in of each plan
     (:data:`TINY_RUN`, seed 0) is trained so the chapter still runs, labelled ``tiny``.
+    Only runs at the dial value ``shift`` are returned (runs made before the dial count as
+    the default); ``shift=None`` returns every value (the dial's own section).
     """
     if profile.name.startswith("full"):
-        return [r for p in plans for r in plan_runs(p, profile, seeds=seeds)], profile.name
-    runs = load_runs(Path(results) / "study")
-    if runs:
-        return runs, "study"
-    tiny = stand_in(profile, *TINY_RUN, name="tiny")
-    return ([r for p in plans for r in plan_runs(p, tiny, out=Path(cache) / "tiny", seeds=[0])],
-            "tiny")
+        runs = [r for p in plans for r in plan_runs(p, profile, seeds=seeds)]
+        label = profile.name
+    else:
+        runs, label = load_runs(Path(results) / "study"), "study"
+        if not runs:
+            tiny = stand_in(profile, *TINY_RUN, name="tiny")
+            runs = [r for p in plans for r in plan_runs(p, tiny, out=Path(cache) / "tiny",
+                                                          seeds=[0])]
+            label = "tiny"
+    if shift is not None:
+        runs = [r for r in runs if run_shift(r) in (None, shift)]
+    return runs, label

@@ -4,8 +4,9 @@
   :func:`channel_grid`, :func:`draw_detection`, :func:`benchmark_gallery` (chapter 02),
   :func:`hfn_diagram` (chapter 05);
 - result plots (:mod:`~mpfas_lib.viz.plots`): :func:`roc_curves`, :func:`det_curves`,
-  :func:`score_histograms` (chapter 07), :func:`ablation_bars`, :func:`style_results`
-  (chapter 08), :class:`ParameterTrace` / :func:`parameter_trace_plot` (chapter 06);
+  :func:`score_histograms` (chapter 07), :func:`ablation_bars`, :func:`shift_curves`,
+  :func:`style_results` (chapter 08), :class:`ParameterTrace` /
+  :func:`parameter_trace_plot` (chapter 06);
 - interactive figures that work in the static book (plotly): :func:`cdc_theta_explorer`
   (chapter 04), :func:`fusion_explorer` (chapter 05), :func:`algorithm1_explorer`
   (chapter 06), :func:`roc_threshold_explorer` (chapter 07), the Meta Pattern explorers
@@ -24,5 +25,5 @@ __all__, __getattr__, __dir__ = lazy_front(__name__, {
     "method_figures": ("algorithm1_explorer", "cdc_theta_explorer", "fusion_explorer",
                        "roc_threshold_explorer"),
     "plots": ("ParameterTrace", "ablation_bars", "det_curves", "parameter_trace_plot",
-              "roc_curves", "score_histograms", "style_results"),
+              "roc_curves", "score_histograms", "shift_curves", "style_results"),
 })

@@ -191,6 +191,42 @@ def ablation_bars(
     return ax
 
 
+def shift_curves(table: pd.DataFrame, ylabel: str = "target HTER (%)",
+                 title: str | None = None) -> plt.Figure:
+    """One panel per setting: each method's mean over seeds against the domain-shift dial,
+    with its 95 % interval as a band and the seeds as dots (chapter 08).
+
+    ``table`` is :func:`mpfas_lib.evaluation.shift_table`'s: columns "shift", "setting",
+    "method", "mean", "ci_low", "ci_high" and "values".
+    """
+    missing = {"shift", "setting", "method", "mean", "ci_low", "ci_high", "values"} - set(
+        table.columns)
+    if missing:
+        raise ValueError(f"shift_curves: columns {sorted(missing)} missing")
+    settings = list(dict.fromkeys(table["setting"]))
+    fig, axes = plt.subplots(1, max(1, len(settings)), figsize=(3.6 * max(1, len(settings)), 3.2),
+                             sharey=True, squeeze=False)
+    for ax, setting in zip(axes[0], settings, strict=False):
+        part = table[table["setting"] == setting]
+        for i, (method, rows) in enumerate(part.groupby("method", sort=False)):
+            rows = rows.sort_values("shift")
+            colour = PALETTE[i % len(PALETTE)]
+            ax.plot(rows["shift"], rows["mean"], marker="o", color=colour, label=method)
+            ax.fill_between(rows["shift"], rows["ci_low"], rows["ci_high"], color=colour,
+                            alpha=0.2, linewidth=0)
+            for x, values in zip(rows["shift"], rows["values"], strict=True):
+                ax.scatter([x] * len(values), values, s=8, color=colour, alpha=0.5)
+        ax.set_title(setting, fontsize=10)
+        ax.set_xlabel("domain-shift dial")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def style_results(df: pd.DataFrame, source_col: str = "source", digits: int = 2):
     """A pandas Styler for results tables: our rows shaded, floats rounded, index kept
     (chapter 08)."""
