@@ -377,7 +377,7 @@ if len(dial_values) >= 2:
 else:
     dial = None
     print("not run yet: python -m mpfas_lib sweep study-shift --workers 2 trains its 36 runs "
-          "(about an hour on a 2-core CPU) into results/study/")
+          "(about an hour on a 2-core CPU) into results/study-shift/")
 
 # %% [markdown]
 # The table gives, at each dial value and setting, ERM's difference to MP (ERM − MP,

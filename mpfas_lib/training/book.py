@@ -21,7 +21,7 @@ from mpfas_lib.training.artefacts import load_checkpoint, phi_snapshots
 from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.loop import load_or_train
 from mpfas_lib.training.methods import build_models, build_phi, get_method
-from mpfas_lib.training.sweep import plan_runs
+from mpfas_lib.training.sweep import plan_runs, read_plan
 
 STUDY_RUN = "MICO_OCI-M-mp-s0"  # the study run whose Φ and Θ chapters 03-06 and 11 show
 SNAPSHOT_RUN = (24, 8)  # iterations and evaluation interval of the stand-in for STUDY_RUN
@@ -98,7 +98,8 @@ def study_runs(plans: Sequence[str], profile: Profile, results: str | os.PathLik
     """The runs of study plans and their label (chapters 08 and 09).
 
     Under a full profile (a GPU) each run is loaded, resumed or trained at that scale. Else
-    the committed study results are loaded; without them a tiny stand-in of each plan
+    the committed study results are loaded from each plan's folder (``results/<out>``, e.g.
+    ``results/study``); without them a tiny stand-in of each plan
     (:data:`TINY_RUN`, seed 0) is trained so the chapter still runs, labelled ``tiny``.
     Only runs at the dial value ``shift`` are returned (runs made before the dial count as
     the default); ``shift=None`` returns every value (the dial's own section).
@@ -107,7 +108,9 @@ def study_runs(plans: Sequence[str], profile: Profile, results: str | os.PathLik
         runs = [r for p in plans for r in plan_runs(p, profile, seeds=seeds)]
         label = profile.name
     else:
-        runs, label = load_runs(Path(results) / "study"), "study"
+        folders = dict.fromkeys(read_plan(p).out for p in plans)
+        runs = [r for out in folders for r in load_runs(Path(results) / out)]
+        label = "study"
         if not runs:
             tiny = stand_in(profile, *TINY_RUN, name="tiny")
             runs = [r for p in plans for r in plan_runs(p, tiny, out=Path(cache) / "tiny",
