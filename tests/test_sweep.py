@@ -35,7 +35,7 @@ def test_shipped_plans_are_valid():
     assert {c.method.name for c in ablations.configs} >= {"mp-official", "mp-k8", "mp-cdc3"}
     assert len(sweep.read_plan("quick").configs) == 16
     shift = sweep.read_plan("study-shift")
-    assert len(shift.configs) == 36 and {c.shift for c in shift.configs} == {0.0, 1.0, 2.0}
+    assert len(shift.configs) == 36 and {c.shift for c in shift.configs} == {0.0, 1.5, 3.0}
     # its own folder: its runs at the default dial value never mix with study-main's
     assert shift.out == "study-shift" and main.out == "study"
 
