@@ -1,6 +1,7 @@
 """Data: the synthetic benchmark, real dataset adapters, protocols and balanced sampling.
 
-- the synthetic benchmark (chapter 02): :data:`DOMAINS` / :data:`DOMAIN_NAMES`,
+- the synthetic benchmark (chapter 02; its dial :data:`DEFAULT_SHIFT`, chapter 08):
+  :data:`DOMAINS` / :data:`DOMAIN_NAMES`,
   :data:`ATTACK_TYPES`, :class:`SyntheticBenchmark`, :func:`from_profile`;
 - protocols (chapter 02): :data:`PROTOCOLS`, :class:`Protocol`, :func:`build_protocol`;
 - real datasets (chapter 02): :func:`parse` and :data:`LABEL_NAMES` (labels from file names),
@@ -22,6 +23,6 @@ __all__, __getattr__, __dir__ = lazy_front(__name__, {
     "photos": ("PORTRAITS", "photo_batch"),
     "protocols": ("PROTOCOLS", "Protocol", "build_protocol"),
     "sampling": ("DomainBalancedBatches",),
-    "synthetic": ("ATTACK_TYPES", "DOMAINS", "DOMAIN_NAMES", "SyntheticBenchmark",
-                  "from_profile"),
+    "synthetic": ("ATTACK_TYPES", "DEFAULT_SHIFT", "DOMAINS", "DOMAIN_NAMES",
+                  "SyntheticBenchmark", "from_profile"),
 })

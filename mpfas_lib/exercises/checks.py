@@ -879,6 +879,27 @@ def _paired_difference(answer: Any) -> str | None:
     return None
 
 
+@register("ex-nb08-4")
+def _moved_dial(answer: Any) -> str | None:
+    table = _mapping(answer, "gaps")
+    if len(table) != 2 or not all(isinstance(k, int | float) for k in table):
+        return "gaps: one entry per dial value you trained at (two of them), keyed by the value"
+    if 0 not in table:
+        return "train one of the two runs with the nuisances of every domain alike"
+    for shift, row in table.items():
+        row = _mapping(row, f"gaps[{shift}]")
+        if set(row) != {"source_auc", "target_auc", "gap"}:
+            return f"gaps[{shift}]: the keys source_auc, target_auc and gap"
+        source, target, gap = (_number(row[k]) for k in ("source_auc", "target_auc", "gap"))
+        if (hint := _percentages([source, target], "AUC")) is not None:
+            return hint
+        if math.isclose(gap, target - source, abs_tol=1e-9) and gap != 0:
+            return "gap: how much is lost from the seen domains to the unseen one"
+        if not math.isclose(gap, source - target, abs_tol=1e-9):
+            return "gap: compare the two AUCs of the same run"
+    return None
+
+
 # ---- chapter 10: the paper and the authors' code -------------------------------------
 
 def _laterals(answer: Any) -> dict:
