@@ -30,7 +30,7 @@ TINY_RUN = (2, 2)  # the stand-in for whole plans: a run that only proves the co
 
 def stand_in(profile: Profile, iterations: int, eval_every: int, name: str | None = None
              ) -> Profile:
-    """A profile shortened to a few iterations: the one way chapters shorten runs."""
+    """A profile shortened to a few iterations: the one way chapters shorten runs (chapter 08)."""
     return profile.replace(name=name or profile.name, iterations=iterations,
                            eval_every=eval_every)
 
