@@ -30,11 +30,12 @@ def debugging() -> bool:
     return os.environ.get("MPFAS_DEBUG", "") not in ("", "0")
 
 
-def report_error(error: BaseException | str) -> None:
-    """Print ``error: ...`` on stderr, after the traceback when debugging."""
+def report_error(error: BaseException | str, line: str | None = None) -> None:
+    """Print ``error: ...`` (``line``, else the error itself) on stderr, after the traceback
+    when debugging: the one way a command reports the error that ends it."""
     if debugging() and isinstance(error, BaseException):
         traceback.print_exception(error)
-    print(f"error: {error}", file=sys.stderr)
+    print(f"error: {error if line is None else line}", file=sys.stderr)
 
 
 def os_error_line(error: OSError, path: str | os.PathLike | None = None) -> str:
@@ -49,3 +50,16 @@ def os_error_line(error: OSError, path: str | os.PathLike | None = None) -> str:
     elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         line += " (no permission to write there: choose another folder)"
     return line
+
+
+def load_failure(path: str | os.PathLike, error: BaseException, what: str) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file meant to be ``what``, in one
+    line (torch's own text runs to several lines and advises ``weights_only=False``, which would
+    run the file)."""
+    if os.path.getsize(path) == 0:
+        return "the file is empty (an interrupted copy or download?)"
+    text = str(error)
+    if "weights_only" in text.lower() or "unpickl" in text.lower():
+        return (f"it is not {what} (corrupt, of another format, or holding objects other "
+                "than tensors and plain containers), so it was not loaded; nothing in it ran")
+    return (text.strip().splitlines() or [type(error).__name__])[0]

@@ -6,6 +6,7 @@ an output with ``logits``) at a size where a step takes milliseconds.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import torch
@@ -65,3 +66,14 @@ def tiny_config(algorithm: str = "algorithm1", mode: str = "paper", k: int = 2,
     method = get_method("erm" if algorithm == "erm" else "mp")
     method = method.replace(mode=mode, inner_steps=k, hflip=hflip)
     return RunConfig(get_profile("quick").replace(lr=lr), method, seed=seed)
+
+
+def imagenet_standin(backbone: str, path: str | os.PathLike) -> None:
+    """A file with the names and shapes of the ``backbone`` trunk's weights, each a zero stored
+    once (an expanded view), so a few kB stand in for torchvision's 100 MB file."""
+    from mpfas_lib.models.backbones import build_trunk
+
+    with torch.device("meta"):
+        state = build_trunk(backbone).state_dict()
+    torch.save({k: torch.zeros((), dtype=v.dtype).expand(v.shape) for k, v in state.items()},
+               path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.error import URLError
 
 import pytest
+from standins import imagenet_standin
 
 from mpfas_lib.models import pretrained as pre
 from mpfas_lib.models import weights_cli
@@ -117,10 +118,11 @@ def _run_weights(*argv: str) -> int:
 
 def test_weights_command_reports_each_backbone(empty_cache: Path, capsys) -> None:
     empty_cache.mkdir(parents=True)
-    (empty_cache / NAME).write_bytes(b"stand-in")
+    imagenet_standin("resnet50", empty_cache / NAME)
     assert _run_weights() == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"resnet50: found {empty_cache / NAME}"
+    assert out[0] == (f"resnet50: found {empty_cache / NAME} (read: its 318 tensors fit the "
+                      "resnet50 trunk)")
     assert out[1].startswith("resnet34: missing: put resnet34-") and len(out) == 3
 
 
@@ -131,13 +133,14 @@ def test_weights_download_uses_torchvision_and_fails_offline_in_one_line(
     def fake_download(url, *args, **kwargs):
         calls.append(url)
         empty_cache.mkdir(parents=True, exist_ok=True)
-        (empty_cache / url.rsplit("/", 1)[-1]).write_bytes(b"stand-in")
+        imagenet_standin("resnet50", empty_cache / url.rsplit("/", 1)[-1])
         return {}
 
     monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", fake_download)
     assert _run_weights("--download") == 0
     assert calls == [f"https://download.pytorch.org/models/{NAME}"]
-    assert capsys.readouterr().out.strip() == f"resnet50: downloaded to {empty_cache / NAME}"
+    assert capsys.readouterr().out.strip().startswith(
+        f"resnet50: downloaded to {empty_cache / NAME} (read: ")
     assert _run_weights("--download") == 0 and len(calls) == 1  # found: nothing to fetch
 
     def offline(url, *args, **kwargs):

@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import get_model_weights
 
-from mpfas_lib.models.backbones import backbone_spec
+from mpfas_lib.errors import load_failure
+from mpfas_lib.models.backbones import backbone_spec, build_trunk
 
 WEIGHTS_ENV = "MPFAS_IMAGENET_WEIGHTS"  # a weights file, or a folder holding torchvision's file
 
@@ -33,7 +34,8 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise PretrainedWeightsError(
-            f"cannot load pretrained weights from {path}: {type(exc).__name__}: {exc}"
+            f"cannot load pretrained weights from {path}: "
+            f"{load_failure(path, exc, 'a state dict of weights')}"
         ) from exc
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
@@ -124,14 +126,15 @@ def download_imagenet_weights(backbone: str) -> Path:
     return torchvision_cache() / imagenet_file_name(backbone)
 
 
-def load_trunk_weights(trunk: nn.Module, state: Mapping[str, Tensor], source: str) -> None:
-    """Copy a torchvision-style ResNet state dict (its ``fc.*`` ignored) into ``trunk``."""
+def trunk_entries(state: Mapping[str, Tensor], expected: Mapping[str, Tensor], source: str
+                  ) -> dict[str, Tensor]:
+    """The entries of a torchvision-style ResNet state dict (``fc.*`` and a ``module.`` prefix
+    dropped) that a trunk with the ``expected`` state takes; an error naming what does not fit."""
     cleaned = {}
     for key, value in state.items():
         key = key.removeprefix("module.")
         if not key.startswith("fc."):
             cleaned[key] = value
-    expected = trunk.state_dict()
     missing = sorted(set(expected) - set(cleaned))
     unexpected = sorted(set(cleaned) - set(expected))
     wrong = sorted(k for k in set(expected) & set(cleaned) if expected[k].shape != cleaned[k].shape)
@@ -150,7 +153,21 @@ def load_trunk_weights(trunk: nn.Module, state: Mapping[str, Tensor], source: st
         raise PretrainedWeightsError(
             f"weights from {source} do not match the trunk architecture: " + "; ".join(details)
         )
-    trunk.load_state_dict(cleaned, strict=True)
+    return cleaned
+
+
+def load_trunk_weights(trunk: nn.Module, state: Mapping[str, Tensor], source: str) -> None:
+    """Copy a torchvision-style ResNet state dict (its ``fc.*`` ignored) into ``trunk``."""
+    trunk.load_state_dict(trunk_entries(state, trunk.state_dict(), source), strict=True)
+
+
+def check_weights_file(path: str | Path, backbone: str) -> int:
+    """Read a weights file and check that it fits the backbone's trunk (names and shapes, as
+    :func:`load_trunk_weights` would); the number of tensors the trunk takes."""
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        expected = build_trunk(backbone).state_dict()
+    state = read_state_dict(path)
+    return len(trunk_entries(state, expected, f"{path} (for {backbone})"))
 
 
 def resolve_pretrained(pretrained: str | Path | None, backbone: str) -> tuple[dict, str] | None:

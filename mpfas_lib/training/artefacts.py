@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from mpfas_lib.data.synthetic import GENERATOR_VERSION
-from mpfas_lib.errors import UserError
+from mpfas_lib.errors import UserError, load_failure
 from mpfas_lib.evaluation.selection import SELECTIONS, flatten, select
 from mpfas_lib.files import (
     FolderLock,
@@ -63,13 +63,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # corrupt or foreign file: say which and why, in one line
-        if path.stat().st_size == 0:
-            reason = "the file is empty (an interrupted copy or download?)"
-        elif "weights_only" in str(error).lower() or "unpickl" in str(error).lower():
-            reason = ("it holds objects other than tensors and plain containers, so it was not "
-                      "loaded (not a checkpoint of this library, or altered); nothing in it ran")
-        else:
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        reason = load_failure(path, error, "a checkpoint of this library")
         raise ValueError(f"cannot load checkpoint {path}: {reason}") from None
 
 
