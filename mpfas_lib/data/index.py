@@ -35,7 +35,6 @@ import argparse
 import csv
 import io
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -318,6 +317,16 @@ def read_index(path: str | Path) -> list[VideoEntry]:
     return out
 
 
+def outside_root(out: str | Path, root: str | Path, out_option: str, root_option: str) -> None:
+    """Refuse an output inside the dataset's tree: it would replace a video there, or be taken
+    for one by the next run (a UserError naming both options)."""
+    inside, tree = Path(out).resolve(), Path(root).resolve()
+    if inside == tree or tree in inside.parents:
+        raise UserError(f"{out_option} {out} is inside {root_option} {root} (the dataset's own "
+                        f"tree, which is only read): choose a path outside it, e.g. in "
+                        f"{tree.parent}")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Command-line options of ``python -m mpfas_lib index``."""
     parser.add_argument("--dataset", required=True,
@@ -329,6 +338,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Index a dataset tree and write the CSV; print a per-split, per-label summary."""
     try:
+        dataset_key(args.dataset)
+        outside_root(args.out, args.root, "--out", "--root")  # before writable_file makes folders
         writable_file(args.out, "--out")
         entries = index_tree(args.dataset, args.root)
     except (NamingError, FileNotFoundError, ValueError, UserError) as err:
@@ -337,7 +348,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         write_index(entries, args.out)
     except OSError as err:
-        print(f"error: {os_error_line(err)}", file=sys.stderr)
+        report_error(err, os_error_line(err))
         return 1
     counts: dict[tuple[str, str], int] = {}
     for e in entries:

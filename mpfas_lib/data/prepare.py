@@ -9,10 +9,13 @@ facenet-pytorch), cropped with a margin (optionally 5-landmark aligned) and resi
 Frames without a face are counted and reported per video, never silently dropped; videos
 without any face, truncated and unreadable videos are reported by name and the run goes on.
 Every crop is written to a temporary file, renamed and checked; only then does the video get
-its ``.done`` file (written atomically, with the settings used: size, frames, margin,
-alignment), so an interrupted run resumes where it stopped and never keeps a half-written
-video. A finished video made with other settings is refused (or redone with ``--redo``).
-A write error (a full disk) stops the run with one line; finished videos are kept.
+its ``.done`` file (written atomically, with the dataset and the settings used: size,
+frames, margin, alignment), so an interrupted run resumes where it stopped and never keeps a
+half-written video. A finished video made with other settings is refused (or redone with
+``--redo``); a folder holding another dataset's videos is refused (one dataset per ``--out``).
+A write error (a full disk) stops the run with one line; finished videos are kept. Problems
+are printed up to :data:`MAX_LISTED` of a kind, then counted; all of them go to
+``--out/prepare.log``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,15 @@ from tqdm.auto import tqdm
 
 from mpfas_lib.data.datasets import IMAGE_SUFFIXES, MANIFEST, evenly_spaced
 from mpfas_lib.data.faces import FaceCropper
-from mpfas_lib.data.index import NamingError, dataset_key, find_videos, parse, read_msu_lists
+from mpfas_lib.data.index import (
+    DATASETS,
+    NamingError,
+    dataset_key,
+    find_videos,
+    outside_root,
+    parse,
+    read_msu_lists,
+)
 from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.files import (
     TMP_SUFFIX,
@@ -45,11 +56,18 @@ from mpfas_lib.files import (
 )
 from mpfas_lib.runtime import pick_device
 
-MANIFEST_FIELDS = ["video", "label", "attack", "split", "subject", "frames", "sampled",
-                   "no_face", "status", "source", "files"]
+MANIFEST_FIELDS = ["video", "dataset", "label", "attack", "split", "subject", "frames",
+                   "sampled", "no_face", "status", "source", "files"]
 DONE = ".done"
-DONE_FORMAT = 2  # 2: settings and the list of files recorded
+DONE_FORMAT = 3  # 2: settings and the list of files recorded; 3: the dataset too
+LOG = "prepare.log"  # every warning and error of the last run (the terminal shows a few)
+MAX_LISTED = 10  # problems of one kind printed on the terminal
 MIN_SIZE = 16
+# The paper's crops are 256 px; a face in a 1080p video is rarely 1000 px wide, so a larger
+# crop only upsamples, and one 1024-px crop is already 3 MB in memory per frame.
+MAX_SIZE = 1024
+MAX_MARGIN = 2.0  # beyond it the face covers less than a third of the crop's side
+MAX_BATCH = 256  # frames per MTCNN batch: its image pyramid of 256 video frames is GBs already
 
 
 class VideoReadError(OSError):
@@ -144,11 +162,13 @@ def clear_video_folder(dst: Path) -> None:
 
 
 def prepare_video(cropper: Cropper, src: Path, dst: Path, n: int | None, batch: int,
-                  settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                  settings: dict[str, Any] | None = None, dataset: str = ""
+                  ) -> dict[str, Any]:
     """Crop the faces of one video into ``dst``; counts of sampled, written, no-face frames.
 
     Each crop goes to a temporary file and is renamed; the sizes on disk are checked and only
-    then is ``dst/.done`` written (atomically), recording ``settings`` and the files.
+    then is ``dst/.done`` written (atomically), recording ``dataset``, ``settings`` and the
+    files.
     """
     idx, frames, counts = read_frames(src, n)
     dst.mkdir(parents=True, exist_ok=True)
@@ -169,9 +189,9 @@ def prepare_video(cropper: Cropper, src: Path, dst: Path, n: int | None, batch: 
         on_disk = (dst / name).stat().st_size
         if on_disk != size:
             raise OSError(f"crop {dst / name} has {on_disk} bytes on disk, {size} written")
-    info = {"format": DONE_FORMAT, "settings": settings or {}, "sampled": len(frames),
-            "frames": len(written), "no_face": len(missing), "no_face_frames": missing,
-            "files": sorted(written), **counts}
+    info = {"format": DONE_FORMAT, "dataset": dataset, "settings": settings or {},
+            "sampled": len(frames), "frames": len(written), "no_face": len(missing),
+            "no_face_frames": missing, "files": sorted(written), **counts}
     atomic_write_text(json.dumps(info), dst / DONE)
     return info
 
@@ -214,14 +234,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check_arguments(args: argparse.Namespace) -> list[str]:
     """Every problem with the options, one line each (empty when they are usable)."""
     problems = []
-    if args.size < MIN_SIZE:
-        problems.append(f"--size {args.size}: the crop side must be at least {MIN_SIZE} pixels")
-    if not math.isfinite(args.margin) or args.margin < 0:
-        problems.append(f"--margin {args.margin}: must be a fraction >= 0 of the face box side")
+    if not MIN_SIZE <= args.size <= MAX_SIZE:
+        problems.append(f"--size {args.size}: the crop side must be {MIN_SIZE} to {MAX_SIZE} "
+                        "pixels (the paper uses 256; a face in a video is rarely larger than "
+                        f"{MAX_SIZE} px, so a larger crop only upsamples it)")
+    if not math.isfinite(args.margin) or not 0 <= args.margin <= MAX_MARGIN:
+        problems.append(f"--margin {args.margin}: must be a fraction of the face box side from "
+                        f"0 to {MAX_MARGIN:g} (beyond it the face is a small part of the crop)")
     if args.frames < 0:
         problems.append(f"--frames {args.frames}: must be >= 0 (0 keeps every frame)")
-    if args.batch < 1:
-        problems.append(f"--batch {args.batch}: must be >= 1 frame per MTCNN batch")
+    if not 1 <= args.batch <= MAX_BATCH:
+        problems.append(f"--batch {args.batch}: must be 1 to {MAX_BATCH} frames per MTCNN "
+                        "batch (a larger batch only needs more memory)")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit {args.limit}: must be >= 1 video")
     if not Path(args.root).is_dir():
@@ -231,7 +255,8 @@ def check_arguments(args: argparse.Namespace) -> list[str]:
     except ValueError as error:
         problems.append(str(error))
     try:
-        writable_dir(args.out, "--out")
+        writable_dir(args.out, "--out", create=False)  # made only once every check passed
+        outside_root(args.out, args.root, "--out", "--root")
     except UserError as error:
         problems.append(str(error))
     return problems
@@ -253,6 +278,60 @@ def write_manifest(rows: list[dict[str, Any]], path: Path) -> None:
     w.writeheader()
     w.writerows(sorted(rows, key=lambda r: r["video"]))
     atomic_write_text(text.getvalue(), path)
+
+
+def other_dataset(out: Path, key: str, msu: tuple[set[int], set[int]] | None
+                  ) -> tuple[str, str] | None:
+    """Another dataset found in ``out`` (by its manifest or its videos' ``.done``): (name,
+    a video of it), else None. Records of an earlier version, without a dataset, are judged by
+    their names."""
+    found = [(r.get("dataset") or "", v) for v, r in read_manifest_rows(out / MANIFEST).items()]
+    found += [((read_done(d) or {}).get("dataset") or "", d.parent.relative_to(out).as_posix())
+              for d in sorted(out.rglob(DONE))]
+    for dataset, video in found:
+        if dataset == key:
+            continue
+        if not dataset:
+            try:
+                parse(key, video, msu)
+                continue
+            except NamingError:
+                dataset = "another dataset's"
+        return dataset, video
+    return None
+
+
+def check_one_dataset(out: Path, key: str, msu: tuple[set[int], set[int]] | None) -> None:
+    """Refuse an ``--out`` that already holds another dataset's videos (one line naming both)."""
+    other = other_dataset(out, key, msu)
+    if other is not None:
+        raise UserError(f"--out {out} holds {other[0]} videos (e.g. {other[1]}), and this run "
+                        f"prepares {key}: give each dataset its own --out (e.g. "
+                        f"{out.parent / DATASETS[key]})")
+
+
+def report_problems(warnings: list[str], failed: list[str], total: int, out: Path) -> None:
+    """At most :data:`MAX_LISTED` warnings and errors on stderr, then a count; all in the log.
+
+    ``out/prepare.log`` lists every problem of this run (an earlier run's log is removed when
+    this one had none).
+    """
+    log = out / LOG
+    lines = [f"warning: {w}" for w in warnings] + [f"error: {f}" for f in failed]
+    if lines:
+        atomic_write_text("\n".join(lines) + "\n", log)
+    else:
+        log.unlink(missing_ok=True)
+    for kind, items in (("warning", warnings), ("error", failed)):
+        for item in items[:MAX_LISTED]:
+            print(f"{kind}: {item}", file=sys.stderr)
+        if len(items) > MAX_LISTED and kind == "warning":
+            print(f"warning: {len(items) - MAX_LISTED} more warning(s) in {log}",
+                  file=sys.stderr)
+    if failed:
+        shown = "listed above" if len(failed) <= MAX_LISTED else f"{MAX_LISTED} listed above"
+        print(f"error: {len(failed)} of {total} videos failed ({shown}, all in {log}; status "
+              f"'unreadable' in {out / MANIFEST})", file=sys.stderr)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -279,8 +358,8 @@ def main(args: argparse.Namespace) -> int:
         except NamingError as err:
             unnamed.append(str(err))
     if unnamed:
-        print(f"error: {len(unnamed)} file(s) do not follow the {key} naming scheme:",
-              file=sys.stderr)
+        print(f"error: {len(unnamed)} file(s) do not follow the {key} naming scheme "
+              f"(the first {min(len(unnamed), 20)} below):", file=sys.stderr)
         for u in unnamed[:20]:
             print(f"  {u}", file=sys.stderr)
         return 2
@@ -289,6 +368,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         with FolderLock(out, "--out"):
+            check_one_dataset(out, key, msu)
             return _prepare(args, key, entries, root, out)
     except UserError as error:
         report_error(error)
@@ -332,15 +412,15 @@ def _prepare(args: argparse.Namespace, key: str, entries: list, root: Path, out:
         if info is None:
             try:
                 info = prepare_video(cropper, root / e.path, out / rel, n, args.batch,
-                                     settings)
+                                     settings, key)
                 written_total += info["frames"]
             except VideoReadError as err:
                 failed.append(f"unreadable video {e.path} ({err})")
                 info, status = {"sampled": 0, "frames": 0, "no_face": 0}, "unreadable"
             except OSError as err:  # a write error: the next videos would fail the same way
                 bar.close()
-                print(f"error: {os_error_line(err)}; {len(rows)} finished video(s) are kept: "
-                      "run the same command again to go on", file=sys.stderr)
+                report_error(err, f"{os_error_line(err)}; {len(rows)} finished video(s) are "
+                             "kept: run the same command again to go on")
                 return 1
         if status == "ok" and info.get("decodable", 0) < info.get("announced", 0):
             status = "truncated"
@@ -351,26 +431,19 @@ def _prepare(args: argparse.Namespace, key: str, entries: list, root: Path, out:
                             f"{e.path}")
             if info["frames"] == 0:
                 status = "no_face"
-        rows.append({"video": rel, "label": e.label, "attack": e.attack, "split": e.split,
-                     "subject": e.subject, "frames": info["frames"], "sampled": info["sampled"],
-                     "no_face": info["no_face"], "status": status, "source": e.path,
-                     "files": ";".join(info.get("files", []))})
+        rows.append({"video": rel, "dataset": key, "label": e.label, "attack": e.attack,
+                     "split": e.split, "subject": e.subject, "frames": info["frames"],
+                     "sampled": info["sampled"], "no_face": info["no_face"], "status": status,
+                     "source": e.path, "files": ";".join(info.get("files", []))})
     manifest = out / MANIFEST
     # videos of an earlier run that this one did not visit (e.g. with --limit) stay listed
     mine = {r["video"] for r in rows}
-    kept = [r for v, r in read_manifest_rows(manifest).items()
+    kept = [{**r, "dataset": key} for v, r in read_manifest_rows(manifest).items()
             if v not in mine and read_done(out / v / DONE) is not None]
     write_manifest(rows + kept, manifest)
     dt = max(time.time() - t0, 1e-6)
     print(f"{len(rows)} videos ({len(done)} already done) -> {manifest} ({len(rows) + len(kept)}"
           f" listed); {written_total} face crops in {dt:.1f} s "
           f"({written_total / dt:.1f} frames/s on {device})")
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    for f in failed:
-        print(f"error: {f}", file=sys.stderr)
-    if failed:
-        print(f"error: {len(failed)} of {len(rows)} videos failed (listed above, status "
-              f"'unreadable' in {manifest})", file=sys.stderr)
-        return 1
-    return 0
+    report_problems(warnings, failed, len(rows), out)
+    return 1 if failed else 0
