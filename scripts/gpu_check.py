@@ -30,6 +30,7 @@ code is 1 when a required check failed, else 0. The sections live in :mod:`mpfas
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -62,21 +63,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "0 = skip on cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
     args = parser.parse_args(argv)
-    if args.iterations < 1:
-        parser.error("--iterations must be >= 1")
     if args.ddp_gloo_procs is None:
         args.ddp_gloo_procs = 2 if args.device == "cuda" else 0
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Check the options, run every section, write the JSON report, print the table."""
-    args = parse_args(argv)
+def option_problems(args: argparse.Namespace) -> list[str]:
+    """Every unusable option, one line each, before any section (or torch) starts."""
+    problems = []
+    if args.iterations < 1:
+        problems.append(f"--iterations {args.iterations}: must be >= 1")
+    if args.budget_s is not None and not (math.isfinite(args.budget_s) and args.budget_s > 0):
+        problems.append(f"--budget-s {args.budget_s:g}: must be a positive, finite number of "
+                        "seconds (leave it out for no budget)")
+    if args.notebook_timeout < 1:
+        problems.append(f"--notebook-timeout {args.notebook_timeout}: must be >= 1 second")
+    if args.ddp_gloo_procs < 0:
+        problems.append(f"--ddp-gloo-procs {args.ddp_gloo_procs}: must be >= 0 (0 skips it)")
     try:
         writable_dir(args.out, "--out", create=False)
     except UserError as error:
-        report_error(error)
-        return error.exit_code
+        problems.append(str(error))
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check the options, run every section, write the JSON report, print the table."""
+    args = parse_args(argv)
+    problems = option_problems(args)
+    for problem in problems:
+        report_error(problem)
+    if problems:
+        return 2
     if args.device == "cuda":
         # deterministic cuBLAS for the resume check: must be set before CUDA starts
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
