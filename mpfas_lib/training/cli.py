@@ -109,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
         resumable = (root / config.name() / "checkpoint.pt").is_file()
         then = ("; then continue with --resume" if resumable
                 else "; no checkpoint was written yet: then run the command again")
-        print(f"error: {os_error_line(error)}{then}", file=sys.stderr)
+        report_error(error, f"{os_error_line(error)}{then}")
         return 1
     finally:
         if dist is not None:

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from mpfas_lib.data.protocols import protocol_domains
 from mpfas_lib.data.synthetic import from_profile
+from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.evaluation.selection import headline
 from mpfas_lib.files import atomic_write_text
 from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
@@ -164,9 +165,15 @@ def run_state(run_dir: Path, config: RunConfig) -> str:
 
 @contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
-    """Hold ``folder/.sweep.lock`` for the sweep's lifetime; refuse if another sweep holds it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = (folder / ".sweep.lock").open("a+")
+    """Hold ``folder/.sweep.lock`` for the sweep's lifetime; refuse if another sweep holds it,
+    or if the folder cannot be written (one line naming it)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / ".sweep.lock").open("a+")
+    except OSError as error:
+        raise UserError(f"the sweep's output folder {folder} cannot be used: "
+                        f"{os_error_line(error)}; choose another with --out (or out= in "
+                        "plan_runs)", exit_code=1) from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -327,7 +334,7 @@ def main(args: argparse.Namespace) -> int:
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} exists and is not a folder")
     except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(error)
         return 2
     if args.list:
         for c in plan.configs:
@@ -335,8 +342,11 @@ def main(args: argparse.Namespace) -> int:
         return 0
     try:
         records = run_sweep(plan, out, args.workers, args.limit, force=args.force)
+    except UserError as error:
+        report_error(error)
+        return error.exit_code
     except (RuntimeError, OSError, PretrainedWeightsError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(error, os_error_line(error) if isinstance(error, OSError) else None)
         return 2
     except KeyboardInterrupt:
         return 130
