@@ -258,9 +258,7 @@ def _failing(tmp_path: Path) -> dict[str, list[str]]:
 def _debug_cases() -> list:
     from mpfas_lib.__main__ import COMMANDS
 
-    not_yet = pytest.mark.xfail(reason="mpfas_lib/exercises/edition.py's main prints its error "
-                                       "itself (on stdout): it needs errors.report_error")
-    return [pytest.param(c, marks=not_yet) if c == "student" else c for c in COMMANDS]
+    return list(COMMANDS)
 
 
 @pytest.mark.parametrize("command", _debug_cases())

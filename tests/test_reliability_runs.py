@@ -219,3 +219,18 @@ def test_item_r7_the_full_profile_on_a_cpu_is_measured_and_needs_yes(tmp_path, m
                 "--set", "pretrained=none"]) == 2
     one_error_line(capsys.readouterr().err, "would take about 200 h", "--yes")
     assert not out.exists()
+
+
+def test_item_r8_the_student_edition_never_overwrites_the_chapters(tmp_path, capsys):
+    import shutil
+
+    sources = tmp_path / "notebooks"
+    sources.mkdir()
+    chapter = Path(__file__).resolve().parent.parent / "notebooks" / "01_getting_started.ipynb"
+    shutil.copy(chapter, sources)
+    before = (sources / chapter.name).read_bytes()
+    for out in (sources, sources / "inside", tmp_path):
+        assert cli(["student", "--sources", str(sources), "--out", str(out)]) == 2
+        one_error_line(capsys.readouterr().err, "--sources", "overwrite the chapters")
+    assert (sources / chapter.name).read_bytes() == before
+    assert not (sources / "inside").exists()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 
+from mpfas_lib.errors import report_error
 from mpfas_lib.files import atomic_write, atomic_write_text
 from mpfas_lib.paths import REPO_ROOT
 
@@ -294,6 +295,10 @@ def student_notebook(path: Path | str) -> nbformat.NotebookNode:
 def write_edition(out: Path = DEFAULT_OUT, sources: Path = SOURCE_DIR,
                   zip_path: Path | None = None) -> list[Path]:
     """Write the student notebook of every chapter into ``out`` (and a zip of them)."""
+    src, dst = sources.resolve(), out.resolve()
+    if dst == src or dst.is_relative_to(src) or src.is_relative_to(dst):
+        raise ValueError(f"--out {out} is, contains or lies inside --sources {sources}: the "
+                         "student edition would overwrite the chapters; choose another folder")
     chapters = sorted(sources.glob("[0-9][0-9]_*.ipynb"))
     if not chapters:
         raise ValueError(f"{sources}: no chapter notebooks (NN_topic.ipynb) found")
@@ -330,7 +335,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         written = write_edition(args.out, args.sources, args.zip)
     except (ValueError, OSError) as err:
-        print(f"student: {err}")
+        report_error(err)
         return 2
     print(f"student: {len(written)} notebooks in {args.out}"
           + (f", zip {args.zip}" if args.zip else ""))

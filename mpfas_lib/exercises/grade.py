@@ -33,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from mpfas_lib.errors import UserError
+from mpfas_lib.errors import UserError, report_error
 from mpfas_lib.exercises import report, sandbox
 from mpfas_lib.exercises.checks import STRICT, judge, normalise
 from mpfas_lib.exercises.edition import (
@@ -460,7 +460,7 @@ def main(args: argparse.Namespace) -> int:
         book = grade_folder(args.submissions, args.sources, args.timeout, args.out,
                             args.isolation, args.roster, args.marks)
     except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
+        report_error(err)
         return 1
     print(book.summary())
     print(f"grade: {len(book.rows)} rows, files in {args.out}/ "
