@@ -435,6 +435,23 @@ def _jitter_light(light: Light, rng: np.random.Generator) -> Light:
                  tuple(float(x) for x in d), light.ambient, light.specular)
 
 
+def _room(backdrop: np.ndarray, light: Light) -> np.ndarray:
+    """The room behind an attack medium: the backdrop lit as a flat wall facing the camera."""
+    flat = np.zeros((*backdrop.shape[:2], 3), np.float32)
+    flat[..., 2] = 1
+    return shade(backdrop, flat, light, 0.0)
+
+
+def _head_motion(rng: np.random.Generator, frames: int) -> tuple[tuple, list[Pose]]:
+    """The live subject's (or attacker's) head motion over a video: a base pose and drifts."""
+    base = (rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-4, 4),
+            rng.uniform(0.95, 1.05))
+    drift = rng.normal(0, 1, (frames, 4)) * np.array([0.008, 0.008, 1.0, 0.01])
+    poses = [Pose(base[0] + a, base[1] + b, base[2] + c, base[3] + e)
+             for a, b, c, e in np.cumsum(drift, axis=0)]
+    return base, poses
+
+
 @lru_cache(maxsize=64)
 def _identity(seed: int, domain: str, subject: int, size: int) -> FaceMaps:
     """The canonical maps of a subject (identities are disjoint between domains)."""
@@ -535,16 +552,9 @@ class SyntheticBenchmark:
         texture, pattern = d.texture_of(spec.light)
         backdrop = background(size, d.backdrop_of(spec.light), rng, texture, pattern)
         backdrop = backdrop * d.backlight_of(spec.light)  # a lit window behind: face under-exposed
-        flat = np.zeros((size, size, 3), np.float32)
-        flat[..., 2] = 1
-        room = shade(backdrop, flat, light, 0.0)
+        room = _room(backdrop, light)
         t = self.frames_per_video
-        # The live subject's (or attacker's) head motion over the video.
-        base = (rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-4, 4),
-                rng.uniform(0.95, 1.05))
-        drift = rng.normal(0, 1, (t, 4)) * np.array([0.008, 0.008, 1.0, 0.01])
-        poses = [Pose(base[0] + a, base[1] + b, base[2] + c, base[3] + e)
-                 for a, b, c, e in np.cumsum(drift, axis=0)]
+        base, poses = _head_motion(rng, t)
         frames = []
         if spec.attack == "live":
             for pose in poses:
