@@ -234,3 +234,56 @@ def test_item_r8_the_student_edition_never_overwrites_the_chapters(tmp_path, cap
         one_error_line(capsys.readouterr().err, "--sources", "overwrite the chapters")
     assert (sources / chapter.name).read_bytes() == before
     assert not (sources / "inside").exists()
+
+
+def test_item_r9_the_cache_trusts_only_what_its_writer_made(tmp_path):
+    import numpy as np
+
+    from mpfas_lib.data import synthetic
+
+    bench = synthetic.SyntheticBenchmark(16, 2, 2, seed=0, root=tmp_path)
+    specs = bench.videos("M")[:3]
+    bench.ensure(specs, progress=False)
+    good = [np.load(bench.video_path(s))["frames"] for s in specs]
+    # replaced by all-black frames and its sidecar removed: not trusted
+    black = bench.video_path(specs[0])
+    np.savez(black, frames=np.zeros_like(good[0]))
+    synthetic.sidecar(black).unlink()
+    # frames of the wrong shape behind a sidecar forged to match them: not trusted either
+    small = bench.video_path(specs[1])
+    wrong = np.zeros((2, 8, 8, 3), np.uint8)
+    np.savez(small, frames=wrong)
+    synthetic.sidecar(small).write_text(f"{synthetic.frames_digest(wrong)} "
+                                        f"{small.stat().st_size}\n")
+    synthetic._VERIFIED.clear()  # a new process
+    fresh = synthetic.SyntheticBenchmark(16, 2, 2, seed=0, root=tmp_path)
+    assert [fresh.is_cached(s) for s in specs] == [False, False, True]
+    fresh.ensure(specs, progress=False)
+    for spec, frames in zip(specs, good, strict=True):
+        np.testing.assert_array_equal(np.load(fresh.video_path(spec))["frames"], frames)
+
+
+def test_item_r9_a_folder_in_the_caches_way_is_named(tmp_path):
+    from mpfas_lib.data import synthetic
+    from mpfas_lib.errors import UserError
+
+    bench = synthetic.SyntheticBenchmark(16, 2, 2, seed=0, root=tmp_path)
+    spec = bench.videos("M")[0]
+    bench.video_path(spec).mkdir(parents=True)
+    with pytest.raises(UserError, match=rf"{bench.video_path(spec)} is a folder"):
+        bench.ensure([spec], progress=False)
+    assert not list(bench.video_path(spec).parent.glob("*.tmp.npz"))
+
+
+def test_item_r10_weights_that_do_not_load_stop_the_run_before_any_data(tmp_path, capsys,
+                                                                        monkeypatch):
+    import mpfas_lib.training.build as build
+
+    def no_data(config):
+        raise AssertionError("data built before the weights were checked")
+
+    monkeypatch.setattr(build, "build_data", no_data)
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not weights at all")
+    assert cli(tiny("--set", f"pretrained={junk}", out=tmp_path / "runs")) == 2
+    one_error_line(capsys.readouterr().err, str(junk))

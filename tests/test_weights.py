@@ -90,11 +90,16 @@ def test_weights_are_found_in_the_cache_or_at_the_env_path(empty_cache: Path, tm
         check_pretrained("imagenet", "resnet50")
     (folder / NAME).write_bytes(b"stand-in")
     assert pre.imagenet_weights_file("resnet50") == folder / NAME
+    with pytest.raises(PretrainedWeightsError, match="stand-in|not a checkpoint|cannot"):
+        check_pretrained("imagenet", "resnet50")  # found, but it does not load: before any data
     single = tmp_path / "any-name.pth"
-    single.write_bytes(b"stand-in")
+    imagenet_standin("resnet50", single)
     monkeypatch.setenv(pre.WEIGHTS_ENV, str(single))
     check_pretrained("imagenet", "resnet50")
     assert pre.imagenet_weights_file("resnet50") == single
+    imagenet_standin("resnet18", single)  # another trunk's weights: refused by name and shape
+    with pytest.raises(PretrainedWeightsError):
+        check_pretrained("imagenet", "resnet50")
 
 
 def test_imagenet_state_dict_never_downloads(empty_cache: Path,

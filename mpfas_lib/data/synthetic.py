@@ -61,6 +61,7 @@ from mpfas_lib.data.render import (
     render_face,
     shade,
 )
+from mpfas_lib.errors import UserError
 from mpfas_lib.files import atomic_write_text
 from mpfas_lib.paths import cache_dir
 from mpfas_lib.profile import Profile
@@ -628,6 +629,9 @@ class SyntheticBenchmark:
         """
         path = self.video_path(spec)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise UserError(f"{path} is a folder where a cached synthetic video belongs: remove "
+                            "it (or point $MPFAS_CACHE elsewhere)", exit_code=1)
         frames = self._render(spec)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
         try:
@@ -639,10 +643,12 @@ class SyntheticBenchmark:
         atomic_write_text(f"{frames_digest(frames)} {path.stat().st_size}\n", sidecar(path))
 
     def is_cached(self, spec: VideoSpec) -> bool:
-        """Whether a video's cache file exists and matches its sidecar (size, frames digest).
+        """Whether a video's cache file is what this benchmark writes: the frames' shape and
+        dtype, and the size and digest its sidecar recorded.
 
-        A file without a sidecar (an older cache) is accepted when its frames load, and gets
-        one. Each file is read once per process (remembered by size and modification time).
+        The folder names the generator version and dial value; a file without its sidecar
+        (replaced, or its writer killed before the sidecar) is not trusted and is generated
+        again. Each file is read once per process (remembered by size and modification time).
         """
         path = self.video_path(spec)
         try:
@@ -654,18 +660,16 @@ class SyntheticBenchmark:
             return True
         try:
             digest, size = sidecar(path).read_text(encoding="utf-8").split()
-        except (OSError, ValueError):
-            digest, size = None, None
-        if size is not None and int(size) != stat.st_size:
-            return False
-        try:
+            if int(size) != stat.st_size:
+                return False
             with np.load(path) as z:
                 frames = z["frames"]
-        except Exception:  # truncated or altered zip: BadZipFile, ValueError, EOFError, ...
+        except Exception:  # no sidecar, or a truncated or altered zip: BadZipFile, ValueError...
             return False
-        if digest is None:
-            atomic_write_text(f"{frames_digest(frames)} {stat.st_size}\n", sidecar(path))
-        elif frames_digest(frames) != digest:
+        expected = (self.frames_per_video, self.image_size, self.image_size, 3)
+        if frames.shape != expected or frames.dtype != np.uint8:
+            return False
+        if frames_digest(frames) != digest:
             return False
         _VERIFIED.add(key)
         return True

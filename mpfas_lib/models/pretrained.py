@@ -99,13 +99,17 @@ def require_imagenet_weights(backbone: str) -> Path:
 
 
 def check_pretrained(pretrained: str | Path | None, backbone: str) -> None:
-    """Fail fast (before data or training) when the requested initialisation is not on disk."""
+    """Fail fast (before data or training) when the requested initialisation is not on disk or
+    does not load into the backbone's trunk (names and shapes)."""
     if pretrained is None:
         return
     if isinstance(pretrained, str) and pretrained.lower() == "imagenet":
-        require_imagenet_weights(backbone)
+        path = require_imagenet_weights(backbone)
     elif not Path(pretrained).is_file():
         raise PretrainedWeightsError(f"pretrained weights file not found: {pretrained}")
+    else:
+        path = Path(pretrained)
+    check_weights_file(path, backbone)
 
 
 def imagenet_state_dict(backbone: str) -> dict[str, Tensor]:
