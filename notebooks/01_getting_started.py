@@ -11,8 +11,10 @@
 #
 # Every notebook of this book opens the same way: it imports what it needs,
 # seeds every random number generator, picks a device and resolves the
-# *profile*, the one switch between a quick CPU run and the paper's full
-# GPU setting. This chapter shows that opening and what it decides.
+# *profile*, the one switch between a quick CPU run and the full GPU run
+# (the paper's sizes and optimiser; what else it takes from the authors'
+# code or from this book is listed in the {ref}`preface`). This chapter
+# shows that opening and what it decides.
 #
 # On a hosted runtime without the library (the book's Colab button), the
 # `try` block downloads `mpfas_lib/hosted.py` from the repository and runs
@@ -46,8 +48,13 @@ from mpfas_lib.profile import PROFILES
 pd.DataFrame({name: vars(p) for name, p in PROFILES.items()})
 
 # %% [markdown]
-# Set `MPFAS_PROFILE=full` before starting JupyterLab to run the paper's
-# setting on a GPU, or `MPFAS_PROFILE=quick` to stay small. Generated data
+# Set `MPFAS_PROFILE=full` before starting JupyterLab to run the full
+# profile on a GPU, or `MPFAS_PROFILE=quick` to stay small. The full profile
+# is not the paper's setting throughout: its network sizes and optimiser are
+# the paper's, its ImageNet start is the authors' code's, and its 20,000
+# iterations, source split and checkpoint rule are this book's (the paper
+# gives none of them). Its ImageNet weights are never downloaded during a
+# run: fetch them once with `python -m mpfas_lib weights --download`. Generated data
 # goes to the cache folder above (`MPFAS_CACHE`), run artefacts to the
 # results folder (`MPFAS_RESULTS`), and your prepared copies of the licensed
 # datasets are found through `MPFAS_DATA`.
@@ -73,7 +80,8 @@ first
 # - Every chapter starts with `setup(seed=...)`, which seeds Python, NumPy and
 #   torch, picks the device and resolves the profile and the folders.
 # - The profile (`quick` or `full`) is the only switch between a CPU lesson
-#   and the paper's GPU setting; the code path is the same.
+#   and the full GPU run (the paper's sizes and optimiser, the authors'
+#   ImageNet start, this book's iteration count); the code path is the same.
 # - Generated data, results and your licensed datasets live in three folders
 #   chosen by `MPFAS_CACHE`, `MPFAS_RESULTS` and `MPFAS_DATA`.
 #
@@ -82,8 +90,11 @@ first
 # ```{exercise-start}
 # :label: ex-nb01-1
 # ```
-# The HFN's pixel map (Eq. 10) is taken at stride 8. For the quick and the
-# full profile, how many cells does it have, and how many input pixels does
+# The network's output includes a pixel map: a small image with one live
+# or spoof verdict per patch of the face, supervised by the pixel-wise term
+# of the paper's loss (Eq. 10; you will meet the network and its loss in
+# {doc}`05_hierarchical_fusion`). The map is taken at stride 8. For the
+# quick and the full profile, how many cells does it have, and how many input pixels does
 # each cell stand for? What does that say about how local its supervision
 # is?
 # ```{exercise-end}
@@ -123,8 +134,13 @@ check("nb01-1", pixel_map)
 # ```{exercise-start}
 # :label: ex-nb01-2
 # ```
-# A batch holds $k$ genuine and $k$ spoof faces per named source domain
-# ($k = 4$ and $K = 4$ in the paper). One Algorithm 1 iteration takes $K$ batches of
+# Algorithm 1, the paper's training loop, splits the source domains at
+# random into two groups, $D_\phi$ (which trains the pattern extractor $\Phi$
+# in $K$ inner steps) and $D_\theta$ (which trains the classifier $\Theta$
+# once); you will meet it in {doc}`06_algorithm1`, where
+# `mpfas_lib.training.split_domains` draws these splits. Here you only need
+# the counts. A batch holds $k$ genuine and $k$ spoof faces per named source
+# domain ($k = 4$ and $K = 4$ in the paper). One Algorithm 1 iteration takes $K$ batches of
 # $D_\phi$ and one of $D_\theta$. With three sources, count the faces one
 # iteration processes on average when $D_\phi$ holds one domain (the
 # authors' code) and when it holds one or two with equal probability (this
