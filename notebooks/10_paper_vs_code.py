@@ -107,8 +107,9 @@ differences = pd.DataFrame(
         ("iterations", "not stated",
          "MAX_ITER = 1,000,000, target evaluated every 200", "full profile: 20,000, "
          "evaluated every 500 (our choice)", "iterations, eval_every"),
-        ("Φ's update", "plain SGD, step α, K steps", "own SGD, momentum 0.9, lr α·K",
-         "plain step α", 'mode="official"'),
+        ("Φ's update", "K steps of α (Alg. 1, line 11); SGD with momentum 0.9 (Sec. IV-B, "
+         "not limited to Θ)", "own SGD, momentum 0.9, lr α·K",
+         "plain step α (line 11 as written)", 'mode="official"'),
         ("domain split", "random D_φ / D_θ", "1 domain → D_φ, 2 → D_θ", "random",
          'mode="official"'),
         ("BN statistics of Θ", "not stated",
@@ -162,9 +163,12 @@ phi
 # ## The fusion network: sum, average, and a single path
 #
 # Equation 9 fuses hierarchy $i$ as $m_i = C(m^t_i) + C(m^b_i) + U[C(m_{i-1})]$: the
-# aligned maps of the top (RGB) and bottom (MP) streams are *summed*. The code averages
-# them, adds the upsampled previous level, and applies a 3×3 conv *per stream* to that
-# same averaged map before averaging again. With full ResNet-50 streams the code's HFN has
+# aligned maps of the top (RGB) and bottom (MP) streams are *summed*, the previous level
+# passes through C *before* it is upsampled, and nothing is convolved after the add (our
+# `fusion="hfm"` does exactly this). The code averages the aligned maps, adds the upsampled
+# previous level, and applies a 3×3 conv *per stream* to that same averaged map *after*
+# the add, before averaging again: the current level's aligned maps pass through that conv
+# too. With full ResNet-50 streams the code's HFN has
 # 62,126,467 parameters; our `fusion="official"` reproduces the count.
 
 # %%
@@ -214,9 +218,12 @@ print(f"max |pixel map difference| = {gap:.2e}; redundant 3x3-conv parameters = 
 # %% [markdown]
 # The difference is at the level of float rounding ({glue:text}`pc_single_gap:.1e`). After
 # the lateral 1×1 convs the code's fusion is therefore one path, not two: the second
-# stream's 3×3 convs add parameters but no capacity. The paper's sum of separately aligned
-# maps followed by one conv is the same *function class*, so the difference does not change
-# what the HFN can represent, only how it is parameterised.
+# stream's 3×3 convs add parameters but no capacity. That single path is still not Eq. 9.
+# In the paper a level's aligned maps reach the next level (and, at stride 8, the pixel
+# head) unconvolved, and the 3×3 conv acts on the coarser map before it is upsampled; in
+# the code every level's sum, laterals included, is convolved after upsampling. The two
+# fusions compute different functions: the code's is a different architecture, not a
+# reparameterisation of the paper's.
 #
 # It does change how that conv learns. The two convs of a level read the same map and enter
 # the output with the same weight ½, so both receive the same gradient, ½G, where G is the
@@ -276,7 +283,9 @@ pd.Series(checks, name="max |difference| after 3 steps").to_frame()
 # After three steps the pair's mean and the single conv trained at α/2 agree to float
 # rounding ({glue:text}`pc_half_gap:.1e`), while the single conv trained at the full α has
 # moved elsewhere ({glue:text}`pc_same_gap:.1e`), and the difference of the pair has not
-# moved. So the code's fusion is the paper's single conv with its learning rate halved.
+# moved. So the code's pair of convs trains as one 3×3 conv at α/2; that conv sits after
+# the upsample-and-add, where Eq. 9 has none, so the learning rate is a second difference
+# on top of the architectural one.
 #
 # ## The classifier: two logits and cross-entropy
 #
@@ -389,9 +398,11 @@ sizes = {mode: Counter(len(split_domains("CIO", rng, mode)[0]) for _ in range(10
 pd.DataFrame(sizes).fillna(0).astype(int).rename_axis("|D_φ| (domains)")
 
 # %% [markdown]
-# **Φ's optimiser**: the paper's inner update is plain gradient descent with step α; the
-# code gives Φ its own SGD with momentum 0.9 and learning rate α·K, whose momentum buffer
-# persists across outer iterations. **Θ's BatchNorm statistics**: in the code the K
+# **Φ's optimiser**: Algorithm 1 writes the inner update as a gradient step of α (line
+# 11), and Section IV-B states SGD with momentum 0.9 without limiting it to Θ; our paper
+# mode takes line 11 as written, a plain step. The code gives Φ its own SGD with momentum
+# 0.9, whose buffer persists across outer iterations, so momentum on Φ is a reading of the
+# paper; its learning rate α·K, K times the stated α, is the code's real departure. **Θ's BatchNorm statistics**: in the code the K
 # forward passes of the inner loop update Θ's running statistics with $D_\phi$ batches;
 # in our paper mode Θ is left exactly as it was. **Θ's loss** is halved in the code. We run
 # one outer iteration of each mode on the quick-profile models and synthetic batches
@@ -503,9 +514,10 @@ selections.rename_axis(["protocol", "seed"]) if runs else "no study runs under "
 # ## Summary
 #
 # * Φ is identical in paper and code (351 parameters).
-# * The code's HFM averages instead of sums; its per-stream 3×3 convs collapse to one conv
-#   that trains at half the learning rate; the classifier is heavier but its two-logit CE
-#   equals a BCE.
+# * The code's HFM averages instead of sums and convolves each level's sum after the
+#   upsample-and-add, where Eq. 9 convolves the previous level before upsampling: a
+#   different architecture. Its per-stream 3×3 convs collapse to one conv that trains at
+#   half the learning rate; the classifier is heavier but its two-logit CE equals a BCE.
 # * The code starts both trunks from ImageNet, feeds raw BGR pixels to the RGB stream,
 #   trains on 2 end-inclusive frames per video with random flips, and uses every video of
 #   each dataset as source and as target.
