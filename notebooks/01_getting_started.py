@@ -52,8 +52,9 @@ pd.DataFrame({name: vars(p) for name, p in PROFILES.items()})
 # profile on a GPU, or `MPFAS_PROFILE=quick` to stay small. The full profile
 # is not the paper's setting throughout: its network sizes and optimiser are
 # the paper's, its ImageNet start is the authors' code's, and its 20,000
-# iterations, source split and checkpoint rule are this book's (the paper
-# gives none of them). Its ImageNet weights are never downloaded during a
+# iterations, the validation part held out of each source and the
+# checkpoint rule chosen on it are this book's (the paper states none of
+# them). Its ImageNet weights are never downloaded during a
 # run: fetch them once with `python -m mpfas_lib weights --download`. Generated data
 # goes to the cache folder above (`MPFAS_CACHE`), run artefacts to the
 # results folder (`MPFAS_RESULTS`), and your prepared copies of the licensed
