@@ -273,7 +273,11 @@ levels
 
 # %% [markdown]
 # Averaging frames raises the AUC and lowers the EER here, so a frame-level number and a
-# video-level number of the same model are not comparable. The paper does not say which
+# video-level number of the same model are not comparable. Lower does not follow in
+# general: an HTER is read at a threshold, and one fixed on source frames or videos can
+# land worse on the averaged scores. In the trained study runs of {doc}`08_training_runs`
+# (exercise 8.2) the video level raises the AUC slightly but also the mean source-threshold
+# HTER, for all four methods. The paper does not say which
 # level its tables use; the authors' code reports both. Our results JSON files keep both,
 # and our tables use the video level.
 #
@@ -354,8 +358,9 @@ html(roc_fig, div_id="roc-threshold-explorer")
 #   at the EER of the target test set: it uses target labels, does not minimise the HTER,
 #   and on average (not always) gives a lower HTER than a threshold fixed on source data,
 #   the only one a deployed detector can have. The paper does not state its threshold.
-# * Video-level scores (frame scores averaged per video) give different, usually better,
-#   numbers than frame-level scores; the level must be stated.
+# * Video-level scores (frame scores averaged per video) give different numbers from
+#   frame-level scores: averaging removes frame noise and tends to raise the AUC, but an
+#   HTER at a fixed threshold can move either way. The level must be stated.
 # * `mpfas_lib.evaluation.pad_metrics` returns every number with its threshold in its name,
 #   and the rest of the book reports `hter_target_eer` next to `hter_source`.
 #
