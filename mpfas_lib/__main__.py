@@ -1,4 +1,4 @@
-"""``python -m mpfas_lib COMMAND``: prepare, index, train, evaluate, sweep, weights,
+"""``python -m mpfas_lib COMMAND``: prepare, index, train, evaluate, sweep, report, weights,
 student, grade."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate": ("mpfas_lib.training.evaluate_cli", "evaluate a checkpoint on a protocol"),
     "weights": ("mpfas_lib.models.weights_cli", "find (or --download) the ImageNet weights"),
     "sweep": ("mpfas_lib.training.sweep", "train the runs of a plan (protocol x method x seed)"),
+    "report": ("mpfas_lib.training.report", "a plan's results beside the paper's tables (md, csv)"),
     "student": ("mpfas_lib.exercises.edition", "write the student edition (no solutions)"),
     "grade": ("mpfas_lib.exercises.grade", "score a folder of submitted notebooks (CSV)"),
 }

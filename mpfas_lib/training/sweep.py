@@ -277,14 +277,16 @@ def current_device() -> str:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
 
-def plan_estimate(plan: Plan, out: Path, device: str) -> tuple[list[tuple], float, int]:
+def plan_estimate(plan: Plan, out: Path, device: str) -> tuple[list[tuple], float | None, int]:
     """(state, run name, estimated seconds) per run; the total over the runs left to train and
-    measured, and how many of those are not measured."""
+    measured (None: none is), and how many of those are not measured."""
     speeds = measured_speeds(device)
     rows = [(run_state(out / c.name(), c), c.name(), estimate_seconds(c, speeds))
             for c in plan.configs]
     left = [s for state, _, s in rows if state != "done"]
-    return rows, sum(s for s in left if s is not None), sum(s is None for s in left)
+    measured = [s for s in left if s is not None]
+    total = sum(measured) if measured or not left else None
+    return rows, total, len(left) - len(measured)
 
 
 def print_list(plan: Plan, out: Path, device: str) -> None:
