@@ -250,6 +250,7 @@ def _failing(tmp_path: Path) -> dict[str, list[str]]:
         "evaluate": ["evaluate", "--checkpoint", str(tmp_path)],
         "weights": ["weights", "--backbone", "resnet18"],
         "sweep": ["sweep", str(tmp_path / "no-plan.toml")],
+        "report": ["report", str(tmp_path / "no-plan.toml")],
         "student": ["student", "--sources", str(tree), "--out", str(tmp_path / "st")],
         "grade": ["grade", str(tmp_path / "no-submissions")],
     }
