@@ -208,8 +208,9 @@ plt.show()
 # printed (halftone, paper texture, flat, warped or cut sheet) or shown on a
 # display (subpixel grid, tone curve, glare), or printed onto a paper mask.
 # Our mask render wraps the print over a face's relief (eye holes cut); the
-# paper masks of ROSE-YOUTU are prints of the face cut out (eyes and mouth,
-# or the upper half) and held or worn over the attacker's face, so they bend
+# paper masks of ROSE-YOUTU are prints of the face, whole (`Mf`), with the
+# eyes and mouth cut out (`Mc`) or cut to the upper part (`Mu`), held or worn
+# over the attacker's face, so they bend
 # with it but carry no relief of the victim's own, closer to a print than
 # to a rigid 3D mask. Each synthetic domain has its own cameras,
 # lights and instruments, chosen to echo its namesake:
@@ -418,8 +419,8 @@ check("nb02-1", frame_counts)
 # C and M has never seen a print worn over a live face, with the live face's
 # motion and its surroundings around a paper surface. Y also brings five
 # phone cameras and five lightings of its own, so the genuine class shifts
-# too. (In the paper's Table III the I&C&M→Y column has the highest HTER,
-# 17.24 %.)
+# too. (In the paper's Table III, I&C&M→Y is HFN+MP's hardest setting:
+# 17.24 % HTER, against 7.31 to 10.42 % in the other three.)
 
 # %% tags=["starter", "remove-cell"]
 # A set: the target's attack types that no source domain has
