@@ -459,8 +459,9 @@ check("nb02-2", unseen)
 # the subject.
 
 # %% tags=["starter", "remove-cell"]
-# A dict {(split_a, split_b): subjects in both}, for the three pairs of splits
-overlap = ...
+# subjects: a dict {split: set of subject ids} for domain O's train, val and test splits;
+# overlap: a dict {(split_a, split_b): subjects in both}, for the three pairs of splits
+subjects, overlap = ..., ...
 
 # %%
 subjects = {split: {r.video_id.split("/")[1] for r in bench.dataset("O", split).records}
@@ -472,7 +473,7 @@ overlap
 # %% tags=["check"]
 from mpfas_lib.exercises import check
 
-check("nb02-3", overlap)
+check("nb02-3", (subjects, overlap))
 
 # %% [markdown]
 # ```{solution-end}

@@ -435,8 +435,9 @@ check("nb03-1", unchanged)
 # the camera's noise and small motion.
 
 # %% tags=["starter", "remove-cell"]
-# hists: one normalised 256-bin histogram of green-channel codes per frame
-hists = ...
+# hists: one normalised 256-bin histogram of green-channel codes per frame;
+# distance: the χ² distance between the genuine and the replay frame's histograms
+hists, distance = ..., ...
 
 # %%
 def green_hist(x):
@@ -456,6 +457,7 @@ def uniform(code):  # at most two 0/1 transitions around the circle of 8 bits
 
 hists = green_hist(frames)
 next_frame = green_hist(to_tensor(bench.render_video("Y", 0, "live")[1])[None])[0]
+distance = chi2(hists[0], hists[2])
 for lab, h in zip(labels, hists, strict=True):
     top = torch.topk(h, 3).indices.tolist()
     print(f"{lab:8s} top codes", [f"{c} ({c:08b}, {'uniform' if uniform(c) else 'not'})"
@@ -480,7 +482,7 @@ print(f"chi2 genuine vs replay {chi2(hists[0], hists[2]):.3f}, vs print "
 # %% tags=["check"]
 from mpfas_lib.exercises import check
 
-check("nb03-2", hists)
+check("nb03-2", (hists, distance))
 
 # %% [markdown]
 # ```{solution-end}

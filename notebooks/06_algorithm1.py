@@ -528,16 +528,22 @@ check("nb06-1", counts)
 # :class: dropdown
 # ```
 # %% tags=["starter", "remove-cell"]
-# erm_trace: a ParameterTrace of the tiny model around one ERM step
+# A fresh tiny model and batch source, so that your step can be rebuilt and compared
+torch.manual_seed(0)
+erm_phi = build_extractor("conv2")
+erm_theta = HFN(backbone="resnet18-w16", fusion_channels=16)
+erm_batches = tiny_batches(3)
+# erm_trace: a ParameterTrace of (erm_phi, erm_theta) around one ERM step on erm_batches,
+# with torch.optim.SGD at the chapter's LR and momentum 0.9
 erm_trace = ...
 
 # %%
 from mpfas_lib.training import Pipeline, erm_step
 
-model = Pipeline(phi, theta)
-erm_trace = ParameterTrace(phi, theta)
+model = Pipeline(erm_phi, erm_theta)
+erm_trace = ParameterTrace(erm_phi, erm_theta)
 erm_opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
-sample = erm_trace.wrap(tiny_batch)
+sample = erm_trace.wrap(erm_batches)
 erm_step(model, hfn_loss, sample, erm_opt, domains)
 sample(domains)  # one more request records the state after the step
 pd.DataFrame(erm_trace.rows).assign(after=["start", "after one ERM step"]).round(5)

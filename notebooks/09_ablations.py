@@ -277,8 +277,9 @@ check("nb09-1", extractors)
 # :class: dropdown
 # ```
 # %% tags=["starter", "remove-cell"]
+# over_seeds: MP's HTERs (hter_source) on MICO:OCI-M, one per seed;
 # over_k: MP's mean HTER over seeds on MICO:OCI-M for each of the four values of K
-over_k = ...
+over_seeds, over_k = ..., ...
 
 # %%
 oci = rows[rows["protocol"] == "MICO:OCI-M"]
@@ -295,7 +296,7 @@ print(f"range over seeds {seed_range:.2f} points vs range of the K means {k_rang
 # %% tags=["check"]
 from mpfas_lib.exercises import check
 
-check("nb09-2", over_k)
+check("nb09-2", (over_seeds, over_k))
 
 # %% [markdown]
 # The check first makes sure every run compared has the same number of iterations:

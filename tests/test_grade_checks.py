@@ -151,3 +151,243 @@ def test_hter_acer(answer, hint: str) -> None:
     message = _hint("nb07-3", answer)
     assert hint in message
     assert "=" not in message and "max" not in message, "a hint must not state the formula"
+
+
+# ---- 2.3: each split's subjects recomputed from the benchmark -------------------------
+
+def _subjects(domain: str = "O", part=lambda v: v.split("/")[1]) -> dict:
+    from mpfas_lib.data import from_profile
+    from mpfas_lib.profile import get_profile
+
+    bench = from_profile(get_profile())
+    return {s: {part(r.video_id) for r in bench.dataset(domain, s).records}
+            for s in ("train", "val", "test")}
+
+
+def _pairs(subjects: dict, how=set.intersection) -> dict:
+    return {(a, b): how(subjects[a], subjects[b])
+            for a, b in (("train", "val"), ("train", "test"), ("val", "test"))}
+
+
+def test_subject_overlap() -> None:
+    right = _subjects()
+    assert evaluate("nb02-3", (right, _pairs(right))) == (True, "correct")
+    empty = {pair: set() for pair in _pairs(right)}
+    assert "one set of subject ids per split" in _hint("nb02-3", ({}, empty))
+    videos = _subjects(part=lambda v: v)
+    assert "whole video ids" in _hint("nb02-3", (videos, _pairs(videos)))
+    domain = _subjects(part=lambda v: v.split("/")[0])
+    assert "starts with its domain" in _hint("nb02-3", (domain, _pairs(domain)))
+    other = _subjects("I", part=lambda v: "/".join(v.split("/")[:2]))
+    assert "domain O" in _hint("nb02-3", (other, _pairs(other)))
+    prefixed = _subjects(part=lambda v: "/".join(v.split("/")[:2]))
+    assert evaluate("nb02-3", (prefixed, _pairs(prefixed))) == (True, "correct")
+    assert "occur in both" in _hint("nb02-3", (right, _pairs(right, set.union)))
+    assert "three pairs" in _hint("nb02-3", (right, dict(list(_pairs(right).items())[:2])))
+
+
+# ---- 6.2: the ERM step rebuilt from the starter's fresh model and batches -------------
+
+def _erm_rows(lr: float = 0.005, steps: int = 1, seed: int = 0, phi_too: bool = True,
+              batches: int = 3) -> list:
+    import torch.nn.functional as F
+
+    from mpfas_lib.data import DomainBalancedBatches, build_protocol
+    from mpfas_lib.profile import get_profile
+    from mpfas_lib.training import Pipeline, erm_step
+    from mpfas_lib.viz import ParameterTrace
+
+    protocol = build_protocol("MICO:OCI-M", source="synthetic", profile=get_profile())
+    source = DomainBalancedBatches(protocol.sources, k=2, seed=batches)
+
+    def sample(names):
+        x, y, _ = source.batch(names)
+        return F.interpolate(x, size=16, mode="area"), y
+
+    torch.manual_seed(seed)
+    phi, theta = build_extractor("conv2"), HFN(backbone="resnet18-w16", fusion_channels=16)
+    model, trace = Pipeline(phi, theta), ParameterTrace(phi, theta)
+    opt = torch.optim.SGD(model.parameters() if phi_too else theta.parameters(), lr=lr,
+                          momentum=0.9)
+    traced = trace.wrap(sample)
+    for _ in range(steps):
+        erm_step(model, hfn_loss, traced if _ == 0 else sample, opt, sorted(protocol.sources))
+    traced(sorted(protocol.sources))
+    return trace.rows
+
+
+def test_erm_moves() -> None:
+    lr = {"LR": 0.005}
+    assert evaluate("nb06-2", _erm_rows(), lr) == (True, "correct")
+    assert "only one part moved" in _hint("nb06-2", _erm_rows(phi_too=False), lr)
+    assert "two steps" in _hint("nb06-2", _erm_rows(steps=2), lr)
+    assert "step size" in _hint("nb06-2", _erm_rows(lr=0.01), lr)
+    assert "fresh erm_phi" in _hint("nb06-2", _erm_rows(seed=1), lr)
+    assert "fresh erm_phi" in _hint("nb06-2", _erm_rows(batches=0), lr)
+    typed = [{"|Φ−Φ0|": 0.0, "|Θ−Θ0|": 0.0}, {"|Φ−Φ0|": 0.1, "|Θ−Θ0|": 0.2}]
+    assert "fresh erm_phi" in _hint("nb06-2", typed, lr)
+    assert "start row" in _hint("nb06-2", _erm_rows()[:1], lr)
+
+
+# ---- 8.2 and 9.2: recomputed from the chapter's runs and rows -------------------------
+
+def _run(protocol: str, method: str, seed: int, rng: np.random.Generator) -> dict:
+    level = lambda: {"hter_source": float(rng.uniform(5, 40)),  # noqa: E731
+                     "hter_target_eer": float(rng.uniform(5, 40)),
+                     "auc": float(rng.uniform(60, 99))}
+    config = {"protocol": protocol, "method": method, "data": "synthetic"}
+    return {"provenance": {"config": config, "profile": "study", "iterations": 100,
+                           "seed": seed},
+            "selection": "source_val",
+            "metrics": {"source_val": {"iteration": 100,
+                                       "target": {"video": level(), "frame": level()}}}}
+
+
+@pytest.fixture(scope="module")
+def runs() -> list:
+    rng = np.random.default_rng(0)
+    return [_run(p, m, s, rng) for p in ("MICO:OCI-M", "MICO:OCM-I")
+            for m in ("mp", "erm", "mp-k1", "mp-k2", "mp-k8") for s in range(3)]
+
+
+def _levels(runs: list, frame: str = "frame", video: str = "video",
+            hter: str = "hter_source", how: str = "mean") -> pd.DataFrame:
+    from mpfas_lib.evaluation import run_rows
+
+    by = lambda lvl: run_rows(runs, level=lvl).groupby("method")[[hter, "auc"]].agg(how) \
+        .set_axis(["hter_source", "auc"], axis=1)  # noqa: E731
+    return pd.concat({"frame": by(frame), "video": by(video)}, axis=1)
+
+
+def test_frame_or_video(runs: list) -> None:
+    ctx = {"runs": runs}
+    assert evaluate("nb08-2", _levels(runs), ctx) == (True, "correct")
+    assert "identical" in _hint("nb08-2", _levels(runs, frame="video"), ctx)
+    assert "swapped" in _hint("nb08-2", _levels(runs, frame="video", video="frame"), ctx)
+    assert "target's own EER" in _hint("nb08-2", _levels(runs, hter="hter_target_eer"), ctx)
+    assert "mean over all runs" in _hint("nb08-2", _levels(runs, how="median"), ctx)
+    assert "one row per method" in _hint("nb08-2", _levels(runs).iloc[:2], ctx)
+    typed = _levels(runs).round(0)
+    assert "mean over all runs" in _hint("nb08-2", typed, ctx)
+
+
+KS = {"mp-k1": "K=1", "mp-k2": "K=2", "mp": "K=4", "mp-k8": "K=8"}
+
+
+def _over_k(rows: pd.DataFrame, protocol: str | None = "MICO:OCI-M",
+            metric: str = "hter_source", how: str = "mean") -> tuple:
+    if protocol:
+        rows = rows[rows["protocol"] == protocol]
+    seeds = rows[rows["method"] == "mp"][metric]
+    return seeds, rows[rows["method"].isin(KS)].groupby("method")[metric].agg(how)
+
+
+def test_spread_over_k(runs: list) -> None:
+    from mpfas_lib.evaluation import run_rows
+
+    rows = run_rows(runs)
+    ctx = {"rows": rows, "KS": KS}
+    assert evaluate("nb09-2", _over_k(rows), ctx) == (True, "correct")
+    seeds, over_k = _over_k(rows)
+    assert evaluate("nb09-2", (seeds, over_k.rename(KS)), ctx) == (True, "correct")
+    assert "one protocol" in _hint("nb09-2", _over_k(rows, protocol=None), ctx)
+    assert "own EER threshold" in _hint("nb09-2", _over_k(rows, metric="hter_target_eer"), ctx)
+    assert "mean over seeds" in _hint("nb09-2", _over_k(rows, how="median"), ctx)
+    assert "four values of K" in _hint("nb09-2", (seeds, over_k.iloc[:3]), ctx)
+    typed = (seeds, pd.Series({k: 20.0 for k in KS}))
+    assert "mean over seeds" in _hint("nb09-2", typed, ctx)
+
+
+# ---- 11.1 and 11.3: recomputed from the chapter's patterns, snapshots and faces -------
+
+def test_channel_gaps() -> None:
+    torch.manual_seed(0)
+    patterns = torch.rand(3, 8, 3, 8, 8)
+    ctx = {"patterns": patterns}
+    domains = ["C", "I", "O", "M"]
+
+    def gap(snapshot=-1, sign=1.0, order=domains) -> pd.DataFrame:
+        per_face = patterns[snapshot].mean(dim=(-2, -1))
+        per_face = per_face.mean(dim=0) if per_face.ndim == 3 else per_face
+        table = pd.DataFrame(sign * (per_face[0::2] - per_face[1::2]).numpy(), index=domains)
+        return table.loc[order]
+
+    assert evaluate("nb11-1", gap(), ctx) == (True, "correct")
+    assert evaluate("nb11-1", gap(order=domains[::-1]), ctx) == (True, "correct")
+    assert "reversed" in _hint("nb11-1", gap(sign=-1.0), ctx)
+    assert "first snapshot" in _hint("nb11-1", gap(snapshot=0), ctx)
+    assert "every snapshot" in _hint("nb11-1", gap(snapshot=slice(None)), ctx)
+    shuffled = gap().iloc[[1, 0, 2, 3]].reset_index(drop=True)
+    assert "another order" in _hint("nb11-1", shuffled, ctx)
+    assert "not the gaps" in _hint("nb11-1", pd.DataFrame(np.full((4, 3), 0.01)), ctx)
+    assert "4 domains × 3 channels" in _hint("nb11-1", gap().T, ctx)
+
+
+@pytest.fixture(scope="module")
+def snapshots() -> dict:
+    torch.manual_seed(0)
+    phi = build_extractor("conv2")
+    first = copy.deepcopy(phi.state_dict())
+    with torch.no_grad():
+        for p in phi.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        for _ in range(3):  # running statistics that differ from any one batch's
+            phi.train()(torch.rand(8, 3, 16, 16) * 2)
+    faces = torch.rand(8, 3, 16, 16)
+    return {"saved": {"states": [first, copy.deepcopy(phi.state_dict())]}, "faces": faces}
+
+
+def _modes(ctx: dict, state: int = -1, train_first: bool = False) -> tuple:
+    phi = build_extractor("conv2")
+    phi.load_state_dict(ctx["saved"]["states"][state])
+    with torch.no_grad():
+        if train_first:
+            train_mp = phi.train()(ctx["faces"])
+            return phi.eval()(ctx["faces"]), train_mp
+        return phi.eval()(ctx["faces"]), phi.train()(ctx["faces"])
+
+
+def test_batchnorm_modes(snapshots: dict) -> None:
+    eval_mp, train_mp = _modes(snapshots)
+    assert evaluate("nb11-3", (eval_mp, train_mp), snapshots) == (True, "correct")
+    assert "identical" in _hint("nb11-3", (eval_mp, eval_mp.clone()), snapshots)
+    assert "swapped" in _hint("nb11-3", (train_mp, eval_mp), snapshots)
+    assert "after a training-mode pass" in _hint("nb11-3", _modes(snapshots, train_first=True),
+                                                 snapshots)
+    assert "iteration 0" in _hint("nb11-3", _modes(snapshots, state=0), snapshots)
+    assert "not Φ's patterns" in _hint("nb11-3", (eval_mp, eval_mp.flip(0)), snapshots)
+
+
+# ---- 3.2: the code histograms recomputed from the chapter's frames --------------------
+
+def _code_hists(channel: int = 1, scale: float = 255.0, normalise: bool = True):
+    from mpfas_lib.data import from_profile
+    from mpfas_lib.data.datasets import to_tensor
+    from mpfas_lib.features import build_map
+    from mpfas_lib.profile import get_profile
+
+    bench = from_profile(get_profile())
+    frames = torch.stack([to_tensor(bench.render_video("Y", 0, k)[0])
+                          for k in ("live", "print", "replay", "mask")])
+    codes = torch.round(build_map("colorlbp")(frames) * scale)[:, channel].long()
+    h = torch.stack([torch.bincount(c.flatten(), minlength=256).double() for c in codes])
+    return h / h.sum(dim=1, keepdim=True) if normalise else h
+
+
+def _chi2(a, b) -> float:
+    return float(((a - b) ** 2 / (a + b).clamp_min(1e-12)).sum())
+
+
+def test_code_histograms() -> None:
+    h = _code_hists()
+    right = _chi2(h[0], h[2])
+    assert evaluate("nb03-2", (h, right)) == (True, "correct")
+    assert evaluate("nb03-2", (h[[0, 2]], right)) == (True, "correct")
+    assert "another colour channel" in _hint("nb03-2", (_code_hists(channel=0), right))
+    assert "8-bit code" in _hint("nb03-2", (_code_hists(scale=1.0), right))
+    assert "normalise" in _hint("nb03-2", (_code_hists(normalise=False), right))
+    assert "half the expected" in _hint("nb03-2", (h, right / 2))
+    assert "print frame" in _hint("nb03-2", (h, _chi2(h[0], h[1])))
+    assert "chapter's frames" in _hint("nb03-2", (h[[2, 1, 0, 3]], right))
+    uniform = torch.full((4, 256), 1 / 256, dtype=torch.float64)
+    assert "chapter's frames" in _hint("nb03-2", (uniform, 0.5))

@@ -13,6 +13,7 @@ chapter's context, the check recomputes it; the answers are not written here.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
@@ -291,14 +292,47 @@ def _unseen_attacks(answer: Any) -> str | None:
     return f"give a set of {len(truth)} attack type name(s) of the target domain"
 
 
+_SPLITS = ("train", "val", "test")
+
+
+def _split_subjects(domain: str, part: Callable[[str], str]) -> dict[str, set[str]]:
+    """{split: {part(video id)}} of one domain of the synthetic benchmark."""
+    from mpfas_lib.data.synthetic import from_profile
+
+    bench = from_profile(_profile())
+    return {split: {part(r.video_id) for r in bench.dataset(domain, split).records}
+            for split in _SPLITS}
+
+
 @register("ex-nb02-3")
 def _subject_overlap(answer: Any) -> str | None:
-    pairs = _mapping(answer, "a dict {(split_a, split_b): shared subjects}")
-    if len(pairs) != 3:
-        return "compare the three pairs of splits: train/val, train/test, val/test"
-    if any(len(shared) for shared in pairs.values()):
-        return ("some pair shares subjects: compare subject ids (the second part of the "
-                "video id), not whole video ids")
+    subjects, overlap = answer
+    subjects = {str(k): {str(v) for v in vs} for k, vs in
+                _mapping(subjects, "subjects: a dict {split: set of subject ids}").items()}
+    if any(v.count("/") == 1 for vs in subjects.values() for v in vs):  # "O/s000" names one too
+        if any(not v.startswith("O/") for vs in subjects.values() for v in vs):
+            return "subjects: take the splits of domain O"
+        subjects = {k: {v.split("/")[1] for v in vs} for k, vs in subjects.items()}
+    if set(subjects) != set(_SPLITS):
+        return f"subjects: one set of subject ids per split, keyed {list(_SPLITS)}"
+    subject_of = lambda video: video.split("/")[1]  # noqa: E731
+    truth = _split_subjects("O", subject_of)
+    if subjects != truth:
+        if subjects == _split_subjects("O", lambda video: video):
+            return ("subjects: a subject recorded several videos, so whole video ids never "
+                    "repeat across splits: keep only the part that names the subject")
+        if all(len(vs) == 1 for vs in subjects.values()):
+            return "subjects: a video id starts with its domain; which part names the person?"
+        return "subjects: collect the subject of every record of domain O's three splits"
+    pairs = {tuple(str(s) for s in k): {str(v) for v in vs} for k, vs in
+             _mapping(overlap, "overlap: a dict {(split_a, split_b): shared subjects}").items()}
+    expected = {(a, b) for i, a in enumerate(_SPLITS) for b in _SPLITS[i + 1:]}
+    if {tuple(sorted(k, key=_SPLITS.index)) for k in pairs} != expected or len(pairs) != 3:
+        return "overlap: compare the three pairs of splits: train/val, train/test, val/test"
+    for (a, b), shared in pairs.items():
+        if shared != truth[a] & truth[b]:
+            return (f"overlap[({a!r}, {b!r})]: the subjects that occur in both splits, "
+                    "from the sets you collected")
     return None
 
 
@@ -320,18 +354,62 @@ def _lbp_invariance(answer: Any) -> str | None:
     return None
 
 
+_CODE_KINDS = ("live", "print", "replay", "mask")  # chapter 03's frames of subject 0 in Y
+
+
+def _green_histograms(channel: int = 1, scale: float = 255.0) -> Any:
+    """Exercise 3.2 recomputed: normalised 256-bin histograms of one channel's LBP codes."""
+    import torch
+
+    from mpfas_lib.data.datasets import to_tensor
+    from mpfas_lib.data.synthetic import from_profile
+    from mpfas_lib.features import build_map
+
+    bench = from_profile(_profile())
+    frames = torch.stack([to_tensor(bench.render_video("Y", 0, k)[0]) for k in _CODE_KINDS])
+    codes = torch.round(build_map("colorlbp")(frames) * scale)[:, channel].long()
+    hists = torch.stack([torch.bincount(c.flatten(), minlength=256).double() for c in codes])
+    return hists / hists.sum(dim=1, keepdim=True)
+
+
+def _chi2(a: Any, b: Any) -> float:
+    return float(((a - b) ** 2 / (a + b).clamp_min(1e-12)).sum())
+
+
 @register("ex-nb03-2")
 def _code_histograms(answer: Any) -> str | None:
     import torch
 
-    hists = torch.as_tensor(answer, dtype=torch.float64)
+    if not isinstance(answer, tuple) or len(answer) != 2:
+        return "give (hists, distance): one row of 256 bins per frame, and the χ² distance"
+    hists, distance = answer
+    hists = torch.as_tensor(hists, dtype=torch.float64)
     if hists.ndim != 2 or hists.shape[-1] != 256:
         return f"expected one row of 256 bins per frame, got shape {tuple(hists.shape)}"
     if (hists < 0).any():
         return "a histogram cannot have negative bins"
     if not torch.allclose(hists.sum(dim=1), torch.ones(len(hists), dtype=torch.float64)):
         return "normalise each histogram so that its bins sum to 1 before comparing them"
-    return None
+    if len(hists) not in (2, 4):
+        return "one histogram per frame: the genuine and the replay frame (or all four)"
+    rows = [0, 2] if len(hists) == 2 else [0, 1, 2, 3]
+    same = lambda truth: torch.allclose(hists, truth[rows], atol=1e-9)  # noqa: E731
+    truth = _green_histograms()
+    if not same(truth):
+        if same(_green_histograms(channel=0)) or same(_green_histograms(channel=2)):
+            return "these are the codes of another colour channel: the exercise asks for green"
+        if same(_green_histograms(scale=1.0)):
+            return "the map stores each code scaled into [0, 1]: bring back the 8-bit code"
+        return ("these are not the green channel's code histograms of the chapter's frames "
+                "(genuine, print, replay, mask, in that order)")
+    distance, expected = _number(distance), _chi2(truth[0], truth[2])
+    if math.isclose(distance, expected, rel_tol=1e-6):
+        return None
+    if math.isclose(distance, expected / 2, rel_tol=1e-6):
+        return "the distance is half the expected one: the book's χ² lies between 0 and 2"
+    if math.isclose(distance, _chi2(truth[0], truth[1]), rel_tol=1e-6):
+        return "the distance compares the genuine with the print frame: take the replay frame"
+    return "the χ² distance between the genuine and the replay histogram is off"
 
 
 @register("ex-nb03-3")
@@ -513,20 +591,63 @@ def _split_counts(answer: Any, context: dict) -> str | None:
             "generator): draw every split with split_domains from that one generator")
 
 
-@register("ex-nb06-2", probe=lambda trace: getattr(trace, "rows", trace))
-def _erm_moves(answer: Any) -> str | None:
+_ERM_SEED = 3  # the starter's batch source: tiny_batches(3)
+_MOVED = ("|Φ−Φ0|", "|Θ−Θ0|")
+
+
+def _erm_moves_truth(lr: float, steps: int = 1, phi_too: bool = True) -> tuple[float, float]:
+    """Exercise 6.2 rebuilt: how far ERM steps move the starter's fresh tiny Φ and Θ."""
+    import torch
+    import torch.nn.functional as F
+
+    from mpfas_lib.data import DomainBalancedBatches, build_protocol
+    from mpfas_lib.models import HFN, build_extractor, hfn_loss
+    from mpfas_lib.training import Pipeline, erm_step
+
+    protocol = build_protocol("MICO:OCI-M", source="synthetic", profile=_profile())
+    source = DomainBalancedBatches(protocol.sources, k=2, seed=_ERM_SEED)
+
+    def sample(names: Sequence[str]) -> tuple:
+        x, y, _ = source.batch(names)
+        return F.interpolate(x, size=16, mode="area"), y
+
+    torch.manual_seed(0)
+    phi, theta = build_extractor("conv2"), HFN(backbone="resnet18-w16", fusion_channels=16)
+    start = [p.detach().clone() for p in (*phi.parameters(), *theta.parameters())]
+    model = Pipeline(phi, theta)
+    opt = torch.optim.SGD(model.parameters() if phi_too else theta.parameters(), lr=lr,
+                          momentum=0.9)
+    for _ in range(steps):
+        erm_step(model, hfn_loss, sample, opt, sorted(protocol.sources))
+    n_phi = len(list(phi.parameters()))
+    now = [p.detach() for p in (*phi.parameters(), *theta.parameters())]
+    norm = lambda a, b: float(torch.cat([(x - y).flatten() for x, y in zip(a, b)]).norm())  # noqa: E731,B905
+    return norm(now[:n_phi], start[:n_phi]), norm(now[n_phi:], start[n_phi:])
+
+
+@register("ex-nb06-2", probe=lambda trace: getattr(trace, "rows", trace), context=("LR",))
+def _erm_moves(answer: Any, context: dict) -> str | None:
     import pandas as pd
 
     rows = pd.DataFrame(answer)
-    needed = ["|Φ−Φ0|", "|Θ−Θ0|"]
-    if not set(needed) <= set(rows.columns) or len(rows) < 2:
+    if not set(_MOVED) <= set(rows.columns) or len(rows) < 2:
         return "give the trace's rows (a start row and a row after the step)"
-    last = rows.iloc[-1]
-    if last[needed[0]] == 0 and last[needed[1]] == 0:
+    got = [_number(v) for v in rows.iloc[-1][list(_MOVED)]]
+    if got == [0.0, 0.0]:
         return "nothing moved: call erm_step once, then record the state once more"
-    if last[needed[0]] == 0 or last[needed[1]] == 0:
+    if 0.0 in got:
         return "only one part moved: in ERM, Φ and Θ are trained together as one network"
-    return None
+    lr = _number(context["LR"])
+    same = lambda truth: _all_close(got, list(truth), rel_tol=1e-4, abs_tol=1e-9)  # noqa: E731
+    truth = _erm_moves_truth(lr)
+    if same(truth):
+        return None
+    if same(_erm_moves_truth(lr, steps=2)):
+        return "the last row is after two steps: trace one ERM step"
+    if math.isclose(got[0] / got[1], truth[0] / truth[1], rel_tol=1e-4):
+        return "both parts moved by the right proportion but not the right amount: the step size"
+    return ("these are not the moves of one ERM step of the starter's fresh erm_phi and "
+            "erm_theta on the first batch of erm_batches (all source domains)")
 
 
 # The scalar toy of chapter 06: L(θ, φ; x, y) = (θφx − y)², one point per split.
@@ -796,13 +917,49 @@ def _extractor_parameters(answer: Any) -> str | None:
     return None
 
 
-@register("ex-nb09-2")
-def _spread_over_k(answer: Any) -> str | None:
-    values = [_number(v) for v in _mapping(answer, "a Series {K variant: mean HTER}").values()]
-    if len(values) != 4:
-        return "give the mean HTER (over seeds) of each of the four values of K"
-    if not all(0 <= v <= 100 for v in values):
-        return "HTERs are percentages between 0 and 100"
+_K_PROTOCOL = "MICO:OCI-M"
+
+
+def _k_truth(rows: Any, ks: Sequence[str], protocol: str | None = _K_PROTOCOL,
+             metric: str = "hter_source") -> tuple[list[float], dict[str, float]]:
+    """Exercise 9.2 from the chapter's rows: MP's HTERs over seeds, the mean HTER per K."""
+    if protocol is not None:
+        rows = rows[rows["protocol"] == protocol]
+    seeds = sorted(float(v) for v in rows[rows["method"] == "mp"][metric])
+    by_k = rows[rows["method"].isin(list(ks))].groupby("method")[metric].mean()
+    return seeds, {str(k): float(v) for k, v in by_k.items()}
+
+
+@register("ex-nb09-2", context=("rows", "KS"))
+def _spread_over_k(answer: Any, context: dict) -> str | None:
+    over_seeds, over_k = answer
+    ks = {str(k): str(v) for k, v in context["KS"].items()}
+    got_k = {str(k): _number(v) for k, v in
+             _mapping(over_k, "over_k: a Series {K variant: mean HTER}").items()}
+    got_k = {next((k for k, v in ks.items() if v == name), name): v for name, v in got_k.items()}
+    if set(got_k) != set(ks):
+        return "over_k: give the mean HTER (over seeds) of each of the four values of K"
+    seeds = sorted(_number(v) for v in (over_seeds.values() if isinstance(over_seeds, Mapping)
+                                        else over_seeds))
+    if (hint := _percentages([*seeds, *got_k.values()], "HTER")):
+        return hint
+    rows = context["rows"]
+    close = lambda a, b: _all_close(a, b, rel_tol=1e-9, abs_tol=1e-9)  # noqa: E731
+    keyed = lambda d: [d[k] for k in ks]  # noqa: E731
+    truth = _k_truth(rows, ks)
+    slips = {"protocol": _k_truth(rows, ks, protocol=None),
+             "threshold": _k_truth(rows, ks, metric="hter_target_eer")}
+    part_of = lambda pair, pick: pair[0] if pick == 0 else keyed(pair[1])  # noqa: E731
+    for pick, (part, got) in enumerate((("over_seeds", seeds), ("over_k", keyed(got_k)))):
+        if close(got, part_of(truth, pick)):
+            continue
+        if close(got, part_of(slips["protocol"], pick)):
+            return f"{part}: keep to the runs of one protocol, {_K_PROTOCOL}"
+        if close(got, part_of(slips["threshold"], pick)):
+            return (f"{part}: this HTER is taken at the target's own EER threshold; compare "
+                    "the one at the threshold fixed on source data")
+        return (f"{part}: one HTER per seed of MP's runs" if pick == 0 else
+                f"{part}: the mean over seeds of each variant's HTER, from the rows above")
     return None
 
 
@@ -830,26 +987,53 @@ def _selection_rules(answer: Any) -> str | None:
     return None
 
 
-@register("ex-nb08-2")
-def _frame_or_video(answer: Any) -> str | None:
+_LEVEL_METRICS = ("hter_source", "auc")
+
+
+def _level_means(runs: list, level: str, metrics: Sequence[str] = _LEVEL_METRICS) -> Any:
+    """Mean of each metric over the runs of each method, at one level (chapter 08's rows)."""
+    from mpfas_lib.evaluation import run_rows
+
+    return run_rows(runs, level=level).groupby("method")[list(metrics)].mean()
+
+
+@register("ex-nb08-2", context=("runs",))
+def _frame_or_video(answer: Any, context: dict) -> str | None:
     import numpy as np
 
     columns = getattr(answer, "columns", None)
     if getattr(columns, "nlevels", 1) != 2:
         return ("give a table with two-level columns (level, metric): frame and video, each "
                 "with hter_source and auc, one row per method")
-    needed = {(lvl, m) for lvl in ("frame", "video") for m in ("hter_source", "auc")}
-    if not needed <= set(columns):
+    needed = [(lvl, m) for lvl in ("frame", "video") for m in _LEVEL_METRICS]
+    if not set(needed) <= set(columns):
         return f"the columns need {sorted(needed)}"
-    if len(answer) < 2:
-        return "give one row per method"
-    values = answer[sorted(needed)].to_numpy(dtype=float).ravel().tolist()
-    if (hint := _percentages(values, "metric")) is not None:
+    runs = list(context["runs"])
+    truth = {lvl: _level_means(runs, lvl) for lvl in ("frame", "video")}
+    methods = sorted(truth["video"].index)
+    if sorted(str(i) for i in answer.index) != methods:
+        return f"give one row per method, indexed by the method's name: {methods}"
+    got = answer.copy()
+    got.index = [str(i) for i in got.index]
+    got = {lvl: got[lvl][list(_LEVEL_METRICS)].loc[methods].to_numpy(dtype=float)
+           for lvl in ("frame", "video")}
+    if (hint := _percentages([*got["frame"].ravel(), *got["video"].ravel()], "metric")):
         return hint
-    if np.allclose(answer["frame"][["hter_source", "auc"]].to_numpy(dtype=float),
-                   answer["video"][["hter_source", "auc"]].to_numpy(dtype=float)):
+    same = lambda a, b: np.allclose(a, b.loc[methods].to_numpy(dtype=float),  # noqa: E731
+                                    rtol=1e-6, atol=1e-6)
+    if np.allclose(got["frame"], got["video"]):
         return ("the two levels are identical: compute one of them with "
                 'run_rows(runs, level="frame")')
+    if same(got["frame"], truth["video"]) and same(got["video"], truth["frame"]):
+        return "the two levels are swapped"
+    for lvl in ("frame", "video"):
+        if same(got[lvl], truth[lvl]):
+            continue
+        oracle = _level_means(runs, lvl, ("hter_target_eer", "auc"))
+        if same(got[lvl], oracle):
+            return (f"{lvl}: this HTER is taken at the target's own EER threshold: the "
+                    "exercise compares the one at the threshold fixed on source data")
+        return f"{lvl}: the mean over all runs of each method, from the runs of the chapter"
     return None
 
 
@@ -984,21 +1168,51 @@ def _loss_scale(answer: Any) -> str | None:
 
 # ---- chapter 11: the Meta Pattern explorer -------------------------------------------
 
-@register("ex-nb11-1")
-def _channel_gaps(answer: Any) -> str | None:
-    import numpy as np
+_EXPLORER_PROTOCOL = "MICO:OCI-M"  # chapter 11's faces: a genuine and a spoof per domain
+
+
+def _gaps(patterns: Any, snapshot: Any = -1) -> Any:
+    """Genuine minus spoof mean pattern per domain and channel ([domain, channel])."""
+    per_face = patterns[snapshot].mean(dim=(-2, -1))
+    if per_face.ndim == 3:  # every snapshot: average them
+        per_face = per_face.mean(dim=0)
+    return per_face[0::2] - per_face[1::2]
+
+
+@register("ex-nb11-1", context=("patterns",))
+def _channel_gaps(answer: Any, context: dict) -> str | None:
+    import torch
+
+    from mpfas_lib.data.protocols import PROTOCOLS
 
     if not hasattr(answer, "to_numpy") or answer.ndim != 2:
         return "give a table: one row per domain, one column per MP channel"
-    values = answer.to_numpy(dtype=float)
+    values = torch.as_tensor(answer.to_numpy(dtype=float))
     if values.shape != (4, 3):
-        return (f"expected 4 domains × 3 channels, got {values.shape}: average each face's "
-                "pattern over its pixels, then subtract spoof from genuine per domain")
-    if not np.isfinite(values).all() or np.abs(values).max() > 1:
-        return "the MP lies in [0, 1] (a sigmoid), so a difference of means lies in [−1, 1]"
-    if not values.any():
-        return "every gap is zero: take genuine (even rows of the faces) minus spoof (odd rows)"
-    return None
+        return (f"expected 4 domains × 3 channels, got {tuple(values.shape)}: one value per "
+                "domain and channel")
+    sources, target = PROTOCOLS[_EXPLORER_PROTOCOL]
+    domains = [*sorted(sources), target]
+    index = [str(i) for i in answer.index]
+    if sorted(index) == sorted(domains):
+        values = values[[index.index(d) for d in domains]]
+    patterns = torch.as_tensor(context["patterns"]).double()
+    close = lambda truth: torch.allclose(values, truth, rtol=1e-4, atol=1e-5)  # noqa: E731
+    truth = _gaps(patterns)
+    if close(truth):
+        return None
+    if close(-truth):
+        return "the sign is reversed: the gap is genuine minus spoof"
+    if close(_gaps(patterns, 0)):
+        return "this is the first snapshot (iteration 0): the exercise asks for the last"
+    if close(_gaps(patterns, slice(None))):
+        return "this averages every snapshot: the exercise asks for the last one"
+    if sorted(index) != sorted(domains) and any(
+            close(truth[list(p)]) for p in itertools.permutations(range(4))):
+        return f"the rows are in another order: label them by domain ({domains})"
+    return ("these are not the gaps of the last snapshot's patterns: the mean over each "
+            "face's pixels per channel, then the genuine face against the spoof face of its "
+            "domain")
 
 
 @register("ex-nb11-2")
@@ -1021,16 +1235,45 @@ def _exposure_change(answer: Any) -> str | None:
     return None
 
 
-@register("ex-nb11-3")
-def _batchnorm_modes(answer: Any) -> str | None:
+def _bn_modes_truth(context: dict, state: int = -1, train_first: bool = False) -> tuple:
+    """Exercise 11.3 recomputed: the MP of the faces in evaluation and in training mode."""
     import torch
 
-    eval_mp, train_mp = (torch.as_tensor(t).detach() for t in answer)
+    from mpfas_lib.models import build_extractor
+
+    phi = build_extractor("conv2")
+    phi.load_state_dict(context["saved"]["states"][state])
+    faces = torch.as_tensor(context["faces"])
+    with torch.no_grad():
+        if train_first:
+            train_mp = phi.train()(faces)
+            return phi.eval()(faces), train_mp
+        return phi.eval()(faces), phi.train()(faces)
+
+
+@register("ex-nb11-3", context=("saved", "faces"))
+def _batchnorm_modes(answer: Any, context: dict) -> str | None:
+    import torch
+
+    eval_mp, train_mp = (torch.as_tensor(t).detach().float() for t in answer)
     if eval_mp.ndim != 4 or eval_mp.shape != train_mp.shape:
         return "give both patterns of the same faces, each an [N, 3, H, W] tensor"
-    if min(eval_mp.min(), train_mp.min()) < 0 or max(eval_mp.max(), train_mp.max()) > 1:
-        return "the MP lies in [0, 1] (a sigmoid): give Φ's output"
     if torch.equal(eval_mp, train_mp):
         return ("the two patterns are identical: call .eval() for one pass and .train() for "
                 "the other")
-    return None
+    truth = _bn_modes_truth(context)
+    if eval_mp.shape != truth[0].shape:
+        return f"give the pattern of the eight faces: shape {tuple(truth[0].shape)}"
+    same = lambda a, b: torch.allclose(a, b.float(), rtol=1e-4, atol=1e-5)  # noqa: E731
+    pair = lambda t: same(eval_mp, t[0]) and same(train_mp, t[1])  # noqa: E731
+    if pair(truth):
+        return None
+    if pair(truth[::-1]):
+        return "the two are swapped: the first is the evaluation-mode pattern"
+    if same(train_mp, truth[1]) and pair(_bn_modes_truth(context, train_first=True)):
+        return ("the evaluation-mode pattern was taken after a training-mode pass, which "
+                "updated the running statistics it uses")
+    if pair(_bn_modes_truth(context, state=0)):
+        return "this is Φ at iteration 0: load the last snapshot"
+    return ("these are not Φ's patterns of the eight faces for the last snapshot "
+            "(saved[\"states\"]) in the two modes")
