@@ -391,3 +391,36 @@ def test_code_histograms() -> None:
     assert "chapter's frames" in _hint("nb03-2", (h[[2, 1, 0, 3]], right))
     uniform = torch.full((4, 256), 1 / 256, dtype=torch.float64)
     assert "chapter's frames" in _hint("nb03-2", (uniform, 0.5))
+
+
+# ---- answers recomputed from the library: counts and ratios ---------------------------
+
+_DIAL = {0: {"source_auc": 97.0, "target_auc": 95.0, "gap": 2.0},
+         1.5: {"source_auc": 96.0, "target_auc": 80.0, "gap": 16.0}}
+
+COUNTED = {
+    "nb01-2": ({"official": 48, "paper": 60.2, "erm": 24},
+               [({"official": 48, "paper": 60, "erm": 12}, "k genuine *and* k spoof"),
+                ({"official": 24, "paper": 60, "erm": 24}, "K times"),
+                ({"official": 48, "paper": 72, "erm": 24}, "average")]),
+    "nb04-1": (693, [(663, "batch normalisations"), (678, "has a bias"),
+                     (648, "add the biases")]),
+    "nb05-1": (3_016_704, [(1_836_544, "3×3 convolutions"), (1_180_160, "1×1 alignment"),
+                           (1_508_352, "two streams"), (3_014_656, "carry biases")]),
+    "nb05-3": (1_180_160, [(2_360_320, "only one conv"), (590_080, "two levels"),
+                           (1_179_648, "biases too")]),
+    "nb10-2": (4.0, [(0.25, "not the other way round"), (1.0, "both steps are equal"),
+                     (7.6, "first step only")]),
+    "nb08-4": (_DIAL, [({k: {**v, "gap": -v["gap"]} for k, v in _DIAL.items()}, "is lost"),
+                       ({1.5: _DIAL[1.5], 3: _DIAL[1.5]}, "nuisances of every domain"),
+                       ({0: _DIAL[0]}, "two of them")]),
+}
+
+
+@pytest.mark.parametrize("label", sorted(COUNTED))
+def test_counted_answers(label: str) -> None:
+    right, slips = COUNTED[label]
+    assert evaluate(label, right) == (True, "correct")
+    assert len(slips) >= 3
+    for answer, hint in slips:
+        assert hint in _hint(label, answer), (label, answer)
