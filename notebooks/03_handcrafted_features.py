@@ -271,9 +271,12 @@ float(np.abs(spaces["ycrcb"][0, 0].numpy() - opencv_y).max())
 #
 # The paper's Fig. 5 shows, for genuine and spoof faces, the RGB image next
 # to the handcrafted maps and the Meta Pattern. We do the same on the
-# synthetic frames. The MP column comes from the extractor that Algorithm 1
-# trained in the committed study run (chapter 08); the column title says
-# which run and iteration.
+# synthetic frames. The MP column needs a trained extractor Φ: a two-layer
+# convolutional network ({doc}`04_meta_pattern_extractor`) whose weights were
+# learnt by the paper's training loop, Algorithm 1, which you will meet in
+# {doc}`06_algorithm1`. We load the one learnt in a committed study run of
+# {doc}`08_training_runs`; here it is simply a learnt filter, and the column
+# title says which run and iteration it comes from.
 
 # %%
 from mpfas_lib.training import trained_phi

@@ -238,9 +238,10 @@ plt.show()
 #
 # ## A trained Meta Pattern
 #
-# What does training make of CONV2? `trained_phi` loads the Φ that Algorithm 1 learnt in
-# the study run of {doc}`08_training_runs` (MP on MICO:OCI-M, seed 0, the evaluation
-# selected on source validation); without that run it trains a short one here. The label
+# What does training make of CONV2? The training loop, Algorithm 1, is the subject of
+# {doc}`06_algorithm1`; here we only look at its result. `trained_phi` loads the Φ it
+# learnt in a study run of {doc}`08_training_runs` (MP on MICO:OCI-M, seed 0, the
+# evaluation selected on source validation); without that run it trains a short one here. The label
 # says which. Φ is in evaluation mode, as at test time.
 
 # %%
@@ -393,17 +394,18 @@ check("nb04-2", out)
 # :label: ex-nb04-3
 # ```
 # The receptive field of an extractor is the set of input pixels that
-# influence one output pixel. Predict it for CONV1, CONV2 and CONV3, then
-# measure it with autograd: back-propagate from the centre pixel of the
-# output and count the input pixels with a non-zero gradient.
+# influence one output pixel; here it is a square. Predict its side for
+# CONV1, CONV2 and CONV3, then measure it with autograd: back-propagate from
+# the centre pixel of the output, mark the input pixels with a non-zero
+# gradient and count the columns they span.
 # ```{exercise-end}
 # ```
 #
 # ```{solution-start} ex-nb04-3
 # :class: dropdown
 # ```
-# Each 3×3 convolution with stride 1 widens the field by 2 pixels: 3×3,
-# 5×5 and 7×7. The MP is a very local map, much like LBP with radius 1.
+# Each 3×3 convolution with stride 1 widens the field by 2 pixels: sides 3,
+# 5 and 7, that is 9, 25 and 49 input pixels. The MP is a very local map, much like LBP with radius 1.
 
 # %% tags=["starter", "remove-cell"]
 # A dict {"conv1": ..., "conv2": ..., "conv3": ...}: the measured receptive fields

@@ -204,10 +204,11 @@ pd.DataFrame({"s1": s1, "mean(m)": m_mean, "S (Eq. 11)": genuine_score(out)},
 # everywhere. A single global label can be met by one shortcut, say the
 # bezel of a display at the edge of the crop or one camera's colour cast,
 # and the dense target makes such a shortcut pay only for the cells that
-# see it. Depth supervision {cite}`liu2018depth` (a face-shaped depth map
-# for genuine faces, a flat one for attacks) and pixel-wise binary
-# supervision {cite}`george2019pixbis` (a 0/1 map, as here) introduced
-# this idea for face PAD; the HFN's pixel map is of the second kind, and the
+# see it. Depth supervision (a face-shaped depth map for genuine faces, a
+# flat one for attacks), introduced by Atoum et al. {cite}`atoum2017depth`
+# and made widespread by Liu et al. {cite}`liu2018depth`, and pixel-wise
+# binary supervision {cite}`george2019pixbis` (a 0/1 map, as here) brought
+# this idea to face PAD; the HFN's pixel map is of the second kind, and the
 # score averages it, so that the decision pools the patches' evidence.
 
 # %% [markdown]
@@ -370,7 +371,8 @@ print(f"change of W_t - W_b: {kept:.1e}; averaged pair vs one conv at lr/2: {as_
 # ## Interactive: Eq. 9 level by level
 #
 # What do the two streams contribute at each hierarchy? The figure below runs a trained
-# HFN, the study run of {doc}`08_training_runs` (without it, an untrained one; the title
+# HFN: Φ and Θ as Algorithm 1 (you will meet it in {doc}`06_algorithm1`) trained them in a
+# study run of {doc}`08_training_runs` (without that run, an untrained one; the title
 # says which), on the photographs of {doc}`03_handcrafted_features` captured as genuine,
 # print and replay faces. The slider picks the hierarchy $i$ (1 = layer4, the coarsest);
 # the menu picks a face and a stream. From left to right: the stream's input (the RGB face
