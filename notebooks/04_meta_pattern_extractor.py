@@ -405,7 +405,8 @@ check("nb04-2", out)
 # :class: dropdown
 # ```
 # Each 3×3 convolution with stride 1 widens the field by 2 pixels: sides 3,
-# 5 and 7, that is 9, 25 and 49 input pixels. The MP is a very local map, much like LBP with radius 1.
+# 5 and 7, that is 9, 25 and 49 input pixels. The MP is a very local map,
+# much like LBP with radius 1.
 
 # %% tags=["starter", "remove-cell"]
 # A dict {"conv1": ..., "conv2": ..., "conv3": ...}: the measured receptive fields
