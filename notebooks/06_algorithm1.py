@@ -73,7 +73,8 @@ from mpfas_lib.viz import ParameterTrace, image_grid, parameter_trace_plot
 # few gradient steps from the current Φ. The paper writes one step, without a learning
 # rate, $\Phi^* \approx \hat\Phi = \Phi - \nabla_\Phi L(x, y \mid \Theta, \Phi)$ (Eq. 7);
 # Algorithm 1 (line 11) takes K such steps, each scaled by α. Then Θ follows the
-# gradient at the approximate solution, $\nabla_\Theta L(x, y \mid \Theta, \Phi^*) \approx \nabla_\Theta L(x, y \mid \Theta, \hat\Phi)$ (Eq. 8). Unlike
+# gradient at the approximate solution, $\nabla_\Theta L(x, y \mid \Theta, \Phi^*) \approx
+# \nabla_\Theta L(x, y \mid \Theta, \hat\Phi)$ (Eq. 8). Unlike
 # MAML-style meta-learning {cite}`finn2017maml,li2018mldg`, no gradient flows through the
 # inner steps: the method is first order.
 #

@@ -403,7 +403,8 @@ pd.DataFrame(sizes).fillna(0).astype(int).rename_axis("|D_φ| (domains)")
 # mode takes line 11 as written, a plain step. The code gives Φ its own SGD with momentum
 # 0.9, whose buffer persists across outer iterations: that momentum is the other reading
 # of the paper. Its learning rate α·K, K times the stated α, is the code's real departure.
-# **Θ's BatchNorm statistics**: in the code the K forward passes of the inner loop update Θ's running statistics with $D_\phi$ batches;
+# **Θ's BatchNorm statistics**: in the code the K forward passes of the inner loop update
+# Θ's running statistics with $D_\phi$ batches;
 # in our paper mode Θ is left exactly as it was. **Θ's loss** is halved in the code. We run
 # one outer iteration of each mode on the quick-profile models and synthetic batches
 # and trace what moves after every step.
