@@ -47,7 +47,7 @@ import json
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from mpfas_lib.evaluation import (
@@ -65,7 +65,7 @@ from mpfas_lib.evaluation import (
     verdicts,
 )
 from mpfas_lib.profile import get_profile
-from mpfas_lib.training import study_runs
+from mpfas_lib.training import build_report, read_plan, study_runs
 from mpfas_lib.viz import ablation_bars, shift_curves, style_results
 
 # %%
@@ -450,6 +450,24 @@ if full:
 else:
     display_full = pd.DataFrame({"status": ["no full-profile runs in results/full yet"]})
 display_full
+
+# %% [markdown]
+# ### The paper's tables, one command each
+#
+# The plans `paper-maps` (Table I, and our MP row beside Table II), `paper-micy` (Table
+# III), `paper-two-source` (Table IV) and `paper-ablations` (Figs. 6-9) train the paper's
+# experiments at the full profile on the real datasets: `python -m mpfas_lib sweep PLAN
+# --data real --root $MPFAS_DATA` (`--list` first shows each run's estimated time), then
+# `python -m mpfas_lib report PLAN` writes the table beside the paper's numbers. The
+# reports of whatever exists in `results/full/` follow, "not run" elsewhere, with the time
+# estimated from the GPU measurement above.
+
+# %%
+measured_on = gpu["environment"]["device_name"] if reports else None
+for name in ("paper-maps", "paper-micy", "paper-two-source", "paper-ablations"):
+    plan = read_plan(name, data="real", root=str(S.data or "$MPFAS_DATA"))
+    text, _ = build_report(plan, S.results / plan.out, n_boot=2000, device=measured_on)
+    display(Markdown(text.replace(str(S.results), "results")))  # no path of this machine
 
 # %% [markdown]
 # ## Summary

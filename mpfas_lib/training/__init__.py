@@ -35,8 +35,9 @@ from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.erm import Pipeline, erm_step
 from mpfas_lib.training.loop import load_or_train, run_training
 from mpfas_lib.training.methods import METHODS, Method, build_models, get_method
+from mpfas_lib.training.report import build_report
 from mpfas_lib.training.stages import Algorithm1Stages, algorithm1_stages
-from mpfas_lib.training.sweep import plan_runs
+from mpfas_lib.training.sweep import plan_runs, read_plan
 from mpfas_lib.training.trainer import Trainer
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "build_config",
     "build_data",
     "build_models",
+    "build_report",
     "erm_step",
     "get_method",
     "load_or_train",
@@ -61,6 +63,7 @@ __all__ = [
     "phi_optimizer_for",
     "phi_snapshots",
     "plan_runs",
+    "read_plan",
     "run_training",
     "split_domains",
     "stand_in",

@@ -184,7 +184,8 @@ def ablation_section(plan: Plan, stats: pd.DataFrame, records: list[dict[str, An
 
 def build_report(plan: Plan, out: Path, n_boot: int = N_BOOT, device: str | None = None
                  ) -> tuple[str, pd.DataFrame]:
-    """The report of ``plan``'s runs in ``out``: Markdown text and the CSV's table."""
+    """The report of ``plan``'s runs in ``out``: Markdown text and the CSV's table
+    (chapter 08)."""
     runs, states = finished_runs(plan, out)
     stats = summaries(runs, n_boot)
     records: list[dict[str, Any]] = []

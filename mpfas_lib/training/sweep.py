@@ -113,7 +113,8 @@ def _list(block: dict, key: str, where: str, kind: type | tuple[type, ...]) -> l
 
 def read_plan(name: str | os.PathLike, data: str | None = None, root: str | None = None,
               overrides: dict[str, str] | None = None) -> Plan:
-    """Parse and validate a plan; every run's configuration is built (and checked) here.
+    """Parse and validate a plan; every run's configuration is built (and checked) here
+    (chapter 08).
 
     ``data``, ``root`` and ``overrides`` (``--data``, ``--root``, ``--set``) change every run.
     """
