@@ -212,9 +212,10 @@ verdicts(chapter, "hter_source").T  # one row per variant
 # Of the {glue:text}`ab_family_n` comparisons, {glue:text}`ab_family_nominal` have a nominal
 # p below 5 % and {glue:text}`ab_family_holm` remain below it after the adjustment. Where a
 # comparison is "not distinguishable", three seeds at this scale cannot tell the variants
-# apart: that is a finding about the evidence, not a proof that they are equal. Small networks trained from
-# random weights on synthetic faces are not the paper's setting, so a disagreement with
-# the paper is a question for full-profile runs on the real data rather than a refutation.
+# apart: that is a finding about the evidence, not a proof that they are equal. Small
+# networks trained from random weights on synthetic faces are not the paper's setting, so
+# a disagreement with the paper is a question for full-profile runs on the real data
+# rather than a refutation.
 #
 # ## Summary
 #
