@@ -10,18 +10,32 @@ kernel or the container forbids namespaces.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from mpfas_lib.errors import UserError
+from mpfas_lib.paths import REPO_ROOT
+
+
+def _under_tmp() -> list[str]:
+    """Read-only binds for what the grader's Python needs that a private /tmp would hide (a
+    virtual environment, the library or its data cache in a checkout under /tmp)."""
+    needed = {Path(sys.prefix), REPO_ROOT, Path(os.environ.get("MPFAS_CACHE", "/nonexistent"))}
+    binds: list[str] = []
+    for path in sorted(needed):
+        if path.is_dir() and path.resolve().is_relative_to("/tmp"):
+            binds += ["--ro-bind", str(path.resolve()), str(path.resolve())]
+    return binds
 
 
 def wrap(command: list[str], writable: Path) -> list[str]:
     """``command`` inside bwrap: read-only machine, ``writable`` writable, no network."""
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--bind", str(writable), str(writable),
+            "--tmpfs", "/tmp", *_under_tmp(), "--tmpfs", "/dev/shm",
+            "--bind", str(writable), str(writable),
             "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--chdir", str(writable), "--", *command]
 
