@@ -1187,7 +1187,7 @@ def _channel_gaps(answer: Any, context: dict) -> str | None:
 
     if not hasattr(answer, "to_numpy") or answer.ndim != 2:
         return "give a table: one row per domain, one column per MP channel"
-    values = torch.as_tensor(answer.to_numpy(dtype=float))
+    values = torch.tensor(answer.to_numpy(dtype=float))  # a copy: the answer is read-only
     if values.shape != (4, 3):
         return (f"expected 4 domains × 3 channels, got {tuple(values.shape)}: one value per "
                 "domain and channel")
