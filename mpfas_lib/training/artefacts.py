@@ -264,14 +264,18 @@ class RunFolder:
         if not (self.results.is_file() or self.checkpoint.is_file()):
             return
         try:
-            self.finished(config)
-            what = "holds this run already finished"
+            done = self.finished(config)
         except StaleResultsError as error:
             what = f"holds a finished run with other settings ({error})"
         except ValueError:
             what = "holds an unreadable results.json"
-        if not self.results.is_file():
-            what = "holds a started run (checkpoint.pt): continue it with --resume"
+        else:
+            if done is not None:
+                what = "holds this run already finished"
+            elif self.checkpoint.is_file():
+                what = "holds a started run (checkpoint.pt): continue it with --resume"
+            else:
+                what = "holds a run that stopped before its first checkpoint"
         raise UserError(f"{self.path} {what}; use another --out or run_name, or --force to "
                         f"move it aside to {self.path.parent / REPLACED}/ and train anew")
 

@@ -363,11 +363,13 @@ def _train(config: dict[str, Any], out: str, resume: bool, force: bool = False
     try:
         results = run_training(cfg, out=out, resume=resume, log=lambda *_: None, force=force)
     except Exception as error:  # reported by the sweep, which goes on with the other runs
-        done = RunFolder(Path(out) / cfg.name())
-        if done.completed() and run_state(done.path, cfg) == "done":
-            # another process (e.g. the worker of a killed sweep) finished it meanwhile
+        try:
+            done = RunFolder(Path(out) / cfg.name()).finished(cfg)
+        except ValueError:  # stale or unreadable: not this run's results
+            done = None
+        if done is not None:  # another process (a killed sweep's worker) finished it meanwhile
             return {"run": cfg.name(), "status": "completed", "seconds":
-                    time.perf_counter() - start, **headline(done.finished(cfg) or {})}
+                    time.perf_counter() - start, **headline(done)}
         return {"run": cfg.name(), "status": "failed", "error": f"{type(error).__name__}: "
                 f"{error}", "seconds": time.perf_counter() - start}
     return {"run": cfg.name(), "status": results["status"], "seconds":
