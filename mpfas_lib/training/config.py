@@ -37,6 +37,9 @@ from mpfas_lib.training.methods import Method, get_method, upgrade_method_dict
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DATA_SOURCES = ("synthetic", "real")
+# torch.compile of the training step's passes (the same math; chapter 08, README): inductor's
+# modes, or the "cudagraphs" backend (captured, unfused kernels); the last two need CUDA
+COMPILE_MODES = ("none", "default", "max-autotune", "reduce-overhead", "cudagraphs")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class RunConfig:
     loader_workers: int | None = None
     amp: bool = True  # bf16 autocast, CUDA only
     channels_last: bool = True  # CUDA only
+    compile: str = "none"  # one of COMPILE_MODES ("none": eager); see training.compiled
     tensorboard: bool = True
     progress: bool = True
     run_name: str | None = None
@@ -90,6 +94,9 @@ class RunConfig:
             raise ValueError(f"data must be one of {list(DATA_SOURCES)}, got {self.data!r}")
         if self.scope not in SCOPES:
             raise ValueError(f"scope must be one of {list(SCOPES)}, got {self.scope!r}")
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be one of {list(COMPILE_MODES)}, got "
+                             f"{self.compile!r}")
         if self.data == "real" and not self.root:
             raise ValueError("data='real' needs the prepared datasets: --root DIR or $MPFAS_DATA")
         if self.data == "synthetic" and self.root:
