@@ -21,6 +21,7 @@ import torch  # noqa: E402
 
 from mpfas_lib.data.loader import LoaderBatches  # noqa: E402
 from mpfas_lib.data.sampling import DomainBalancedBatches  # noqa: E402
+from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
 from mpfas_lib.runtime import pick_device  # noqa: E402
 from mpfas_lib.training.build import build_data  # noqa: E402
 from mpfas_lib.training.config import build_config  # noqa: E402
@@ -94,7 +95,7 @@ def step_rate(config, protocol, steps: int, device) -> float:
 
 def main() -> None:
     """Print the loader's images/s per worker count and the step's images/s."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--batches", type=int, default=60)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
 from mpfas_lib.models import HFN, MetaPatternExtractor, count_parameters, hfn_loss  # noqa: E402
 
 CASES: dict[str, tuple[str, str, int]] = {
@@ -49,9 +50,10 @@ def time_step(backbone: str, fusion: str, size: int, batch: int, repeats: int,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", nargs="+", choices=sorted(CASES),
-                        default=["full-official", "full-hfm", "quick-hfm"])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
+    parser.add_argument("--case", nargs="+", choices=sorted(CASES), metavar="CASE",
+                        default=["full-official", "full-hfm", "quick-hfm"],
+                        help=f"one or more of {', '.join(sorted(CASES))}")
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=1, help="timed runs after one warm-up")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")

@@ -9,6 +9,7 @@ import argparse
 import time
 
 from mpfas_lib.data.synthetic import DOMAINS, SyntheticBenchmark, split_sizes, video_specs
+from mpfas_lib.helptext import DocstringFormatter
 
 
 def bench(size: int, subjects: int, frames: int) -> tuple[int, float]:
@@ -25,7 +26,7 @@ def bench(size: int, subjects: int, frames: int) -> tuple[int, float]:
 
 def main() -> None:
     """Print images/s per image size and the projected time of a full benchmark."""
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     p.add_argument("--sizes", type=int, nargs="*", default=[64, 256])
     p.add_argument("--subjects", type=int, default=2)
     p.add_argument("--frames", type=int, default=4)

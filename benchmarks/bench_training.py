@@ -22,6 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
+
 
 def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads: int) -> dict:
     """Time ``iterations`` steps of one algorithm in this process."""
@@ -62,7 +64,7 @@ def measure(profile: str, algorithm: str, iterations: int, warmup: int, threads:
 
 def main() -> int:
     """Run every (profile, algorithm) pair in its own process and print a table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     parser.add_argument("--profiles", nargs="+", default=["quick", "full"])
     parser.add_argument("--iterations", type=int, default=None,
                         help="timed iterations (default 10 quick, 2 full)")

@@ -38,6 +38,7 @@ from mpfas_lib.data.sampling import DomainBalancedBatches
 from mpfas_lib.data.synthetic import DEFAULT_SHIFT, GENERATOR_VERSION, check_shift
 from mpfas_lib.evaluation.metrics import auc, video_scores
 from mpfas_lib.files import atomic_write_text
+from mpfas_lib.helptext import DocstringFormatter
 from mpfas_lib.paths import REPO_ROOT
 from mpfas_lib.profile import PROFILES, Profile, get_profile
 from mpfas_lib.provenance import git_commit
@@ -206,8 +207,7 @@ def table(result: dict) -> str:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse and validate the arguments (before any work)."""
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     p.add_argument("--profile", default="quick", help=f"one of {sorted(PROFILES)} (sizes)")
     p.add_argument("--shift", type=float, default=DEFAULT_SHIFT,
                    help=f"the domain-shift dial (default {DEFAULT_SHIFT:g})")

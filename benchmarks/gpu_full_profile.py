@@ -22,6 +22,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
 from mpfas_lib.training.config import build_config  # noqa: E402
 from mpfas_lib.training.methods import build_models  # noqa: E402
 from mpfas_lib.training.timing import timed_steps  # noqa: E402
@@ -100,7 +101,7 @@ def bench(algorithm: str, iterations: int, device: torch.device, amp: bool,
 
 def main() -> int:
     """Benchmark Algorithm 1 and ERM on the GPU and print a table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--no-amp", action="store_true", help="fp32 instead of bf16 autocast")
     parser.add_argument("--out", default=None, help="write the rows as JSON here")

@@ -10,6 +10,7 @@ import sys
 import traceback
 
 from mpfas_lib.errors import UserError, debugging, os_error_line
+from mpfas_lib.helptext import DocstringFormatter
 
 # Each command lives next to the concept it serves; its module exposes
 # ``add_arguments(parser)`` and ``main(args) -> int``.
@@ -56,14 +57,16 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["MPFAS_DEBUG"] = "1"  # the commands' own error reports see it too
         argv = [a for a in argv if a != "--debug"]
     debug = debugging()
-    parser = argparse.ArgumentParser(prog="python -m mpfas_lib", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mpfas_lib", description=__doc__,
+                                     formatter_class=DocstringFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error (also MPFAS_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = argv[0] if argv and argv[0] in COMMANDS else None
     module = None
     for name, (module_name, help_text) in COMMANDS.items():
-        command = sub.add_parser(name, help=help_text)
+        # the docstrings' lines are kept (the sweep plan's TOML example among them)
+        command = sub.add_parser(name, help=help_text, formatter_class=DocstringFormatter)
         if name == chosen:
             module = importlib.import_module(module_name)
             command.description = module.__doc__

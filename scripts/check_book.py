@@ -46,6 +46,8 @@ from pathlib import Path
 
 import yaml
 
+from mpfas_lib.helptext import DocstringFormatter
+
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -410,7 +412,7 @@ def start_chromium(binary: str, profile_dir: str) -> tuple[subprocess.Popen, str
 
 def main(argv: list[str] | None = None) -> int:
     """Run the checks; exit status 0 when all pass."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     parser.add_argument("--html", default="_build/html", help="built book folder")
     parser.add_argument("--toc", default="_toc.yml", help="the book's table of contents")
     parser.add_argument("--shots", default="_build/shots", help="folder for screenshots")

@@ -41,11 +41,12 @@ if str(REPO) not in sys.path:
 
 from mpfas_lib.errors import UserError, report_error  # noqa: E402 - after the sys.path line
 from mpfas_lib.files import writable_dir  # noqa: E402
+from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--tiny", action="store_true",
                         help="quick-profile sizes (64 px, small backbone, 3 iterations)")

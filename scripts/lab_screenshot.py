@@ -8,7 +8,7 @@ Needs Chromium (Debian: ``apt-get install chromium``) and ``websocket-client``.
 
 Usage::
 
-    python scripts/lab_screenshot.py --notebook 06_algorithm1.ipynb --heading Exercises \
+    python scripts/lab_screenshot.py --notebook 06_algorithm1.ipynb --heading Exercises \\
         --out /tmp/lab.png
 """
 
@@ -28,6 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from check_book import DevTools, free_port, start_chromium  # noqa: E402
+
+from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW_MARKUP = ["{cite}", "{doc}", "{exercise-start}", "{solution-start}", "{ref}", "{glue:"]
@@ -60,7 +62,7 @@ def wait_for(url: str, seconds: float) -> None:
 
 def main() -> int:
     """Start JupyterLab and Chromium, take the screenshot, report raw markup."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     parser.add_argument("--notebook", default="06_algorithm1.ipynb")
     parser.add_argument("--dir", type=Path, default=ROOT / "notebooks")
     parser.add_argument("--heading", default="Exercises", help="scroll to this heading")

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from mpfas_lib.data.synthetic import from_profile  # noqa: E402
+from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
 from mpfas_lib.profile import get_profile  # noqa: E402
 from mpfas_lib.viz.figures import benchmark_gallery  # noqa: E402
 
@@ -20,6 +22,7 @@ OUT = Path(__file__).resolve().parent.parent / "book" / "figures" / "synthetic_b
 
 def main() -> None:
     """Draw one frame per domain and attack type and save it next to the book's figures."""
+    argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter).parse_args()
     profile = get_profile("quick")
     fig = benchmark_gallery(from_profile(profile), subject=1,
                             title="Synthetic benchmark: five domains, genuine and attacks")
