@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -32,20 +33,43 @@ from check_book import DevTools, free_port, start_chromium  # noqa: E402
 from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+# Headings of every level, and exercise titles (jupyterlab-myst renders those as a div)
+HEADINGS = ", ".join([*(f".jp-MarkdownCell h{level}" for level in range(1, 7)),
+                      ".jp-MarkdownCell .myst-exercise-title"])
 RAW_MARKUP = ["{cite}", "{doc}", "{exercise-start}", "{solution-start}", "{ref}", "{glue:"]
 
+# A title matches when it contains one of the texts, not followed by a digit or a point
+# ("Exercise 2" is not "Exercise 21"); whitespace (JupyterLab's no-break spaces) is normalised.
 PROBE_JS = """
 (() => {
   const cells = [...document.querySelectorAll('.jp-MarkdownCell')];
-  const heading = [...document.querySelectorAll('.jp-MarkdownCell h2, .jp-MarkdownCell h1')]
-    .find(h => h.textContent.includes(%(heading)s));
+  const titles = [...document.querySelectorAll(%(selector)s)];
+  const escape = t => t.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&');
+  const patterns = %(texts)s.map(t => new RegExp(escape(t) + '(?![0-9.])'));
+  const plain = e => e.textContent.replace(/\\s+/g, ' ').trim();
+  const heading = titles.find(h => patterns.some(p => p.test(plain(h))));
   if (heading) heading.scrollIntoView({block: 'start'});
   const text = cells.map(e => e.innerText).join('\\n');
-  return {found: !!heading, markdown_cells: cells.length,
+  return {found: heading ? plain(heading) : null, markdown_cells: cells.length,
           raw: %(raw)s.filter(r => text.includes(r)),
+          headings: heading ? undefined : titles.map(plain),
           myst_rendered: document.querySelectorAll('.jp-MarkdownCell .myst').length};
 })()
 """
+
+
+def heading_texts(heading: str, notebook: str) -> list[str]:
+    """What JupyterLab shows for a heading of the book: Lab numbers exercises per notebook.
+
+    The book's "Exercise 6.2" (chapter 6, book/instructors.md) is "Exercise 2" in
+    ``06_algorithm1.ipynb``; any other text is looked for as it is.
+    """
+    texts = [" ".join(heading.split())]
+    numbered = re.fullmatch(r"(Exercise)\s+(\d+)\.(\d+)", texts[0])
+    chapter = re.match(r"\d+", Path(notebook).name)
+    if numbered and chapter and int(chapter.group()) == int(numbered.group(2)):
+        texts.append(f"{numbered.group(1)} {int(numbered.group(3))}")
+    return texts
 
 
 def wait_for(url: str, seconds: float) -> None:
@@ -65,7 +89,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     parser.add_argument("--notebook", default="06_algorithm1.ipynb")
     parser.add_argument("--dir", type=Path, default=ROOT / "notebooks")
-    parser.add_argument("--heading", default="Exercises", help="scroll to this heading")
+    parser.add_argument("--heading", default="Exercises",
+                        help='scroll to this heading (any level) or exercise, e.g. "Exercise 6.2"')
     parser.add_argument("--out", type=Path, default=Path("lab.png"))
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     parser.add_argument("--settle", type=float, default=25.0, help="seconds to let Lab render")
@@ -97,7 +122,9 @@ def main() -> int:
             dt = DevTools(ws)
             dt.navigate(f"http://127.0.0.1:{port}/lab/tree/{args.notebook}?token={token}",
                         settle=args.settle)
-            probe = dt.js(PROBE_JS % {"heading": json.dumps(args.heading),
+            texts = heading_texts(args.heading, args.notebook)
+            probe = dt.js(PROBE_JS % {"texts": json.dumps(texts),
+                                      "selector": json.dumps(HEADINGS),
                                       "raw": json.dumps(RAW_MARKUP)})
             dt.pump(3)
             dt.screenshot(args.out)
