@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 SampleFn = Callable[[Sequence[str]], Batch]
@@ -156,6 +157,75 @@ def check_finite(value: torch.Tensor, iteration: int, which: str) -> float:
     return number
 
 
+class LossChecks:
+    """The finiteness checks of one step's losses: each before its update (one host sync
+    each), or all at the end of the step (one sync; the updates were then applied)."""
+
+    def __init__(self, iteration: int, deferred: bool = False) -> None:
+        self.iteration, self.deferred = iteration, deferred
+        self.checked: list[float] = []
+        self.pending: list[tuple[torch.Tensor, str]] = []
+
+    def add(self, loss: torch.Tensor, which: str) -> None:
+        """Check ``loss`` now, or keep a copy of it (a CUDA graph reuses its output's memory)."""
+        if self.deferred:
+            self.pending.append((loss.detach().to(torch.float32, copy=True), which))
+        else:
+            self.checked.append(check_finite(loss, self.iteration, which))
+
+    def values(self) -> list[float]:
+        """Every loss added, as numbers; the first non-finite one raises NonFiniteLossError."""
+        if self.pending:
+            numbers = torch.stack([value for value, _ in self.pending]).tolist()
+            for number, (_, which) in zip(numbers, self.pending, strict=True):
+                if not math.isfinite(number):
+                    raise NonFiniteLossError(self.iteration, which, number)
+                self.checked.append(number)
+            self.pending = []
+        return self.checked
+
+
+@dataclass(frozen=True)
+class MetaPasses:
+    """How one outer iteration computes its two losses: eagerly (:func:`eager_passes`) or
+    compiled (:mod:`mpfas_lib.training.compiled`), the same math (Alg. 1, lines 11 and 16)."""
+
+    inner: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # L(x_φ, y_φ | Θ, Φ_{k-1})
+    theta: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # scale · L(x_θ, y_θ | Θ, Φ̂)
+    # how the paper's form keeps BatchNorm running statistics (Θ's in lines 9-12, Φ's in 16)
+    keep_stats: Callable[[nn.Module], AbstractContextManager] = preserved_batchnorm_stats
+    deferred_checks: bool = False  # LossChecks(deferred=...)
+
+
+def eager_passes(phi: nn.Module, theta: nn.Module, theta_train: nn.Module, loss_fn: LossFn,
+                 settings: MetaSettings) -> MetaPasses:
+    """The two losses of Algorithm 1 as plain calls of Φ, Θ and the loss (chapter 06)."""
+
+    def inner(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return loss_fn(theta(x, phi(x)), y)  # Θ fixed: only ∇_Φ is taken
+
+    def theta_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():  # Φ̂ = Φ_K frozen
+            pattern = phi(x)
+        return settings.theta_loss_scale * loss_fn(theta_train(x, pattern.detach()), y)
+
+    return MetaPasses(inner, theta_loss)
+
+
+def _update_phi(phi_params: list[nn.Parameter], grads: list[torch.Tensor], lr: float,
+                phi_optimizer: torch.optim.Optimizer | None) -> None:
+    """Line 11: Φ_k = Φ_{k-1} − α ∇_Φ L (Eq. 7), or the official code's optimiser step."""
+    if phi_optimizer is None:
+        with torch.no_grad():
+            for p, g in zip(phi_params, grads, strict=True):
+                p.sub_(lr * g.to(p.dtype))
+        return
+    for p, g in zip(phi_params, grads, strict=True):
+        p.grad = g.to(p.dtype)
+    phi_optimizer.step()
+    phi_optimizer.zero_grad(set_to_none=True)
+
+
 def meta_pattern_step(
     phi: nn.Module,
     theta: nn.Module,
@@ -171,6 +241,7 @@ def meta_pattern_step(
     grad_sync: GradSync | None = None,
     autocast: Callable[[], AbstractContextManager] = nullcontext,
     iteration: int = 0,
+    passes: MetaPasses | None = None,
 ) -> StepStats:
     """One outer iteration t of Algorithm 1 (paper Sec. III-C; first-order solution of Eq. 6)
     (chapter 06).
@@ -178,56 +249,51 @@ def meta_pattern_step(
     ``sample(domains) -> (images, labels)`` draws a fresh domain-balanced batch;
     ``theta_train`` is the module used for the Θ step (a DistributedDataParallel wrapper of
     ``theta`` when distributed; the inner loop always calls the plain ``theta`` because it only
-    needs ∇_Φ); ``grad_sync`` averages Φ's gradients over ranks.
+    needs ∇_Φ); ``grad_sync`` averages Φ's gradients over ranks. ``passes`` computes the losses
+    (default :func:`eager_passes`; the compiled ones of ``RunConfig.compile``).
     """
     mode, lr = settings.mode, settings.lr
     if mode == "official" and phi_optimizer is None:
         raise ValueError("mode='official' needs phi_optimizer (SGD, momentum 0.9, lr = alpha*K)")
     theta_train = theta if theta_train is None else theta_train
+    passes = passes or eager_passes(phi, theta, theta_train, loss_fn, settings)
     phi_domains, theta_domains = split_domains(domains, rng, mode)  # line 6
     stats = StepStats(iteration, phi_domains, theta_domains)
     phi_params = trainable(phi)
     phi.train()
     theta.train()
 
+    checks = LossChecks(iteration, passes.deferred_checks)
+
     # Lines 7-12: Φ_0 ← Φ, then K first-order steps of Φ (Eq. 7) on fresh D_φ batches, Θ fixed.
     start = time.perf_counter()
-    keep_theta_bn = preserved_batchnorm_stats(theta) if mode == "paper" else nullcontext()
+    keep_theta_bn = passes.keep_stats(theta) if mode == "paper" else nullcontext()
     with keep_theta_bn:
         for k in range(settings.inner_steps):
             x_phi, y_phi = sample(phi_domains)  # line 10
-            with autocast():
-                loss = loss_fn(theta(x_phi, phi(x_phi)), y_phi)
-            which = f"inner loss (k={k + 1}, D_phi)"
-            stats.inner_losses.append(check_finite(loss, iteration, which))
-            grads = list(torch.autograd.grad(loss, phi_params))  # ∇_Φ only: Θ gets nothing
-            if grad_sync is not None:
-                grad_sync(grads)
-            if mode == "paper":  # line 11: Φ_k = Φ_{k-1} - α ∇_Φ L (Eq. 7)
-                with torch.no_grad():
-                    for p, g in zip(phi_params, grads, strict=True):
-                        p.sub_(lr * g.to(p.dtype))
-            else:
-                assert phi_optimizer is not None
-                for p, g in zip(phi_params, grads, strict=True):
-                    p.grad = g.to(p.dtype)
-                phi_optimizer.step()
-                phi_optimizer.zero_grad(set_to_none=True)
+            with record_function("phi_inner_step"):
+                with autocast():
+                    loss = passes.inner(x_phi, y_phi)
+                checks.add(loss, f"inner loss (k={k + 1}, D_phi)")
+                grads = list(torch.autograd.grad(loss, phi_params))  # ∇_Φ only: Θ gets nothing
+                if grad_sync is not None:
+                    grad_sync(grads)
+                _update_phi(phi_params, grads, lr, phi_optimizer if mode == "official" else None)
     stats.inner_seconds = time.perf_counter() - start
 
     # Lines 14-17: Φ̂ = Φ_K frozen; one step of Θ on a D_θ batch (Eq. 8); Φ keeps Φ_K.
     start = time.perf_counter()
     x_theta, y_theta = sample(theta_domains)  # line 15
-    keep_phi_bn = preserved_batchnorm_stats(phi) if mode == "paper" else nullcontext()
-    with keep_phi_bn, torch.no_grad(), autocast():
-        pattern = phi(x_theta)
-    theta_optimizer.zero_grad(set_to_none=True)
-    with autocast():
-        loss = settings.theta_loss_scale * loss_fn(theta_train(x_theta, pattern.detach()), y_theta)
-    stats.theta_loss = check_finite(loss, iteration, "theta loss (D_theta)")
-    loss.backward()
-    theta_optimizer.step()  # line 16 (Eq. 8)
-    theta_optimizer.zero_grad(set_to_none=True)
+    keep_phi_bn = passes.keep_stats(phi) if mode == "paper" else nullcontext()
+    with record_function("theta_step"):
+        theta_optimizer.zero_grad(set_to_none=True)
+        with keep_phi_bn, autocast():
+            loss = passes.theta(x_theta, y_theta)
+        checks.add(loss, "theta loss (D_theta)")
+        loss.backward()
+        theta_optimizer.step()  # line 16 (Eq. 8)
+        theta_optimizer.zero_grad(set_to_none=True)
+        *stats.inner_losses, stats.theta_loss = checks.values()
     stats.theta_seconds = time.perf_counter() - start
     return stats
 

@@ -14,8 +14,9 @@ from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
-from mpfas_lib.training.algorithm1 import LossFn, SampleFn, StepStats, check_finite
+from mpfas_lib.training.algorithm1 import LossChecks, LossFn, SampleFn, StepStats
 
 
 class Pipeline(nn.Module):
@@ -41,19 +42,28 @@ def erm_step(
     *,
     autocast: Callable[[], AbstractContextManager] = nullcontext,
     iteration: int = 0,
+    loss_pass: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    deferred_checks: bool = False,
 ) -> StepStats:
     """One ERM step of [Θ, Φ] on a batch from all source domains ("without OA", Fig. 7)
-    (chapter 06)."""
+    (chapter 06).
+
+    ``loss_pass(x, y)`` computes the loss (default ``loss_fn(model(x), y)``; a compiled one with
+    ``RunConfig.compile``); ``deferred_checks`` checks it after the update (see LossChecks).
+    """
     model.train()
     start = time.perf_counter()
     x, y = sample(list(domains))
-    optimizer.zero_grad(set_to_none=True)
-    with autocast():
-        loss = loss_fn(model(x), y)
-    value = check_finite(loss, iteration, "ERM loss (all sources)")
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    checks = LossChecks(iteration, deferred_checks)
+    with record_function("erm_step"):
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            loss = loss_fn(model(x), y) if loss_pass is None else loss_pass(x, y)
+        checks.add(loss, "ERM loss (all sources)")
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        (value,) = checks.values()
     return StepStats(
         iteration,
         phi_domains=[],

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.runtime import python_rng_state, set_python_rng_state
@@ -27,6 +28,7 @@ from mpfas_lib.training.algorithm1 import (
     split_domains,
     trainable,
 )
+from mpfas_lib.training.compiled import check_compile, compiled_erm_pass, compiled_meta_passes
 from mpfas_lib.training.config import RunConfig
 from mpfas_lib.training.distributed import average_tensors, broadcast_module, wrap_ddp
 from mpfas_lib.training.erm import Pipeline, erm_step
@@ -101,7 +103,8 @@ class Trainer:
     """Φ, Θ and their optimisers, stepped by Algorithm 1 or by ERM (paper Sec. III-C, IV-C).
 
     Everything comes from the run's config: the method's algorithm, K, form, loss scale, weight
-    decay and flips, the profile's α and momentum, the run's seed, bf16 and memory format.
+    decay and flips, the profile's α and momentum, the run's seed, bf16, memory format and
+    whether the step's passes are compiled (``compile``, :mod:`~mpfas_lib.training.compiled`).
     """
 
     def __init__(
@@ -150,6 +153,14 @@ class Trainer:
             broadcast_module(self.pipeline)
             trained = wrap_ddp(trained, self.device)
         self.train_module = trained
+        self.compile = config.compile
+        check_compile(config.compile, self.device, dist is not None and dist.world_size > 1)
+        self.meta_passes = self.erm_pass = None
+        if config.compile != "none" and self.settings is not None:
+            self.meta_passes = compiled_meta_passes(self.phi, self.theta, loss_fn, self.settings,
+                                                    config.compile)
+        elif config.compile != "none":
+            self.erm_pass = compiled_erm_pass(self.pipeline, loss_fn, config.compile)
 
     def autocast(self) -> AbstractContextManager:
         """bf16 autocast on CUDA when enabled, else a no-op."""
@@ -166,11 +177,12 @@ class Trainer:
 
     def sample(self, domains: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """A fresh domain-balanced batch on the device (flipped at random when asked)."""
-        images, labels = _batch_parts(self.batches.batch(domains))
-        images = self.flip(images.to(self.device, non_blocking=True))
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return images, labels.to(self.device, non_blocking=True)
+        with record_function("data"):  # a profiler's name for it (scripts/gpu_check.py)
+            images, labels = _batch_parts(self.batches.batch(domains))
+            images = self.flip(images.to(self.device, non_blocking=True))
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            return images, labels.to(self.device, non_blocking=True)
 
     def step(self) -> StepStats:
         """One outer iteration of Algorithm 1, or one ERM step."""
@@ -178,13 +190,15 @@ class Trainer:
         try:
             if self.settings is None:
                 return erm_step(self.train_module, self.loss_fn, self.sample, self.optimizer,
-                                self.domains, autocast=self.autocast, iteration=self.iteration)
+                                self.domains, autocast=self.autocast, iteration=self.iteration,
+                                loss_pass=self.erm_pass,
+                                deferred_checks=self.erm_pass is not None)
             distributed = self.dist is not None and self.dist.world_size > 1
             return meta_pattern_step(
                 self.phi, self.theta, self.loss_fn, self.sample, self.optimizer, self.domains,
                 self.split_rng, self.settings, phi_optimizer=self.phi_optimizer,
                 theta_train=self.train_module, grad_sync=average_tensors if distributed else None,
-                autocast=self.autocast, iteration=self.iteration)
+                autocast=self.autocast, iteration=self.iteration, passes=self.meta_passes)
         except BaseException:
             self.iteration -= 1
             raise
