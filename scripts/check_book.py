@@ -1,17 +1,24 @@
 """Read the built book as a reader meets it: every chapter page in a real, headless Chromium.
 
 Serves the built HTML from 127.0.0.1, opens every page of the table of contents in Chromium
-driven over the DevTools protocol (no kernel), and fails when
+driven over the DevTools protocol (no kernel, browser cache off), and fails when
 
 1. a page logs a console error or an uncaught exception, or a resource of the book fails to
-   load (any HTTP status >= 400, the favicon included). Resources on other hosts (the MathJax
-   CDN) cannot load on a machine without network; those failures are listed as offline notes;
-2. an interactive plotly figure does not respond: every slider is clicked once (a real mouse
+   load (any HTTP status >= 400, the favicon included);
+2. a page requests anything from another host, or any built HTML or CSS file refers to a
+   script, style sheet, font or picture on one: the book must read the same from a folder
+   with no network (MathJax comes from ``_static/mathjax``, ``book/_ext/offline_mathjax.py``);
+3. a page with equations shows them as TeX: MathJax has not typeset them;
+4. a page weighs more than ``--max-page-mb`` (1.5 MB): its HTML and every file it loads,
+   except the book's shared assets in ``_static/`` (theme, MathJax, plotly.js: the same files
+   on every page, loaded once) and the explorer frames in ``_frames/`` (loaded when their
+   figure is first shown, ``book/_ext/deferred_frames.py``); both are printed beside it;
+5. an interactive plotly figure does not respond: every slider is clicked once (a real mouse
    click on its rail) and every menu is opened and another entry chosen, and each time the
    control's state, the figure's data and the pixels on screen must all change;
-3. any built HTML file contains an absolute path of the machine that built it (the
+6. any built HTML file contains an absolute path of the machine that built it (the
    repository, the home folder, ``$MPFAS_CACHE``);
-4. a page embeds plotly.js (about 5 MB) inline instead of loading the one shared
+7. a page embeds plotly.js (about 5 MB) inline instead of loading the one shared
    ``_static/plotly.min.js`` (``book/_ext/shared_plotlyjs.py``).
 
 It saves one screenshot per page (at its first interactive figure, else the top) and a
@@ -30,6 +37,7 @@ import base64
 import contextlib
 import functools
 import hashlib
+import html.parser
 import http.server
 import json
 import os
@@ -41,7 +49,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -53,9 +63,10 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--hide-scrollbars", "--window-size=1280,1800",
 ]
-OFFLINE = ("ERR_NAME_NOT_RESOLVED", "ERR_INTERNET_DISCONNECTED", "ERR_CONNECTION_REFUSED",
-           "ERR_ADDRESS_UNREACHABLE", "ERR_NETWORK_ACCESS_DENIED", "ERR_PROXY_CONNECTION_FAILED",
-           "ERR_CONNECTION_TIMED_OUT", "ERR_TIMED_OUT")
+#: The book's shared assets (the same files on every page) and the explorer frames, loaded
+#: when their figure is first shown: both are weighed apart from a page.
+SHARED, DEFERRED = "_static/", "_frames/"
+MB = 1_000_000
 
 
 def chapter_pages(toc: Path) -> list[str]:
@@ -99,6 +110,107 @@ def inline_plotlyjs(html_root: Path) -> list[str]:
     """The built HTML pages (relative paths) that embed a plotly.js bundle inline."""
     return [str(p.relative_to(html_root)) for p in sorted(html_root.rglob("*.html"))
             if p.is_file() and INLINE_PLOTLYJS.search(p.read_text(errors="replace"))]
+
+
+# <link> relations that name a document, not something the browser loads.
+_LINK_ONLY = {"canonical", "alternate", "author", "license", "next", "prev", "search", "help",
+              "index", "top", "up", "first", "last", "edit", "nofollow", "noopener",
+              "noreferrer"}
+_LOADED_ATTRS = {"src", "srcset", "poster", "data", "background"}
+_CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])((?:https?:)?//[^'")\s]+)""", re.I)
+
+
+def _remote(url: str) -> bool:
+    return bool(re.match(r"(?:https?:|wss?:)?//", url.strip(), re.I))
+
+
+class _RemoteRefs(html.parser.HTMLParser):
+    """Collects what a page would load from another host: its tags' sources and styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k.lower(): v or "" for k, v in attrs}
+        for name in _LOADED_ATTRS & a.keys():
+            urls = [u.split()[0] for u in a[name].split(",") if u.strip()] \
+                if name == "srcset" else [a[name]]
+            self.found += [f"<{tag} {name}={u}>" for u in urls if _remote(u)]
+        rel = set(a.get("rel", "").lower().split())
+        if tag == "link" and rel - _LINK_ONLY and _remote(a.get("href", "")):
+            self.found.append(f"<link rel={a['rel']} href={a['href']}>")
+        self.found += [f"<{tag} style=url({u})>" for u in _CSS_URL.findall(a.get("style", ""))]
+
+
+def remote_references(html_root: Path) -> list[str]:
+    """``file: reference`` for every script, style sheet, font, frame or picture that a built
+    HTML or CSS file would load from another host (links to other sites are fine)."""
+    hits = []
+    for path in sorted(html_root.rglob("*")):
+        if not path.is_file() or path.suffix not in (".html", ".css"):
+            continue
+        text = path.read_text(errors="replace")
+        if path.suffix == ".css":
+            refs = [f"url({u})" for u in _CSS_URL.findall(text)]
+        else:
+            parser = _RemoteRefs()
+            parser.feed(text)
+            refs = parser.found + [f"<style> url({u})" for block in
+                                   re.findall(r"<style\b[^>]*>(.*?)</style>", text, re.S | re.I)
+                                   for u in _CSS_URL.findall(block)]
+        hits += [f"{path.relative_to(html_root)}: {r}" for r in dict.fromkeys(refs)]
+    return hits
+
+
+@dataclass
+class Weight:
+    """The files one page loaded (path relative to the book -> bytes), by kind."""
+
+    own: dict[str, int] = field(default_factory=dict)
+    deferred: dict[str, int] = field(default_factory=dict)
+    shared: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """The page's weight: its HTML and every file of its own."""
+        return sum(self.own.values())
+
+    def line(self) -> str:
+        """One line for the report, in MB."""
+        def mb(d: dict[str, int]) -> str:
+            return f"{sum(d.values()) / MB:.2f} MB in {len(d)} file{'s' * (len(d) != 1)}"
+        return (f"{self.total / MB:.2f} MB ({mb(self.own)}); explorer frames when shown: "
+                f"{mb(self.deferred)}; shared assets: {mb(self.shared)}")
+
+
+def book_file(url: str, origin: str, root: Path) -> str | None:
+    """The book's file (relative path) that a URL of the local server names, or None."""
+    if not url.startswith(origin):
+        return None
+    path = urllib.parse.unquote(urllib.parse.urlsplit(url).path).lstrip("/")
+    if path == "" or path.endswith("/"):
+        path += "index.html"
+    target = (root / path).resolve()
+    if not target.is_relative_to(root.resolve()) or not target.is_file():
+        return None
+    return target.relative_to(root.resolve()).as_posix()
+
+
+def page_weight(events: list[dict], origin: str, root: Path) -> Weight:
+    """What the requests among DevTools ``events`` loaded from the book, by kind (a file
+    counts once; its size on disk, so the browser's cache and timing do not matter)."""
+    weight = Weight()
+    for e in events:
+        if e["method"] != "Network.requestWillBeSent":
+            continue
+        rel = book_file(e["params"]["request"]["url"], origin, root)
+        if rel is None:
+            continue
+        kind = (weight.shared if rel.startswith(SHARED) else
+                weight.deferred if rel.startswith(DEFERRED) else weight.own)
+        kind[rel] = (root / rel).stat().st_size
+    return weight
 
 
 def free_port() -> int:
@@ -192,18 +304,18 @@ class DevTools:
                       clickCount=1)
 
 
-def problems(events: list[dict], origin: str) -> tuple[list[str], list[str]]:
-    """(errors, offline notes) among DevTools events: console errors, exceptions, failed loads.
-
-    A failed load from another host than ``origin`` with a network error (no connection) is
-    an offline note; everything else is an error.
-    """
+def problems(events: list[dict], origin: str) -> list[str]:
+    """Errors among DevTools events: console errors, exceptions, failed loads, and every
+    request to another host than ``origin`` (the book must need no network)."""
     urls: dict[str, str] = {}
-    errors, offline = [], []
+    errors = []
     for e in events:
         m, p = e["method"], e.get("params", {})
         if m == "Network.requestWillBeSent":
-            urls[p["requestId"]] = p["request"]["url"]
+            url = p["request"]["url"]
+            urls[p["requestId"]] = url
+            if re.match(r"(?:https?|wss?)://", url, re.I) and not url.startswith(origin):
+                errors.append(f"requests another host: {url}")
         elif m == "Runtime.exceptionThrown":
             d = p["exceptionDetails"]
             errors.append(f"exception: {d.get('text', '')} "
@@ -215,18 +327,14 @@ def problems(events: list[dict], origin: str) -> tuple[list[str], list[str]]:
             errors.append(f"HTTP {p['response']['status']}: {p['response']['url']}")
         elif m == "Network.loadingFailed" and not p.get("canceled"):
             url = urls.get(p["requestId"], "?")
-            text = f"failed to load {url}: {p.get('errorText')}"
-            if not url.startswith(origin) and any(k in str(p.get("errorText")) for k in OFFLINE):
-                offline.append(text)
-            else:
-                errors.append(text)
+            if url.startswith(origin) or url == "?":  # another host's is reported above
+                errors.append(f"failed to load {url}: {p.get('errorText')}")
         elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
             entry = p["entry"]
-            url = entry.get("url", "")
             if entry.get("source") == "network":  # reported above with its URL
                 continue
-            errors.append(f"log: {entry.get('text')} {url}".strip())
-    return errors, offline
+            errors.append(f"log: {entry.get('text')} {entry.get('url', '')}".strip())
+    return errors
 
 
 FIGURES_JS = """
@@ -294,13 +402,35 @@ MENU_ITEMS_JS = """
 """
 
 
-class Checker:
-    """Visits pages and exercises their figures; collects failures and notes."""
+# Whether the page's equations were typeset: null without equations, else the count of
+# math elements and of those still raw TeX (or the reason MathJax is missing).
+MATH_JS = """
+(async () => {
+  const math = Array.from(document.querySelectorAll('.math'));
+  if (!math.length) return null;
+  const mj = window.MathJax;
+  if (!mj || !mj.startup || !mj.startup.promise) return {error: 'MathJax is not loaded'};
+  const late = new Promise(r => setTimeout(() => r('late'), 30000));
+  if (await Promise.race([mj.startup.promise.then(() => 'ok'), late]) === 'late')
+    return {error: 'MathJax did not finish within 30 s'};
+  return {math: math.length, raw: math.filter(m => !m.querySelector('mjx-container')).length};
+})()
+"""
 
-    def __init__(self, dt: DevTools, base: str, shots: Path) -> None:
-        self.dt, self.base, self.shots = dt, base, shots
+# The state of a figure's deferred frames (mpfas_lib.viz.interactive.html): null if none.
+DEFERRED_JS = """
+(() => document.querySelector('.plotly-graph-div[data-check-index="%(i)d"]')
+  .dataset.deferred || null)()
+"""
+
+
+class Checker:
+    """Visits pages and exercises their figures; collects failures and page weights."""
+
+    def __init__(self, dt: DevTools, base: str, shots: Path, root: Path) -> None:
+        self.dt, self.base, self.shots, self.root = dt, base, shots, root
         self.failures: list[str] = []
-        self.notes: list[str] = []
+        self.weights: dict[str, Weight] = {}
         self.controls = 0
 
     def state(self, i: int) -> dict:
@@ -350,10 +480,34 @@ class Checker:
             self.failures.append(f"{where}: the pixels on screen did not change")
         print(f"  {where}: active {before[key][k]['active']} -> {after[key][k]['active']}")
 
+    def math(self, page: str) -> None:
+        """Fail when the page's equations are not typeset by MathJax."""
+        out = self.dt.js(MATH_JS)
+        if not isinstance(out, dict):  # no equations on the page
+            return
+        if "error" in out:
+            self.failures.append(f"{page}: equations shown as TeX: {out['error']}")
+        elif out["raw"]:
+            self.failures.append(f"{page}: {out['raw']} of {out['math']} equations not "
+                                 "typeset by MathJax")
+
+    def frames_loaded(self, page: str, i: int, timeout: float = 30.0) -> bool:
+        """Wait until figure ``i``'s deferred frames are in (it is on screen by now)."""
+        end = time.time() + timeout
+        while (state := self.dt.js(DEFERRED_JS % {"i": i})) not in (None, "loaded"):
+            if time.time() > end:
+                self.failures.append(f"{page} figure {i}: its frames did not load "
+                                     f"(state {state!r} after {timeout:.0f} s)")
+                return False
+            self.dt.pump(0.3)
+        return True
+
     def page(self, page: str) -> None:
-        """Load one page, check its console and resources, and exercise its figures."""
+        """Load one page, check its console, resources and equations, exercise its figures
+        and weigh it."""
         n = len(self.dt.events)
         self.dt.navigate(self.base + page, settle=2.5)
+        self.math(page)
         figures = self.dt.js(FIGURES_JS) or []
         print(f"{page}: {len(figures)} interactive figure(s)")
         for fig in figures:  # type: ignore[union-attr]
@@ -373,6 +527,8 @@ class Checker:
             if st["plotly"] != "object":
                 self.failures.append(f"{page}: plotly.js is not loaded (window.Plotly missing)")
                 break
+            if not self.frames_loaded(page, fig["index"]):
+                continue
             for k in range(fig["sliders"]):
                 self.exercise(page, fig["index"], "slider", k)
             for k in range(fig["menus"]):
@@ -383,9 +539,33 @@ class Checker:
         else:
             self.dt.js("window.scrollTo(0, 0)")
         self.dt.screenshot(self.shots / (page.replace("/", "_").removesuffix(".html") + ".png"))
-        errors, offline = problems(self.dt.events[n:], self.base)
-        self.failures += [f"{page}: {e}" for e in dict.fromkeys(errors)]
-        self.notes += [f"{page}: {e}" for e in dict.fromkeys(offline)]
+        events = self.dt.events[n:]
+        self.failures += [f"{page}: {e}" for e in dict.fromkeys(problems(events, self.base))]
+        self.weights[page] = page_weight(events, self.base, self.root)
+        print(f"  weight: {self.weights[page].line()}")
+
+
+def heavy_pages(weights: dict[str, Weight], max_mb: float) -> list[str]:
+    """A failure for each page heavier than ``max_mb``, naming its three largest files."""
+    out = []
+    for page, w in weights.items():
+        if w.total > max_mb * MB:
+            big = sorted(w.own.items(), key=lambda kv: -kv[1])[:3]
+            out.append(f"{page} weighs {w.total / MB:.2f} MB, over {max_mb:g} MB: "
+                       + ", ".join(f"{name} {size / MB:.2f} MB" for name, size in big))
+    return out
+
+
+def weight_table(weights: dict[str, Weight]) -> str:
+    """Every page's weight, its deferred frames, and the shared assets of the whole book."""
+    shared: dict[str, int] = {}
+    lines = ["page weights (MB: the HTML and its own files | explorer frames when shown):"]
+    for page, w in weights.items():
+        shared.update(w.shared)
+        lines.append(f"  {w.total / MB:6.2f} | {sum(w.deferred.values()) / MB:5.2f}  {page}")
+    lines.append(f"shared assets in _static/, loaded once for the book: "
+                 f"{sum(shared.values()) / MB:.2f} MB in {len(shared)} files seen")
+    return "\n".join(lines)
 
 
 def start_chromium(binary: str, profile_dir: str) -> tuple[subprocess.Popen, str]:
@@ -421,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-figures", type=int, default=5,
                         help="fail unless at least this many pages have interactive figures")
     parser.add_argument("--chromium", default=None, help="Chromium binary")
+    parser.add_argument("--max-page-mb", type=float, default=1.5,
+                        help="fail when a page weighs more (MB; shared assets and explorer "
+                             "frames apart)")
     args = parser.parse_args(argv)
 
     root = Path(args.html).resolve()
@@ -445,6 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     forbidden = [str(root.parents[1]), str(Path.home()), os.environ.get("MPFAS_CACHE", "")]
     leaks = absolute_paths(root, forbidden)
     inline = inline_plotlyjs(root)
+    remote = remote_references(root)
     shots = Path(args.shots)
     shutil.rmtree(shots, ignore_errors=True)
     server, base = serve(root)
@@ -456,9 +640,10 @@ def main(argv: list[str] | None = None) -> int:
         dt = DevTools(ws_url)
         for domain in ("Page", "Runtime", "Log", "Network"):
             dt.call(f"{domain}.enable")
+        dt.call("Network.setCacheDisabled", cacheDisabled=True)  # every page as a first visit
         dt.call("Emulation.setDeviceMetricsOverride", width=1280, height=1800,
                 deviceScaleFactor=1, mobile=False)
-        checker = Checker(dt, base, shots)
+        checker = Checker(dt, base, shots, root)
         for page in pages:
             before = checker.controls
             checker.page(page)
@@ -473,21 +658,23 @@ def main(argv: list[str] | None = None) -> int:
     failures = checker.failures + [f"absolute path of this machine in {h}" for h in leaks]
     failures += [f"{p}: embeds plotly.js inline instead of loading _static/plotly.min.js"
                  for p in inline]
+    failures += [f"refers to another host: {r}" for r in remote]
+    failures += heavy_pages(checker.weights, args.max_page_mb)
     if not args.page and interactive_pages < args.min_figures:
         failures.append(f"only {interactive_pages} pages have interactive figures "
                         f"(at least {args.min_figures} expected)")
-    for note in checker.notes:
-        print(f"note (offline, another host): {note}")
+    print(weight_table(checker.weights))
     print(f"{len(pages)} pages, {interactive_pages} with interactive figures, "
           f"{checker.controls} controls moved; screenshots in {args.shots}/")
     if failures:
         for f in failures:
             print("FAIL:", f)
         return 1
-    print("OK: no console errors or failed resources, every control changed its figure, "
-          "no absolute path of this machine in the built HTML, plotly.js in one shared file")
+    print("OK: no console errors or failed resources, no request to another host, equations "
+          f"typeset, every page under {args.max_page_mb:g} MB, every control changed its "
+          "figure, no absolute path of this machine in the built HTML, plotly.js in one "
+          "shared file")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,13 +4,17 @@ ipywidgets variant for a live JupyterLab session (paper Sec. III-A, Fig. 3-5).""
 from __future__ import annotations
 
 import base64
+import functools
 import io
+import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import torch
 from IPython.display import HTML
 from matplotlib import colormaps
@@ -21,7 +25,9 @@ from torch import nn
 from mpfas_lib.viz.figures import to_image
 
 __all__ = [
+    "DEFERRED_CLASS",
     "ExplorerImages",
+    "deferred_parts",
     "frame_slider",
     "grid_explorer",
     "html",
@@ -69,18 +75,25 @@ def png_uri(img: np.ndarray) -> str:
     return image_uri(img, "png")
 
 
+#: Picture formats of :func:`image_uri`: PIL format and options, and the data URI's subtype.
+IMAGE_FORMATS: dict[str, tuple[str, dict, str]] = {
+    "png": ("PNG", {"optimize": True}, "png"),
+    "jpeg": ("JPEG", {"quality": 85}, "jpeg"),
+    "webp": ("WEBP", {"quality": 85, "method": 6}, "webp"),
+    "webp-lossless": ("WEBP", {"lossless": True, "quality": 100, "method": 6}, "webp"),
+}
+
+
 def image_uri(img: np.ndarray, fmt: str = "png") -> str:
-    """A [H, W, 3] uint8 array as a PNG (lossless) or JPEG (quality 85, a fraction of the
-    bytes for photographs: keeps pages with many pictures small) data URI."""
-    if fmt not in ("png", "jpeg"):
-        raise ValueError(f"image format must be 'png' or 'jpeg', got {fmt!r}")
+    """A [H, W, 3] uint8 array as a data URI: "png" or "webp-lossless" (exact pixels; WebP
+    takes about a fifth fewer bytes), "jpeg" (quality 85) or "webp" (quality 85, about a
+    third fewer bytes than that JPEG) for photographs (chapter 04)."""
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"image format must be one of {sorted(IMAGE_FORMATS)}, got {fmt!r}")
+    pil_format, options, subtype = IMAGE_FORMATS[fmt]
     buf = io.BytesIO()
-    pic = Image.fromarray(np.ascontiguousarray(img))
-    if fmt == "png":
-        pic.save(buf, format="PNG", optimize=True)
-    else:
-        pic.save(buf, format="JPEG", quality=85)
-    return f"data:image/{fmt};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, format=pil_format, **options)
+    return f"data:image/{subtype};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def shown_at(x: torch.Tensor, px: int) -> torch.Tensor:
@@ -205,7 +218,7 @@ def grid_explorer(
     pictures); the dropdown switches which choice's traces are visible. Both controls are
     independent because frames never touch visibility. Panels fill rows of ``cols`` (default:
     one row); the slider starts at position ``active``; pictures are embedded as ``fmt``
-    ("png" or "jpeg", see :func:`image_uri`). Panels listed in ``static_panels`` do not
+    (a format of :func:`image_uri`). Panels listed in ``static_panels`` do not
     depend on the slider (e.g. the input): they are embedded once, not in every frame. The
     menu opens upwards, over the panels, so its entries stay inside the figure. The figure
     fills its container's width (``width_px`` only sets the height, for panels of about
@@ -257,6 +270,77 @@ def grid_explorer(
     return fig
 
 
+#: Class of the ``<script type="application/json">`` that holds what a figure shows only
+#: after a slider or menu moves (see :func:`html`); ``book/_ext/deferred_frames.py`` moves it
+#: into a file of its own.
+DEFERRED_CLASS = "mpfas-deferred"
+# Adds the deferred part to the figure: at once from the inline JSON (JupyterLab), or, when
+# the book's build moved it to a file (data-src), by loading that file the first time the
+# figure comes near the screen. The file calls window.mpfasDeferred[id](payload). A slider
+# moved before that is replayed once the frames are there.
+_LOAD_DEFERRED = (
+    "(function(gd,box){if(!gd||!box)return;var pending=null;"
+    "function apply(p){gd.dataset.deferred='adding';Plotly.addFrames(gd,p.frames)"
+    ".then(function(){return p.traces.length?Plotly.restyle(gd,{source:p.sources},p.traces)"
+    ":null;}).then(function(){gd.dataset.deferred='loaded';"
+    "if(pending)Plotly.animate(gd,pending[0],pending[1]);});}"
+    "gd.on('plotly_sliderchange',function(e){if(gd.dataset.deferred!=='loaded')"
+    "pending=e.step.args;});"
+    "if(!box.dataset.src){apply(JSON.parse(box.textContent));return;}"
+    "(window.mpfasDeferred=window.mpfasDeferred||{})[gd.id]=apply;"
+    "gd.dataset.deferred='waiting';"
+    "function load(){if(gd.dataset.deferred!=='waiting')return;gd.dataset.deferred='loading';"
+    "var s=document.createElement('script');s.src=box.dataset.src;s.onerror=function(){"
+    "console.error('could not load '+box.dataset.src);};document.head.appendChild(s);}"
+    "if(!window.IntersectionObserver){load();return;}"
+    "new IntersectionObserver(function(es,ob){if(es.some(function(e){return e.isIntersecting;}))"
+    "{ob.disconnect();load();}},{rootMargin:'200px 0px'}).observe(gd);})"
+    "(document.getElementById('{plot_id}'),"
+    "document.querySelector('script." + DEFERRED_CLASS + "[data-plot=\"{plot_id}\"]'));"
+)
+# plotly's JSON writes every "/" as \u002f (six characters; base64 pictures are full of
+# them). "<" stays escaped, so no "</script>" can appear. An escaped backslash is kept.
+_ESCAPED_SLASH = re.compile(r"(?<!\\)((?:\\\\)*)\\u002f")
+
+
+def _unescape_slashes(text: str) -> str:
+    return _ESCAPED_SLASH.sub(r"\1/", text)
+
+
+@functools.cache
+def _placeholder(width: int, height: int) -> str:
+    """A light grey PNG data URI of that size (a hidden picture's stand-in until loaded)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (238, 238, 238)).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _uri_size(uri: str) -> tuple[int, int]:
+    """(width, height) of a base64 picture data URI."""
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).size
+
+
+def deferred_parts(fig: go.Figure) -> tuple[go.Figure, dict | None]:
+    """The figure as first shown, and what it shows only after a control moves (chapter 11).
+
+    The first is ``fig`` without its animation frames, and with every hidden picture (an
+    image trace with ``visible=False``: another menu choice) replaced by a grey stand-in of
+    the same size, so plotly lays out the same axes. The second, ``None`` when nothing
+    waits, holds the frames and the hidden pictures: ``{"frames", "traces", "sources"}``.
+    """
+    hidden = [i for i, tr in enumerate(fig.data)
+              if tr.type == "image" and tr.visible is False and tr.source]
+    if not fig.frames and not hidden:
+        return fig, None
+    first = go.Figure(fig.to_dict())
+    first.frames = []
+    sources = [fig.data[i].source for i in hidden]
+    for i, src in zip(hidden, sources, strict=True):
+        first.data[i].source = _placeholder(*_uri_size(src))
+    frames = [f.to_plotly_json() for f in fig.frames]
+    return first, {"frames": frames, "traces": hidden, "sources": sources}
+
+
 def html(fig: go.Figure, div_id: str | None = None):
     """The figure as an HTML output that works offline in the static book and in JupyterLab
     (chapter 04).
@@ -264,13 +348,36 @@ def html(fig: go.Figure, div_id: str | None = None):
     plotly.js (about 5 MB) is embedded inline the first time this is called in a kernel,
     so a notebook carries it once and needs no CDN; later figures reuse it. The book's build
     replaces that copy by one shared ``_static/plotly.min.js`` (``book/_ext/shared_plotlyjs``).
+    The figure is drawn in its first state; its frames and hidden pictures
+    (:func:`deferred_parts`) follow in a JSON block of class :data:`DEFERRED_CLASS`, added
+    at once in JupyterLab; the book's build moves them into a file that the page loads when
+    the figure is first shown (``book/_ext/deferred_frames.py``).
     """
     global _PLOTLYJS_EMBEDDED
     include = not _PLOTLYJS_EMBEDDED
     _PLOTLYJS_EMBEDDED = True
-    return HTML(fig.to_html(full_html=False, include_plotlyjs=include, div_id=div_id,
-                            auto_play=False, post_script=_REDRAW_WHEN_SHOWN,
-                            config={"displayModeBar": False, "responsive": True}))
+    div_id = div_id or f"mpfas-{uuid.uuid4().hex[:12]}"
+    first, later = deferred_parts(fig)
+    scripts = [_REDRAW_WHEN_SHOWN] + ([_LOAD_DEFERRED] if later is not None else [])
+    out = first.to_html(full_html=False, include_plotlyjs=include, div_id=div_id,
+                        auto_play=False, post_script=scripts,
+                        config={"displayModeBar": False, "responsive": True})
+    bundle = _plotlyjs() if include else ""
+    head, _, tail = out.partition(bundle) if bundle else ("", "", out)
+    block = ""
+    if later is not None:
+        payload = _unescape_slashes(pio.json.to_json_plotly(later))
+        block = (f'<script type="application/json" class="{DEFERRED_CLASS}" '
+                 f'data-plot="{div_id}">{payload}</script>')
+    # the block comes first: the loader runs as soon as the figure is drawn
+    return HTML(block + _unescape_slashes(head) + bundle + _unescape_slashes(tail))
+
+
+@functools.cache
+def _plotlyjs() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
 
 
 def widget_explorer(

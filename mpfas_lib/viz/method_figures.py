@@ -92,7 +92,7 @@ def cdc_theta_explorer(image: Tensor, thetas: Sequence[float] | None = None,
     stack, titles = cdc_theta_stack(image, thetas, depths, seed)
     return grid_explorer(stack, [f"{t:.1f}" for t in thetas], [f"CDC{d}" for d in depths],
                          titles, slider_name="θ", dropdown_name="extractor", title=title,
-                         active=thetas.index(0.7) if 0.7 in thetas else 0, fmt="jpeg",
+                         active=thetas.index(0.7) if 0.7 in thetas else 0, fmt="webp",
                          static_panels=[0])
 
 
@@ -186,7 +186,7 @@ def fusion_explorer(theta: HFN, phi: nn.Module, images: Tensor, names: Sequence[
               "aligned C(m<sup>s</sup><sub>i</sub>)", "carried U[C(m<sub>i−1</sub>)]",
               "fused m<sub>i</sub>"]
     return grid_explorer(stack, sliders, labels, titles, slider_name="hierarchy",
-                         dropdown_name="show", title=title, fmt="png")
+                         dropdown_name="show", title=title, fmt="webp-lossless")
 
 
 # ---------------------------------------------------------------- chapter 06: Algorithm 1
