@@ -1,8 +1,11 @@
 """Install the library on a hosted runtime that lacks it (Colab), keeping the runtime's torch.
 
-The first code cell of every notebook imports ``mpfas_lib``; when that fails it downloads this
-file from the repository and executes it, which runs :func:`bootstrap`. It therefore uses the
-standard library only. Binder needs none of this: ``binder/postBuild`` installs the project.
+The first code cell of every notebook (hidden in the book) imports ``mpfas_lib``; when that
+fails it downloads this file at the book's release (``RELEASE``, see :mod:`mpfas_lib.release`)
+and executes it with that ``RELEASE`` among its globals, which runs :func:`bootstrap` for it:
+the library installed is the one of the release the notebook belongs to, not the moving
+``main``. It therefore uses the standard library only. Binder needs none of this:
+``binder/postBuild`` installs the project it was built from.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 REPOSITORY = "https://github.com/mpfas/mpfas"  # _config.yml repository.url (a test checks)
-BRANCH = "main"  # _config.yml repository.branch
-SOURCE = f"git+{REPOSITORY}@{BRANCH}"
+BRANCH = "main"  # _config.yml repository.branch: the release of an unpinned book
 # the runtime's builds match its GPU and driver: kept as they are, never upgraded
 KEPT = ("torch", "torchvision")
 # notebooks import these too (myst_nb.glue for the book); not dependencies of the library
@@ -94,6 +96,11 @@ def kept_constraints() -> list[str]:
     return out
 
 
+def source(release: str = BRANCH) -> str:
+    """What pip installs for a release: the repository at that tag (or branch)."""
+    return f"git+{REPOSITORY}@{release}"
+
+
 def pip_install(*args: str) -> list[str]:
     """The command line of ``pip install`` for this interpreter."""
     return [sys.executable, "-m", "pip", "install", "-q", *args]
@@ -101,16 +108,16 @@ def pip_install(*args: str) -> list[str]:
 
 def bootstrap(run: Runner = subprocess.run, runtime: str | None = None,
               requirements: Callable[[], list[str]] = library_requirements,
-              log: Callable[[str], None] = print) -> None:
-    """Install the library (without its dependencies) and the missing light dependencies."""
+              log: Callable[[str], None] = print, release: str = BRANCH) -> None:
+    """Install the library of ``release`` (without its dependencies), then the missing ones."""
     runtime = runtime or hosted_runtime()
     if runtime is None:
         raise ModuleNotFoundError(
             "mpfas_lib is not installed: in a clone of the repository run `pip install -e .` "
             f"(or `make lab`), then restart the kernel ({REPOSITORY})")
-    log(f"{runtime}: installing mpfas_lib from {SOURCE} without dependencies "
+    log(f"{runtime}: installing mpfas_lib from {source(release)} without dependencies "
         f"(keeping the runtime's {', '.join(kept_constraints()) or 'torch'})")
-    run(pip_install("--no-deps", SOURCE), check=True)
+    run(pip_install("--no-deps", source(release)), check=True)
     importlib.invalidate_caches()
     missing = missing_requirements([*requirements(), *NOTEBOOK_EXTRAS])
     if not missing:
@@ -125,4 +132,4 @@ def bootstrap(run: Runner = subprocess.run, runtime: str | None = None,
 
 
 if __name__ == "__main__":  # also when a notebook's first cell executes this file's text
-    bootstrap()
+    bootstrap(release=globals().get("RELEASE", BRANCH))  # the cell passes its RELEASE

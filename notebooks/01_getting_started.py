@@ -23,14 +23,18 @@
 # each step. Everywhere else the library is already installed and the block
 # does nothing.
 
-# %%
-try:  # a hosted runtime (Colab) starts without the library: mpfas_lib/hosted.py installs it
+# %% tags=["remove-cell"]
+try:  # on Colab the library is missing: mpfas_lib/hosted.py installs it
     import mpfas_lib  # noqa: F401
 except ModuleNotFoundError:
     from urllib.request import urlopen
 
-    HOSTED = "https://raw.githubusercontent.com/mpfas/mpfas/main/mpfas_lib/hosted.py"
-    exec(urlopen(HOSTED).read(), {"__name__": "__main__"})
+    RELEASE = "main"  # the book's release (scripts/pin_release.py)
+    RAW = "https://raw.githubusercontent.com/mpfas/mpfas"
+    hosted = urlopen(f"{RAW}/{RELEASE}/mpfas_lib/hosted.py").read()
+    exec(hosted, {"__name__": "__main__", "RELEASE": RELEASE})
+
+# %%
 from mpfas_lib.runtime import setup
 
 S = setup(seed=0)

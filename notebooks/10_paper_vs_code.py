@@ -21,14 +21,18 @@
 # data, Algorithm 1, and the evaluation. Facts about the code refer to commit `7bfa51a` of
 # the authors' repository (the last before community changes to its data loader).
 
-# %%
-try:  # a hosted runtime (Colab) starts without the library: mpfas_lib/hosted.py installs it
+# %% tags=["remove-cell"]
+try:  # on Colab the library is missing: mpfas_lib/hosted.py installs it
     import mpfas_lib  # noqa: F401
 except ModuleNotFoundError:
     from urllib.request import urlopen
 
-    HOSTED = "https://raw.githubusercontent.com/mpfas/mpfas/main/mpfas_lib/hosted.py"
-    exec(urlopen(HOSTED).read(), {"__name__": "__main__"})
+    RELEASE = "main"  # the book's release (scripts/pin_release.py)
+    RAW = "https://raw.githubusercontent.com/mpfas/mpfas"
+    hosted = urlopen(f"{RAW}/{RELEASE}/mpfas_lib/hosted.py").read()
+    exec(hosted, {"__name__": "__main__", "RELEASE": RELEASE})
+
+# %%
 from mpfas_lib.runtime import setup
 
 S = setup(seed=0)

@@ -72,18 +72,24 @@ def test_environment_yml_matches_pyproject(path: str) -> None:
     assert "python=3.11" in env["dependencies"]
 
 
-def _first_code_cell(source: Path) -> str:
-    return next(c.source for c in jupytext.read(source).cells if c.cell_type == "code")
+def _opening_cells(source: Path) -> list[tuple[str, list[str]]]:
+    """The first two code cells (source, tags): the hosted bootstrap, then the setup."""
+    code = [c for c in jupytext.read(source).cells if c.cell_type == "code"][:2]
+    return [(c.source, list(c.metadata.get("tags", []))) for c in code]
 
 
-def test_every_notebook_opens_with_the_same_cell() -> None:
-    openings = {p.name: _first_code_cell(p) for p in PY_SOURCES}
+def test_every_notebook_opens_with_the_same_cells() -> None:
+    """The bootstrap runs but is hidden from the book (remove-cell); the setup shows."""
+    openings = {p.name: _opening_cells(p) for p in PY_SOURCES}
     first = openings[PY_SOURCES[0].name]
-    assert all(cell == first for cell in openings.values()), "first code cells differ"
-    assert "from mpfas_lib.runtime import setup" in first and len(first.splitlines()) <= 12
+    assert all(cells == first for cells in openings.values()), "opening code cells differ"
+    (bootstrap, tags), (setup, setup_tags) = first
+    assert tags == ["remove-cell"] and setup_tags == []
+    assert setup.startswith("from mpfas_lib.runtime import setup") and len(setup.splitlines()) <= 6
+    assert "import mpfas_lib" in bootstrap and "setup" not in bootstrap
     repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
     raw = repo["url"].replace("https://github.com/", "https://raw.githubusercontent.com/")
-    assert f'"{raw}/{repo["branch"]}/mpfas_lib/hosted.py"' in first
+    assert f'RAW = "{raw}"' in bootstrap and '"{RAW}/{RELEASE}/mpfas_lib/hosted.py"' in bootstrap
 
 
 def _toc_files(node) -> list[str]:
