@@ -1,8 +1,16 @@
-"""scripts/lab_screenshot.py finds a heading of any level, and the book's exercise numbers."""
+"""JupyterLab as a student opens it: compatible extensions, and scripts/lab_screenshot.py finding
+a heading of any level (and the book's exercise numbers)."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from mpfas_lib.paths import REPO_ROOT
 
@@ -32,3 +40,15 @@ def test_the_probe_matches_whole_numbers_only() -> None:
     script = lab_screenshot.PROBE_JS % {"texts": '["Exercise 2"]', "selector": '"h2"',
                                         "raw": "[]"}
     assert "(?![0-9.])" in script and "scrollIntoView" in script
+
+
+@pytest.mark.skipif(shutil.which("jupyter", path=str(Path(sys.executable).parent)) is None,
+                    reason="needs the book extras (JupyterLab)")
+def test_jupyterlab_reports_every_extension_compatible() -> None:
+    """The pinned JupyterLab and jupyterlab-myst share their packages (pyproject.toml)."""
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent))
+    done = subprocess.run([jupyter, "labextension", "list"], capture_output=True, text=True,
+                          timeout=120)
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # no colours
+    assert done.returncode == 0 and "not compatible" not in listing, listing
+    assert re.search(r"jupyterlab-myst v\S+ enabled OK", listing), listing
