@@ -119,6 +119,16 @@ def split_domains(
     return sorted(names[:n_phi]), sorted(names[n_phi:])
 
 
+def given_split(domains: Sequence[str], split: tuple[Sequence[str], Sequence[str]]
+                ) -> tuple[list[str], list[str]]:
+    """A split (D_φ, D_θ) chosen by the caller, checked as line 6 would draw it (chapter 06)."""
+    phi_domains, theta_domains = sorted(split[0]), sorted(split[1])
+    if not phi_domains or not theta_domains or set(phi_domains) & set(theta_domains) \
+            or not set(phi_domains + theta_domains) <= set(domains):
+        raise ValueError(f"split {split} is not two disjoint, non-empty groups of {list(domains)}")
+    return phi_domains, theta_domains
+
+
 def _batchnorm_modules(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
@@ -241,6 +251,7 @@ def meta_pattern_step(
     grad_sync: GradSync | None = None,
     autocast: Callable[[], AbstractContextManager] = nullcontext,
     iteration: int = 0,
+    split: tuple[Sequence[str], Sequence[str]] | None = None,
     passes: MetaPasses | None = None,
 ) -> StepStats:
     """One outer iteration t of Algorithm 1 (paper Sec. III-C; first-order solution of Eq. 6)
@@ -249,7 +260,9 @@ def meta_pattern_step(
     ``sample(domains) -> (images, labels)`` draws a fresh domain-balanced batch;
     ``theta_train`` is the module used for the Θ step (a DistributedDataParallel wrapper of
     ``theta`` when distributed; the inner loop always calls the plain ``theta`` because it only
-    needs ∇_Φ); ``grad_sync`` averages Φ's gradients over ranks. ``passes`` computes the losses
+    needs ∇_Φ); ``grad_sync`` averages Φ's gradients over ranks. ``split`` = (D_φ, D_θ)
+    replaces line 6's random draw (``rng`` is then unused), so that an iteration can be
+    replayed on pre-drawn batches (chapter 06's exercise). ``passes`` computes the losses
     (default :func:`eager_passes`; the compiled ones of ``RunConfig.compile``).
     """
     mode, lr = settings.mode, settings.lr
@@ -257,7 +270,10 @@ def meta_pattern_step(
         raise ValueError("mode='official' needs phi_optimizer (SGD, momentum 0.9, lr = alpha*K)")
     theta_train = theta if theta_train is None else theta_train
     passes = passes or eager_passes(phi, theta, theta_train, loss_fn, settings)
-    phi_domains, theta_domains = split_domains(domains, rng, mode)  # line 6
+    if split is None:
+        phi_domains, theta_domains = split_domains(domains, rng, mode)  # line 6
+    else:
+        phi_domains, theta_domains = given_split(domains, split)
     stats = StepStats(iteration, phi_domains, theta_domains)
     phi_params = trainable(phi)
     phi.train()

@@ -7,16 +7,22 @@ without them it trains a short stand-in run here, once, and the label says which
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from mpfas_lib.data.synthetic import DEFAULT_SHIFT
 from mpfas_lib.evaluation.tables import load_runs, run_shift
 from mpfas_lib.profile import Profile
+from mpfas_lib.training.algorithm1 import Batch, MetaSettings, meta_pattern_step, split_domains
 from mpfas_lib.training.artefacts import load_checkpoint, phi_snapshots
 from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.loop import load_or_train
@@ -119,3 +125,125 @@ def study_runs(plans: Sequence[str], profile: Profile, results: str | os.PathLik
     if shift is not None:
         runs = [r for r in runs if run_shift(r) in (None, shift)]
     return runs, label
+
+
+# ---- chapter 06: Algorithm 1 on the tiny model, replayed on pre-drawn batches ---------
+
+TINY_SIDE = 16  # chapter 06's tiny model sees the synthetic faces shrunk to 16x16 pixels
+TINY_PROTOCOL = "MICO:OCI-M"
+StudentStep = Callable[[torch.nn.Module, torch.nn.Module, torch.optim.Optimizer,
+                        list[Batch], Batch, float], Any]
+StepOn = Callable[[torch.nn.Module, torch.nn.Module, torch.optim.Optimizer, "PreDrawn"], Any]
+
+
+@dataclass(frozen=True)
+class PreDrawn:
+    """One Algorithm 1 iteration drawn once: the split, K batches of D_φ, one of D_θ (ch. 06)."""
+
+    phi_domains: list[str]
+    theta_domains: list[str]
+    phi_batches: list[Batch]
+    theta_batch: Batch
+
+    def sample(self) -> Callable[[Sequence[str]], Batch]:
+        """A ``sample(domains)`` for :func:`meta_pattern_step` that hands out these batches."""
+        queue = [(self.phi_domains, b) for b in self.phi_batches]
+        queue.append((self.theta_domains, self.theta_batch))
+
+        def sample(names: Sequence[str]) -> Batch:
+            if not queue:
+                raise ValueError("more batches asked for than were drawn (K + 1)")
+            domains, batch = queue.pop(0)
+            if sorted(names) != domains:
+                raise ValueError(f"a batch of {sorted(names)} asked for, {domains} was drawn")
+            return batch
+        return sample
+
+    def to(self, dtype: torch.dtype) -> PreDrawn:
+        """A copy with the images in ``dtype`` (the labels stay integers)."""
+        phi_batches = [(x.to(dtype, copy=True), y.clone()) for x, y in self.phi_batches]
+        x, y = self.theta_batch
+        return PreDrawn(list(self.phi_domains), list(self.theta_domains), phi_batches,
+                        (x.to(dtype, copy=True), y.clone()))
+
+
+def tiny_models(seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Chapter 06's tiny Φ (CONV2) and Θ (two-stream HFN, width 16, fusion 16), seeded as
+    the chapter seeds them (``torch.manual_seed(seed)``), leaving torch's generator as it was."""
+    from mpfas_lib.models import HFN, build_extractor
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_extractor("conv2"), HFN(backbone="resnet18-w16", fusion_channels=16)
+
+
+def predrawn_iterations(profile: Profile, iterations: int, inner_steps: int, seed: int = 1,
+                        per_class: int = 2) -> list[PreDrawn]:
+    """The splits and batches of ``iterations`` Algorithm 1 iterations, drawn once (ch. 06).
+
+    The chapter's tiny batches (``per_class`` genuine and spoof faces per domain of the
+    synthetic MICO sources, shrunk to 16 pixels) from ``DomainBalancedBatches(seed=seed)``;
+    iteration t's split is ``split_domains(sources, random.Random(t))``. Drawn once per
+    process; each call returns copies.
+    """
+    drawn = _predrawn(profile, iterations, inner_steps, seed, per_class)
+    return [it.to(it.theta_batch[0].dtype) for it in drawn]
+
+
+@functools.lru_cache(maxsize=4)
+def _predrawn(profile: Profile, iterations: int, inner_steps: int, seed: int,
+              per_class: int) -> tuple[PreDrawn, ...]:
+    from mpfas_lib.data import DomainBalancedBatches, build_protocol
+
+    protocol = build_protocol(TINY_PROTOCOL, source="synthetic", profile=profile)
+    source = DomainBalancedBatches(protocol.sources, k=per_class, seed=seed)
+
+    def draw(names: Sequence[str]) -> Batch:
+        x, y, _ = source.batch(names)
+        return F.interpolate(x, size=TINY_SIDE, mode="area"), y
+
+    drawn = []
+    for t in range(iterations):
+        d_phi, d_theta = split_domains(sorted(protocol.sources), random.Random(t))
+        phi_batches = [draw(d_phi) for _ in range(inner_steps)]
+        drawn.append(PreDrawn(d_phi, d_theta, phi_batches, draw(d_theta)))
+    return tuple(drawn)
+
+
+def replay_iterations(step_on: StepOn, drawn: Sequence[PreDrawn], lr: float, seed: int = 0,
+                      dtype: torch.dtype = torch.float32
+                      ) -> list[dict[str, dict[str, torch.Tensor]]]:
+    """Fresh tiny models, one ``step_on(phi, theta, opt, iteration)`` per pre-drawn iteration.
+
+    Θ's optimiser is SGD at ``lr`` with momentum 0.9, as in chapter 06; the models and the
+    images are in ``dtype``. Returns the states {"phi": ..., "theta": ...} after each
+    iteration (chapter 06's exercise).
+    """
+    phi, theta = (net.to(dtype) for net in tiny_models(seed))
+    drawn = [it.to(dtype) for it in drawn]
+    opt = torch.optim.SGD(theta.parameters(), lr=lr, momentum=0.9)
+    states = []
+    for iteration in drawn:
+        step_on(phi, theta, opt, iteration)
+        states.append({"phi": copy.deepcopy(phi.state_dict()),
+                       "theta": copy.deepcopy(theta.state_dict())})
+    return states
+
+
+def student_steps(step: StudentStep, lr: float) -> StepOn:
+    """A step written as ``step(phi, theta, opt, phi_batches, theta_batch, lr)`` (ch. 06)."""
+    return lambda phi, theta, opt, it: step(phi, theta, opt, list(it.phi_batches),
+                                            it.theta_batch, lr)
+
+
+def library_steps(settings: MetaSettings) -> StepOn:
+    """:func:`meta_pattern_step` on a pre-drawn iteration: its split, its batches (ch. 06)."""
+    from mpfas_lib.models import hfn_loss
+
+    def step_on(phi: torch.nn.Module, theta: torch.nn.Module, opt: torch.optim.Optimizer,
+                it: PreDrawn) -> Any:
+        domains = it.phi_domains + it.theta_domains
+        return meta_pattern_step(phi, theta, hfn_loss, it.sample(), opt, domains,
+                                 random.Random(0), settings,
+                                 split=(it.phi_domains, it.theta_domains))
+    return step_on
