@@ -12,7 +12,7 @@ STRICT := MPFAS_STRICT_CHECKS=1
 # JupyterLab refuses to start as root (Docker images, rented GPU machines) without this.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: venv book check-book test lint lab sync student clean
+.PHONY: venv book check-book pdf test lint lab sync student clean
 
 venv: $(STAMP)
 
@@ -28,10 +28,16 @@ book: $(STAMP)
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
 # Read every chapter page in headless Chromium (Debian: apt-get install chromium): no console
-# errors or failed resources, every slider and menu changes its figure, no absolute path of
-# this machine in the HTML; one screenshot per page in _build/shots/.
+# errors or failed resources, no request to another host, equations typeset, every page
+# under 1.5 MB (its weight printed), every slider and menu changes its figure, no absolute
+# path of this machine in the HTML; one screenshot per page in _build/shots/.
 check-book: book
 	$(BIN)/python scripts/check_book.py --html _build/html --toc _toc.yml --shots _build/shots
+
+# The whole book as one PDF (title page, contents, every chapter as printed by headless
+# Chromium), written into the HTML root for download: _build/html/mpfas.pdf.
+pdf: book
+	$(BIN)/python scripts/make_pdf.py --html _build/html --toc _toc.yml --out _build/html/mpfas.pdf
 
 test: $(STAMP)
 	$(BIN)/ruff check .
