@@ -482,3 +482,32 @@ check("nb02-3", (subjects, overlap))
 # %% [markdown]
 # ```{solution-end}
 # ```
+
+# %% [markdown] tags=["remove-cell"]
+# ## References
+#
+# In the book these keys are resolved and listed in its bibliography; for JupyterLab,
+# `scripts/chapter_references.py` writes this cell from `book/references.bib`.
+#
+# - `boulkenafet2017oulu`: Z. Boulkenafet, J. Komulainen, L. Li, X. Feng and A. Hadid
+#   (2017). *OULU-NPU: A Mobile Face Presentation Attack Database with Real-World
+#   Variations*. Proceedings of the 12th IEEE International Conference on Automatic Face
+#   and Gesture Recognition (FG), 612–618.
+# - `cai2022metapattern`: R. Cai, Z. Li, R. Wan, H. Li, Y. Hu and A. C. Kot (2022).
+#   *Learning Meta Pattern for Face Anti-Spoofing*. IEEE Transactions on Information
+#   Forensics and Security, 17, 1201–1213. https://doi.org/10.1109/TIFS.2022.3158551
+# - `chingovska2012replay`: I. Chingovska, A. Anjos and S. Marcel (2012). *On the
+#   Effectiveness of Local Binary Patterns in Face Anti-Spoofing*. Proceedings of the
+#   International Conference of Biometrics Special Interest Group (BIOSIG), 1–7.
+# - `li2018rose`: H. Li, W. Li, H. Cao, S. Wang, F. Huang and A. C. Kot (2018).
+#   *Unsupervised Domain Adaptation for Face Anti-Spoofing*. IEEE Transactions on
+#   Information Forensics and Security, 13(7), 1794–1809.
+# - `wen2015msu`: D. Wen, H. Han and A. K. Jain (2015). *Face Spoof Detection With Image
+#   Distortion Analysis*. IEEE Transactions on Information Forensics and Security,
+#   10(4), 746–761.
+# - `zhang2012casia`: Z. Zhang, J. Yan, S. Liu, Z. Lei, D. Yi and S. Z. Li (2012). *A
+#   Face Antispoofing Database with Diverse Attacks*. Proceedings of the 5th IAPR
+#   International Conference on Biometrics (ICB), 26–31.
+# - `zhang2016mtcnn`: K. Zhang, Z. Zhang, Z. Li and Y. Qiao (2016). *Joint Face
+#   Detection and Alignment Using Multitask Cascaded Convolutional Networks*. IEEE
+#   Signal Processing Letters, 23(10), 1499–1503.

@@ -555,3 +555,36 @@ check("nb03-3", spread)
 # %% [markdown]
 # ```{solution-end}
 # ```
+
+# %% [markdown] tags=["remove-cell"]
+# ## References
+#
+# In the book these keys are resolved and listed in its bibliography; for JupyterLab,
+# `scripts/chapter_references.py` writes this cell from `book/references.bib`.
+#
+# - `boulkenafet2016colour`: Z. Boulkenafet, J. Komulainen and A. Hadid (2016). *Face
+#   Spoofing Detection Using Colour Texture Analysis*. IEEE Transactions on Information
+#   Forensics and Security, 11(8), 1818–1830.
+# - `cai2022metapattern`: R. Cai, Z. Li, R. Wan, H. Li, Y. Hu and A. C. Kot (2022).
+#   *Learning Meta Pattern for Face Anti-Spoofing*. IEEE Transactions on Information
+#   Forensics and Security, 17, 1201–1213. https://doi.org/10.1109/TIFS.2022.3158551
+# - `horn1986variational`: B. K. P. Horn and M. J. Brooks (1986). *The Variational
+#   Approach to Shape from Shading*. Computer Vision, Graphics, and Image Processing,
+#   33(2), 174–208.
+# - `ojala2002lbp`: T. Ojala, M. Pietikäinen and T. Mäenpää (2002). *Multiresolution
+#   Gray-Scale and Rotation Invariant Texture Classification with Local Binary
+#   Patterns*. IEEE Transactions on Pattern Analysis and Machine Intelligence, 24(7),
+#   971–987.
+# - `pinto2020sfs`: A. Pinto, S. Goldenstein, A. Ferreira, T. Carvalho, H. Pedrini and
+#   A. Rocha (2020). *Leveraging Shape, Reflectance and Albedo From Shading for Face
+#   Presentation Attack Detection*. IEEE Transactions on Information Forensics and
+#   Security, 15, 3347–3358.
+# - `pinto2020sfscode`: A. Pinto (2020). *shape-from-shading-for-face-pad: official
+#   implementation of "Leveraging Shape, Reflectance and Albedo from Shading for Face
+#   Presentation Attack Detection"*.
+#   https://github.com/allansp84/shape-from-shading-for-face-pad
+# - `tsai1994sfs`: P. Tsai and M. Shah (1994). *Shape from Shading Using Linear
+#   Approximation*. Image and Vision Computing, 12(8), 487–498.
+# - `zheng1991sfs`: Q. Zheng and R. Chellappa (1991). *Estimation of Illuminant
+#   Direction, Albedo, and Shape from Shading*. IEEE Transactions on Pattern Analysis
+#   and Machine Intelligence, 13(7), 680–702.

@@ -579,3 +579,29 @@ check("nb05-4", rgb_only)
 # %% [markdown]
 # ```{solution-end}
 # ```
+
+# %% [markdown] tags=["remove-cell"]
+# ## References
+#
+# In the book these keys are resolved and listed in its bibliography; for JupyterLab,
+# `scripts/chapter_references.py` writes this cell from `book/references.bib`.
+#
+# - `atoum2017depth`: Y. Atoum, Y. Liu, A. Jourabloo and X. Liu (2017). *Face
+#   Anti-Spoofing Using Patch and Depth-Based CNNs*. Proceedings of the IEEE
+#   International Joint Conference on Biometrics (IJCB), 319–328.
+#   https://doi.org/10.1109/BTAS.2017.8272713
+# - `cai2022metapattern`: R. Cai, Z. Li, R. Wan, H. Li, Y. Hu and A. C. Kot (2022).
+#   *Learning Meta Pattern for Face Anti-Spoofing*. IEEE Transactions on Information
+#   Forensics and Security, 17, 1201–1213. https://doi.org/10.1109/TIFS.2022.3158551
+# - `george2019pixbis`: A. George and S. Marcel (2019). *Deep Pixel-wise Binary
+#   Supervision for Face Presentation Attack Detection*. Proceedings of the
+#   International Conference on Biometrics (ICB).
+# - `he2016resnet`: K. He, X. Zhang, S. Ren and J. Sun (2016). *Deep Residual Learning
+#   for Image Recognition*. Proceedings of the IEEE Conference on Computer Vision and
+#   Pattern Recognition (CVPR), 770–778.
+# - `lin2017fpn`: T. Lin, P. Dollár, R. Girshick, K. He, B. Hariharan and S. Belongie
+#   (2017). *Feature Pyramid Networks for Object Detection*. Proceedings of the IEEE
+#   Conference on Computer Vision and Pattern Recognition (CVPR), 2117–2125.
+# - `liu2018depth`: Y. Liu, A. Jourabloo and X. Liu (2018). *Learning Deep Models for
+#   Face Anti-Spoofing: Binary or Auxiliary Supervision*. Proceedings of the IEEE
+#   Conference on Computer Vision and Pattern Recognition (CVPR), 389–398.

@@ -843,3 +843,22 @@ drift.style.format("{:.1e}")
 # the first within the spread over seeds, not bit for bit ({doc}`08_training_runs`).
 # ```{solution-end}
 # ```
+
+# %% [markdown] tags=["remove-cell"]
+# ## References
+#
+# In the book these keys are resolved and listed in its bibliography; for JupyterLab,
+# `scripts/chapter_references.py` writes this cell from `book/references.bib`.
+#
+# - `cai2022metapattern`: R. Cai, Z. Li, R. Wan, H. Li, Y. Hu and A. C. Kot (2022).
+#   *Learning Meta Pattern for Face Anti-Spoofing*. IEEE Transactions on Information
+#   Forensics and Security, 17, 1201–1213. https://doi.org/10.1109/TIFS.2022.3158551
+# - `finn2017maml`: C. Finn, P. Abbeel and S. Levine (2017). *Model-Agnostic
+#   Meta-Learning for Fast Adaptation of Deep Networks*. Proceedings of the 34th
+#   International Conference on Machine Learning (ICML), 1126–1135.
+# - `li2018mldg`: D. Li, Y. Yang, Y. Song and T. M. Hospedales (2018). *Learning to
+#   Generalize: Meta-Learning for Domain Generalization*. Proceedings of the AAAI
+#   Conference on Artificial Intelligence.
+# - `shao2020rfmeta`: R. Shao, X. Lan and P. C. Yuen (2020). *Regularized Fine-Grained
+#   Meta Face Anti-Spoofing*. Proceedings of the AAAI Conference on Artificial
+#   Intelligence, 34(07), 11974–11981.

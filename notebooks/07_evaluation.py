@@ -506,3 +506,27 @@ check("nb07-3", (hter_pooled, acer))
 # scores (the DET curve), not this single operating point.
 # ```{solution-end}
 # ```
+
+# %% [markdown] tags=["remove-cell"]
+# ## References
+#
+# In the book these keys are resolved and listed in its bibliography; for JupyterLab,
+# `scripts/chapter_references.py` writes this cell from `book/references.bib`.
+#
+# - `iso30107-3`: ISO/IEC JTC 1/SC 37 (2017). *Information technology – Biometric
+#   presentation attack detection – Part 3: Testing and reporting*. International
+#   Organization for Standardization, ISO/IEC 30107-3:2017.
+# - `boulkenafet2017oulu`: Z. Boulkenafet, J. Komulainen, L. Li, X. Feng and A. Hadid
+#   (2017). *OULU-NPU: A Mobile Face Presentation Attack Database with Real-World
+#   Variations*. Proceedings of the 12th IEEE International Conference on Automatic Face
+#   and Gesture Recognition (FG), 612–618.
+# - `cai2022metapattern`: R. Cai, Z. Li, R. Wan, H. Li, Y. Hu and A. C. Kot (2022).
+#   *Learning Meta Pattern for Face Anti-Spoofing*. IEEE Transactions on Information
+#   Forensics and Security, 17, 1201–1213. https://doi.org/10.1109/TIFS.2022.3158551
+# - `jia2020ssdg`: Y. Jia, J. Zhang, S. Shan and X. Chen (2020). *Single-Side Domain
+#   Generalization for Face Anti-Spoofing*. Proceedings of the IEEE/CVF Conference on
+#   Computer Vision and Pattern Recognition (CVPR), 8484–8493.
+# - `shao2019maddg`: R. Shao, X. Lan, J. Li and P. C. Yuen (2019). *Multi-Adversarial
+#   Discriminative Deep Domain Generalization for Face Presentation Attack Detection*.
+#   Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition
+#   (CVPR), 10023–10031.

@@ -666,3 +666,13 @@ check("nb10-3", sgd_steps)
 # constant loss scale cancels out (up to its ε term) and changes almost nothing.
 # ```{solution-end}
 # ```
+
+# %% [markdown] tags=["remove-cell"]
+# ## References
+#
+# In the book these keys are resolved and listed in its bibliography; for JupyterLab,
+# `scripts/chapter_references.py` writes this cell from `book/references.bib`.
+#
+# - `cai2022metapattern`: R. Cai, Z. Li, R. Wan, H. Li, Y. Hu and A. C. Kot (2022).
+#   *Learning Meta Pattern for Face Anti-Spoofing*. IEEE Transactions on Information
+#   Forensics and Security, 17, 1201–1213. https://doi.org/10.1109/TIFS.2022.3158551
