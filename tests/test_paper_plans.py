@@ -10,7 +10,7 @@ from test_reliability import CentreCropper, one_error_line, video
 
 from mpfas_lib.__main__ import main as cli
 from mpfas_lib.evaluation.paper import TABLES
-from mpfas_lib.training import sweep
+from mpfas_lib.training import plan as plans
 
 # a few videos of each dataset the two-source plan reads, named as in each release
 TREES = {
@@ -62,15 +62,15 @@ def _sets(*extra: str) -> list[str]:
 def test_paper_plans_name_their_tables_and_fill_their_folders() -> None:
     for name, tables in (("paper-maps", ("I", "II")), ("paper-micy", ("III",)),
                          ("paper-two-source", ("IV",)), ("paper-ablations", ())):
-        plan = sweep.read_plan(name, root="/nowhere")
+        plan = plans.read_plan(name, root="/nowhere")
         assert plan.profile == "full" and plan.data == "real" and plan.paper == tables
         assert plan.out == f"full/{name}"
         for t in tables:
             assert f"Table {t}" in plan.description
             assert {c.protocol for c in plan.configs} <= set(TABLES[t].protocols)
-    maps = sweep.read_plan("paper-maps", root="/nowhere")
+    maps = plans.read_plan("paper-maps", root="/nowhere")
     assert len(maps.configs) == 5 * 4 * 3
-    assert "Figs. 6-9" in sweep.read_plan("paper-ablations", root="/nowhere").description
+    assert "Figs. 6-9" in plans.read_plan("paper-ablations", root="/nowhere").description
 
 
 def test_sweep_refuses_bad_overrides_and_a_missing_root(capsys) -> None:

@@ -10,7 +10,8 @@ import pytest
 from test_reliability import TINY, one_error_line, tiny
 
 from mpfas_lib.__main__ import main as cli
-from mpfas_lib.training import sweep
+from mpfas_lib.training import plan as plans
+from mpfas_lib.training.artefacts import RunFolder
 
 
 def _results(out: Path, name: str = "MICO_OCI-M-mp-s0") -> dict:
@@ -66,15 +67,15 @@ def test_item_r2_plans_refuse_what_collapses_or_mislabels_runs(tmp_path):
     for key, value in (("method", '"erm"'), ("profile", '"full"'), ("seed", "3"),
                        ("protocol", '"MICO:OMI-C"'), ("run_name", '"same"')):
         with pytest.raises(ValueError, match=rf"p.toml.*\[set\] may not set {key}"):
-            sweep.read_plan(plan(f"{key} = {value}"))
+            plans.read_plan(plan(f"{key} = {value}"))
     with pytest.raises(ValueError, match=r"q.toml.*seed must be >= 0"):
-        sweep.read_plan(_write(tmp_path, plan("").read_text().replace("[0, 1]", "[-1]")))
+        plans.read_plan(_write(tmp_path, plan("").read_text().replace("[0, 1]", "[-1]")))
     with pytest.raises(ValueError, match="profile must be the name of a profile"):
-        sweep.read_plan(_write(tmp_path, plan("").read_text().replace('"quick"', "3")))
+        plans.read_plan(_write(tmp_path, plan("").read_text().replace('"quick"', "3")))
     for bad in ("42", '"/tmp/elsewhere"', '"../outside"'):
         text = plan("").read_text().replace('profile = "quick"', f'profile = "quick"\nout = {bad}')
         with pytest.raises(ValueError, match="out must be a folder name inside"):
-            sweep.read_plan(_write(tmp_path, text))
+            plans.read_plan(_write(tmp_path, text))
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -167,7 +168,7 @@ def test_item_r5_ctrl_c_stops_the_sweep_without_starting_queued_runs(tmp_path):
     proc.wait(timeout=60)
     assert _wait_for(lambda: not _worker_holds(run), 20)
     assert not (out / "MICO_OCI-M-mp-s1").exists()  # the queued run never started
-    states = {c.name(): sweep.run_state(out / c.name(), c) for c in sweep.read_plan(plan).configs}
+    states = {c.name(): RunFolder(out / c.name()).state(c) for c in plans.read_plan(plan).configs}
     assert states["MICO_OCI-M-mp-s1"] == "new"
 
 

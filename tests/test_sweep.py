@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from mpfas_lib.training import plan as plans
 from mpfas_lib.training import sweep
+from mpfas_lib.training.artefacts import RunFolder
 
 TINY_SET = """
 [set]
@@ -27,14 +29,14 @@ def write_plan(tmp_path, methods='["rgb", "colorlbp"]', extra=""):
 
 
 def test_shipped_plans_are_valid():
-    main = sweep.read_plan("study-main")
+    main = plans.read_plan("study-main")
     assert len(main.configs) == 4 * 4 * 10 and main.profile == "study"
     assert [c.seed for c in main.configs[:16]] == [0] * 16  # seed 0 of every run first
     assert all(c.threads == 1 and not c.progress for c in main.configs)
-    ablations = sweep.read_plan("study-ablations")
+    ablations = plans.read_plan("study-ablations")
     assert {c.method.name for c in ablations.configs} >= {"mp-official", "mp-k8", "mp-cdc3"}
-    assert len(sweep.read_plan("quick").configs) == 16
-    shift = sweep.read_plan("study-shift")
+    assert len(plans.read_plan("quick").configs) == 16
+    shift = plans.read_plan("study-shift")
     assert len(shift.configs) == 36 and {c.shift for c in shift.configs} == {0.0, 1.5, 3.0}
     # its own folder: its runs at the default dial value never mix with study-main's
     assert shift.out == "study-shift" and main.out == "study"
@@ -44,38 +46,38 @@ def test_a_plan_never_collapses_different_runs_into_one_folder(tmp_path):
     bad = write_plan(tmp_path, extra="")
     bad.write_text(bad.read_text().replace("threads = 1", 'threads = 1\nrun_name = "same"'))
     with pytest.raises(ValueError, match=r"\[set\] may not set run_name"):
-        sweep.read_plan(bad)
+        plans.read_plan(bad)
     shifts = write_plan(tmp_path, methods='["rgb"]', extra="shifts = [0, 2.5]\n")
-    names = [c.name() for c in sweep.read_plan(shifts).configs]
+    names = [c.name() for c in plans.read_plan(shifts).configs]
     assert names == ["MICO_OCI-M-rgb-shift0-s0", "MICO_OCI-M-rgb-shift2.5-s0",
                      "MICO_OCI-M-rgb-shift0-s1", "MICO_OCI-M-rgb-shift2.5-s1"]
     shifts.write_text(shifts.read_text().replace("shifts = [0, 2.5]", "shifts = [-1]"))
     with pytest.raises(ValueError, match="shift"):
-        sweep.read_plan(shifts)
+        plans.read_plan(shifts)
 
 
 def test_bad_plans_are_refused_before_any_work(tmp_path):
     bad = write_plan(tmp_path, methods='["mp", "nope"]')
     with pytest.raises(ValueError, match=r"block 1: unknown method 'nope'"):
-        sweep.read_plan(bad)
+        plans.read_plan(bad)
     bad.write_text('profile = "quick"\n[[runs]]\nprotocols = ["MICO:XYZ-M"]\nmethods = ["mp"]\n'
                    "seeds = [0]\n")
     with pytest.raises(ValueError, match="block 1"):
-        sweep.read_plan(bad)
+        plans.read_plan(bad)
     bad.write_text('profile = "quick"\nworkers = 3\n')
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['workers'\]"):
-        sweep.read_plan(bad)
+        plans.read_plan(bad)
     with pytest.raises(FileNotFoundError, match="study-main"):
-        sweep.find_plan("no-such-plan")
+        plans.find_plan("no-such-plan")
 
 
 def test_sweep_trains_once_skips_done_runs_and_holds_a_lock(tmp_path, monkeypatch):
     monkeypatch.setenv("MPFAS_CACHE", str(tmp_path / "cache"))
-    plan = sweep.read_plan(write_plan(tmp_path))
+    plan = plans.read_plan(write_plan(tmp_path))
     out = tmp_path / "out"
     records = sweep.run_sweep(plan, out, workers=1, limit=3, log=lambda *_: None)
     assert [r["status"] for r in records] == ["completed"] * 3
-    states = {c.name(): sweep.run_state(out / c.name(), c) for c in plan.configs}
+    states = {c.name(): RunFolder(out / c.name()).state(c) for c in plan.configs}
     assert sorted(states.values()) == ["done", "done", "done", "new"]
     run = out / "MICO_OCI-M-rgb-s0"
     assert (run / "results.json").is_file() and not (run / "checkpoint.pt").exists()
@@ -89,8 +91,8 @@ def test_sweep_trains_once_skips_done_runs_and_holds_a_lock(tmp_path, monkeypatc
     # a changed plan never finds its old results "done": stopped before any work, or --force
     longer = write_plan(tmp_path)
     longer.write_text(longer.read_text().replace("iterations = 4", "iterations = 6"))
-    changed = sweep.read_plan(longer)
-    assert {sweep.run_state(out / c.name(), c) for c in changed.configs} == {"stale"}
+    changed = plans.read_plan(longer)
+    assert {RunFolder(out / c.name()).state(c) for c in changed.configs} == {"stale"}
     with pytest.raises(RuntimeError, match="4 finished run.*--force"):
         sweep.run_sweep(changed, out, workers=1, log=lambda *_: None)
     records = sweep.run_sweep(changed, out, workers=1, limit=1, force=True, log=lambda *_: None)

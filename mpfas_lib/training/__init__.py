@@ -35,9 +35,10 @@ from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.erm import Pipeline, erm_step
 from mpfas_lib.training.loop import load_or_train, run_training
 from mpfas_lib.training.methods import METHODS, Method, build_models, get_method
+from mpfas_lib.training.plan import read_plan
 from mpfas_lib.training.report import build_report
 from mpfas_lib.training.stages import Algorithm1Stages, algorithm1_stages
-from mpfas_lib.training.sweep import plan_runs, read_plan
+from mpfas_lib.training.sweep import plan_runs
 from mpfas_lib.training.trainer import Trainer
 
 __all__ = [

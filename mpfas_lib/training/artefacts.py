@@ -290,6 +290,19 @@ class RunFolder:
                 item.rename(target / item.name)
         return target
 
+    def state(self, config: RunConfig) -> str:
+        """``done`` (this config's completed results), ``stale`` (completed with other settings
+        or on another version of the benchmark), ``partial`` (a checkpoint to resume) or
+        ``new``."""
+        try:
+            if self.finished(config) is not None:
+                return "done"
+        except StaleResultsError:
+            return "stale"
+        except ValueError:
+            pass  # unreadable: train it again (the checkpoint, if any, resumes it)
+        return "partial" if self.checkpoint.is_file() else "new"
+
     def finished(self, config: RunConfig) -> dict | None:
         """The completed results of this config, None when not finished; another's is refused.
 

@@ -27,7 +27,8 @@ from mpfas_lib.training.artefacts import load_checkpoint, phi_snapshots
 from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.loop import load_or_train
 from mpfas_lib.training.methods import build_models, build_phi, get_method
-from mpfas_lib.training.sweep import plan_runs, read_plan
+from mpfas_lib.training.plan import read_plan
+from mpfas_lib.training.sweep import plan_runs
 
 STUDY_RUN = "MICO_OCI-M-mp-s0"  # the study run whose Φ and Θ chapters 03-06 and 11 show
 SNAPSHOT_RUN = (24, 8)  # iterations and evaluation interval of the stand-in for STUDY_RUN

@@ -25,14 +25,8 @@ from mpfas_lib.evaluation.paper import CITATION, paper_table
 from mpfas_lib.evaluation.stats import METRICS, N_BOOT, run_scores, seed_summary
 from mpfas_lib.evaluation.tables import PAPER_NAMES, RULE_NAMES, load_runs, row_label, seed_table
 from mpfas_lib.files import atomic_write_text, writable_dir
-from mpfas_lib.training.sweep import (
-    Plan,
-    add_plan_arguments,
-    current_device,
-    hours,
-    plan_estimate,
-    plan_from_args,
-)
+from mpfas_lib.training.estimates import current_device, hours, plan_estimate
+from mpfas_lib.training.plan import Plan, add_plan_arguments, plan_from_args
 
 NOT_RUN = "not run"
 THRESHOLD_OF = {"hter_source": "source", "hter_target_eer": "target_eer"}
