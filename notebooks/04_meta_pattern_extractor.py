@@ -436,3 +436,17 @@ check("nb04-3", fields)
 # %% [markdown]
 # ```{solution-end}
 # ```
+
+# %% [markdown] tags=["remove-cell"]
+# ## References
+#
+# In the book these keys are resolved and listed in its bibliography; for JupyterLab,
+# `scripts/chapter_references.py` writes this cell from `book/references.bib`.
+#
+# - `cai2022metapattern`: R. Cai, Z. Li, R. Wan, H. Li, Y. Hu and A. C. Kot (2022).
+#   *Learning Meta Pattern for Face Anti-Spoofing*. IEEE Transactions on Information
+#   Forensics and Security, 17, 1201–1213. https://doi.org/10.1109/TIFS.2022.3158551
+# - `yu2020cdcn`: Z. Yu, C. Zhao, Z. Wang, Y. Qin, Z. Su, X. Li, F. Zhou and G. Zhao
+#   (2020). *Searching Central Difference Convolutional Networks for Face
+#   Anti-Spoofing*. Proceedings of the IEEE/CVF Conference on Computer Vision and
+#   Pattern Recognition (CVPR), 5295–5305.

@@ -661,3 +661,17 @@ check("nb08-4", gaps)
 # study scale.
 # ```{solution-end}
 # ```
+
+# %% [markdown] tags=["remove-cell"]
+# ## References
+#
+# In the book these keys are resolved and listed in its bibliography; for JupyterLab,
+# `scripts/chapter_references.py` writes this cell from `book/references.bib`.
+#
+# - `cai2022metapattern`: R. Cai, Z. Li, R. Wan, H. Li, Y. Hu and A. C. Kot (2022).
+#   *Learning Meta Pattern for Face Anti-Spoofing*. IEEE Transactions on Information
+#   Forensics and Security, 17, 1201–1213. https://doi.org/10.1109/TIFS.2022.3158551
+# - `gulrajani2021domainbed`: I. Gulrajani and D. Lopez-Paz (2021). *In Search of Lost
+#   Domain Generalization*. International Conference on Learning Representations (ICLR).
+# - `holm1979`: S. Holm (1979). *A Simple Sequentially Rejective Multiple Test
+#   Procedure*. Scandinavian Journal of Statistics, 6(2), 65–70.
