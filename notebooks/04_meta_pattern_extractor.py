@@ -374,8 +374,9 @@ check("nb04-1", by_hand)
 # $w(p_n)(0 - c)$, so the response is not zero there.
 
 # %% tags=["starter", "remove-cell"]
-# out: the output of a CDC layer with theta = 1 on a constant image
-out = ...
+# cdc1: a CDC layer with theta = 1; const: a constant image batch [N, C, H, W];
+# out: the layer's output on it, cdc1(const)
+cdc1, const, out = ..., ..., ...
 
 # %%
 const = torch.full((1, 3, 6, 6), 0.8)
@@ -387,7 +388,7 @@ print("border max |y|:  ", out.abs().max().item())
 # %% tags=["check"]
 from mpfas_lib.exercises import check
 
-check("nb04-2", out)
+check("nb04-2", (cdc1, const, out))
 
 # %% [markdown]
 # ```{solution-end}

@@ -395,9 +395,6 @@ def test_code_histograms() -> None:
 
 # ---- answers recomputed from the library: counts and ratios ---------------------------
 
-_DIAL = {0: {"source_auc": 97.0, "target_auc": 95.0, "gap": 2.0},
-         1.5: {"source_auc": 96.0, "target_auc": 80.0, "gap": 16.0}}
-
 COUNTED = {
     "nb01-2": ({"official": 48, "paper": 60.2, "erm": 24},
                [({"official": 48, "paper": 60, "erm": 12}, "k genuine *and* k spoof"),
@@ -411,9 +408,6 @@ COUNTED = {
                            (1_179_648, "biases too")]),
     "nb10-2": (4.0, [(0.25, "not the other way round"), (1.0, "both steps are equal"),
                      (7.6, "first step only")]),
-    "nb08-4": (_DIAL, [({k: {**v, "gap": -v["gap"]} for k, v in _DIAL.items()}, "is lost"),
-                       ({1.5: _DIAL[1.5], 3: _DIAL[1.5]}, "nuisances of every domain"),
-                       ({0: _DIAL[0]}, "two of them")]),
 }
 
 

@@ -31,8 +31,9 @@ class Check:
     """One exercise's check: the judge, the probe that makes the answer data, its context."""
 
     judge: Judge
-    probe: Callable[[Any], Any] | None = None
+    probe: Callable[..., Any] | None = None
     context: tuple[str, ...] = ()
+    probe_context: tuple[str, ...] = ()  # chapter variables the probe needs besides the answer
 
 
 CHECKS: dict[str, Check] = {}
@@ -40,16 +41,18 @@ STRICT = "MPFAS_STRICT_CHECKS"  # set by `make test` and `make book`: the book's
 UNANSWERED = "not yet: replace the `...` in the starter cell with your answer"
 
 
-def register(label: str, probe: Callable[[Any], Any] | None = None,
-             context: Sequence[str] = ()) -> Callable[[Judge], Judge]:
+def register(label: str, probe: Callable[..., Any] | None = None,
+             context: Sequence[str] = (), probe_context: Sequence[str] = ()
+             ) -> Callable[[Judge], Judge]:
     """Register the judge of exercise ``label`` (e.g. ``ex-nb06-1``).
 
     The judge gets the answer's data copy (and ``context``, a dict of the named chapter
-    variables, when it names any); ``probe`` runs first, on the live answer.
+    variables, when it names any); ``probe`` runs first, on the live answer (and on a dict
+    of the chapter variables named by ``probe_context``, live too, when it names any).
     """
 
     def add(fn: Judge) -> Judge:
-        CHECKS[label] = Check(fn, probe, tuple(context))
+        CHECKS[label] = Check(fn, probe, tuple(context), tuple(probe_context))
         return fn
 
     return add
@@ -74,15 +77,24 @@ def as_data(label: str, answer: Any, namespace: Mapping[str, Any] | None = None)
     """
     entry = CHECKS.get(normalise(label))
     if entry is not None and entry.probe is not None and not _unanswered(answer):
-        answer = entry.probe(answer)
+        answer = entry.probe(answer, _chapter_variables(entry.probe_context, namespace)) \
+            if entry.probe_context else entry.probe(answer)
     context = {}
-    for name in entry.context if entry and not _unanswered(answer) else ():
+    names = entry.context if entry and not _unanswered(answer) else ()
+    for name, value in _chapter_variables(names, namespace).items():
+        context[name] = dict(value.state_dict()) if hasattr(value, "state_dict") else value
+    return {"answer": dumps(answer), "context": dumps(context)}
+
+
+def _chapter_variables(names: Sequence[str], namespace: Mapping[str, Any] | None) -> dict:
+    """The chapter's variables ``names`` from ``namespace``; an AnswerError for a missing one."""
+    found = {}
+    for name in names:
         if namespace is None or name not in namespace:
             raise AnswerError(f"the chapter's variable {name!r} is not defined: run the "
                               "chapter's cells above first")
-        value = namespace[name]
-        context[name] = dict(value.state_dict()) if hasattr(value, "state_dict") else value
-    return {"answer": dumps(answer), "context": dumps(context)}
+        found[name] = namespace[name]
+    return found
 
 
 def judge(label: str, data: Mapping[str, str]) -> tuple[bool, str]:
@@ -185,23 +197,35 @@ def _profile():
 
 # ---- chapter 01: getting started -----------------------------------------------------
 
-@register("ex-nb01-1")
-def _pixel_map_cells(answer: Any) -> str | None:
+def _pixel_map_truth(name: str) -> tuple[int, int]:
+    """Exercise 1.1 recomputed from a profile: (cells of the pixel map, patch side)."""
     from mpfas_lib.profile import get_profile
 
+    p = get_profile(name)
+    return p.map_size**2, p.image_size // p.map_size
+
+
+@register("ex-nb01-1")
+def _pixel_map_cells(answer: Any) -> str | None:
     got = _mapping(answer, 'a dict {"quick": (cells, patch side), "full": (...)}')
     if not {"quick", "full"} <= set(got):
         return "give both profiles, quick and full"
-    for name in ("quick", "full"):
-        p = get_profile(name)
-        cells, side = (_number(v) for v in got[name])
-        if cells == p.map_size:
-            return f"{name}: a map of side s has s × s cells"
-        if side == (p.image_size // p.map_size) ** 2:
+    truth = {name: _pixel_map_truth(name) for name in ("quick", "full")}
+    for name, other in (("quick", "full"), ("full", "quick")):
+        pair = tuple(_number(v) for v in got[name])
+        cells, side = truth[name]
+        if pair == (cells, side):
+            continue
+        if pair == (side, cells):
+            return f"{name}: give (number of cells, patch side), in that order"
+        if pair == truth[other]:
+            return f"{name}: these are the numbers of the {other} profile: read each by its name"
+        if pair[0] ** 2 == cells:
+            return f"{name}: the map is a square: count all its cells, not those along one side"
+        if pair[1] == side**2:
             return f"{name}: give the patch's side in pixels, not its area"
-        if cells != p.map_size**2 or side != p.image_size // p.map_size:
-            return (f"{name}: read the profile's image_size and map_size "
-                    "(get_profile(name)); the map is taken at stride 8")
+        return (f"{name}: read the profile's image size and map size (get_profile(name)); "
+                "the map is taken at stride 8")
     return None
 
 
@@ -247,6 +271,9 @@ def _momentum_steps(answer: Any) -> str | None:
         return "the steps do not grow: use momentum=0.9 (and leave dampening at 0)"
     if close(ratios, nesterov):
         return "these are Nesterov steps: use plain momentum (nesterov=False)"
+    if close(ratios, list(itertools.accumulate(plain))):
+        return ("these are how far w has gone from its start: record the length of each "
+                "step on its own")
     if not close(ratios, plain):
         return ("the steps do not grow as momentum predicts: keep the gradient at 1 and the "
                 "learning rate fixed, and record one step per optimiser step")
@@ -255,15 +282,38 @@ def _momentum_steps(answer: Any) -> str | None:
 
 # ---- chapter 02: datasets and protocols ---------------------------------------------
 
-@register("ex-nb02-1")
-def _frames_per_domain(answer: Any) -> str | None:
+def _class_counts(records: Sequence[Any], per_video: bool = False) -> tuple[int, int]:
+    """(genuine, spoof) frames of a set's records, or videos with ``per_video``."""
+    if per_video:
+        records = list({r.video_id: r for r in records}.values())
+    genuine = sum(r.label == 1 for r in records)
+    return genuine, len(records) - genuine
+
+
+def _two_source_counts(sources: str = "train", target: str | None = None,
+                       per_video: bool = False) -> list[tuple[int, int]]:
+    """Exercise 2.1 recomputed: the sorted (genuine, spoof) counts of TWO:MI-C's sets.
+
+    By default the protocol's own sets; ``sources`` and ``target`` name other splits of the
+    same domains (the slips of taking a wrong split).
+    """
     from mpfas_lib.data.protocols import build_protocol
+    from mpfas_lib.data.synthetic import from_profile
 
     two = build_protocol("TWO:MI-C", "synthetic", _profile())
-    sets = [*two.sources.values(), two.target]
-    truth = sorted((sum(ds.labels), len(ds) - sum(ds.labels)) for ds in sets)
+    bench = from_profile(_profile())
+    sets = [two.sources[d].records if sources == "train" else
+            bench.dataset(d, sources).records for d in sorted(two.sources)]
+    sets.append(two.target.records if target is None else
+                bench.dataset(two.target_domain, target).records)
+    return sorted(_class_counts(records, per_video) for records in sets)
+
+
+@register("ex-nb02-1")
+def _frames_per_domain(answer: Any) -> str | None:
     if not hasattr(answer, "values") or getattr(answer, "ndim", 0) != 2:
         return "give a table (DataFrame) with one row per set and columns genuine, spoof"
+    truth = _two_source_counts()
     got = sorted(tuple(int(v) for v in row) for row in answer.values)
     if len(got) != len(truth):
         return f"there are {len(truth)} sets: each source domain's training set and the target"
@@ -271,6 +321,13 @@ def _frames_per_domain(answer: Any) -> str | None:
         return None
     if got == sorted((s, g) for g, s in truth):
         return "genuine and spoof are swapped: genuine frames have label 1"
+    if got == _two_source_counts(per_video=True):
+        return "these count videos: the sampler draws frames, count those"
+    if got == _two_source_counts(target="train"):
+        return ("the target row: a protocol evaluates on the target domain's test videos, "
+                "the set it calls its target")
+    if any(got == _two_source_counts(sources=split) for split in ("val", "test")):
+        return "the source rows: take each source domain's training set"
     if all(len(row) == 2 for row in got) and [sum(r) for r in got] == [sum(r) for r in truth]:
         return "the totals are right but the genuine/spoof split is not"
     return "the counts differ: use the protocol's source training sets and its target set"
@@ -281,15 +338,25 @@ def _unseen_attacks(answer: Any) -> str | None:
     from mpfas_lib.data.protocols import PROTOCOLS
     from mpfas_lib.data.synthetic import from_profile
 
-    attacks = {c["domain"]: set(c["attacks"]) for c in from_profile(_profile()).catalogue()}
+    catalogue = {c["domain"]: c["attacks"] for c in from_profile(_profile()).catalogue()}
+    attacks = {d: set(kinds) for d, kinds in catalogue.items()}
     sources, target = PROTOCOLS["MICY:ICM-Y"]
-    truth = attacks[target] - set().union(*(attacks[d] for d in sources))
-    got = {answer} if isinstance(answer, str) else set(answer)
+    seen = set().union(*(attacks[d] for d in sources))
+    truth = attacks[target] - seen
+    got = {answer} if isinstance(answer, str) else {str(a) for a in answer}
     if got == truth:
         return None
-    if got >= truth:
+    if got and got <= seen - attacks[target]:
+        return "the other way round: the target's attack types that no source domain has"
+    instruments = {i for kinds in catalogue.values() for found in kinds.values() for i in found}
+    if got and got <= instruments - set().union(*attacks.values()):
+        return ("these name the instruments (printers, screens): compare the attack types "
+                "themselves, the catalogue's keys")
+    if got > truth:
         return "some of these attack types also occur in a source domain"
-    return f"give a set of {len(truth)} attack type name(s) of the target domain"
+    if got < truth or not got:
+        return "some attack type of the target occurs in no source domain: look again"
+    return "compare the target's attack types with those of every source domain"
 
 
 _SPLITS = ("train", "val", "test")
@@ -338,35 +405,73 @@ def _subject_overlap(answer: Any) -> str | None:
 
 # ---- chapter 03: handcrafted features ------------------------------------------------
 
+_CODE_KINDS = ("live", "print", "replay", "mask")  # chapter 03's frames of subject 0 in Y
+
+
+def _chapter03_frames() -> Any:
+    """Chapter 03's frames: the first frame of subject 0's videos of each kind in domain Y."""
+    import torch
+
+    from mpfas_lib.data.datasets import to_tensor
+    from mpfas_lib.data.synthetic import from_profile
+
+    bench = from_profile(_profile())
+    return torch.stack([to_tensor(bench.render_video("Y", 0, k)[0]) for k in _CODE_KINDS])
+
+
+def _unchanged_codes(frames: Any, frame: int = 0, channel: int = 0, scale: float = 255.0,
+                     border: bool = False) -> list[float]:
+    """Exercise 3.1 recomputed: % of LBP codes kept by 2 g, 0.5 g + 20 and g² / 255."""
+    from mpfas_lib.features import local_binary_pattern
+
+    grey = frames[frame, channel].double() * scale
+    inner = (lambda c: c) if border else (lambda c: c[1:-1, 1:-1])  # noqa: E731
+    codes = lambda g: inner(local_binary_pattern(g[None, None])[0, 0])  # noqa: E731
+    base = codes(grey)
+    return [100 * (codes(f(grey)) == base).double().mean().item()
+            for f in (lambda g: 2 * g, lambda g: 0.5 * g + 20, lambda g: g**2 / 255)]
+
+
 @register("ex-nb03-1")
 def _lbp_invariance(answer: Any) -> str | None:
     values = [_number(v) for v in _mapping(answer, "a dict {transform: % unchanged}").values()]
     if len(values) != 3:
         return "give one value per transform (2 g, 0.5 g + 20, g^2 / 255), in that order"
-    scale = 100.0 if max(values) > 1.0 else 1.0
-    if not all(0 <= v <= scale for v in values):
+    if not all(0 <= v <= 100 for v in values):
         return "give the share of unchanged interior codes, between 0 and 100 %"
-    if values[0] != scale:
-        return ("doubling is exact in floating point, so every interior code should stay: "
-                "did you leave out the one-pixel border?")
-    if min(values) == scale:
+    frames = _chapter03_frames()
+    close = lambda truth: _all_close(values, truth, abs_tol=1e-6)  # noqa: E731
+    truth = _unchanged_codes(frames)
+    if close(truth):
+        return None
+    if close([v / 100 for v in truth]):
+        return "give percentages (0 to 100), not fractions"
+    if close([100 - v for v in truth]):
+        return "these are the shares of codes that changed: give those that stayed"
+    if sorted(values) == sorted(truth):
+        return "keep the order asked: 2 g, 0.5 g + 20, g^2 / 255"
+    slips = [(dict(border=True), "leave out the one-pixel border, where the zero padding "
+              "is not transformed"),
+             (dict(scale=1.0), "the transforms act on grey levels from 0 to 255, not on "
+              "values in [0, 1]"),
+             (dict(channel=1), "take the red channel"), (dict(channel=2), "take the red channel"),
+             *((dict(frame=k), "take the genuine frame") for k in range(1, len(frames)))]
+    for options, hint in slips:
+        if close(_unchanged_codes(frames, **options)):
+            return hint
+    if min(values) == 100:
         return "no code changed at all: apply the transforms to the grey levels before LBP"
-    return None
-
-
-_CODE_KINDS = ("live", "print", "replay", "mask")  # chapter 03's frames of subject 0 in Y
+    return ("these are not the shares of the chapter's genuine frame: the red channel's "
+            "interior codes, before and after each transform")
 
 
 def _green_histograms(channel: int = 1, scale: float = 255.0) -> Any:
     """Exercise 3.2 recomputed: normalised 256-bin histograms of one channel's LBP codes."""
     import torch
 
-    from mpfas_lib.data.datasets import to_tensor
-    from mpfas_lib.data.synthetic import from_profile
     from mpfas_lib.features import build_map
 
-    bench = from_profile(_profile())
-    frames = torch.stack([to_tensor(bench.render_video("Y", 0, k)[0]) for k in _CODE_KINDS])
+    frames = _chapter03_frames()
     codes = torch.round(build_map("colorlbp")(frames) * scale)[:, channel].long()
     hists = torch.stack([torch.bincount(c.flatten(), minlength=256).double() for c in codes])
     return hists / hists.sum(dim=1, keepdim=True)
@@ -412,31 +517,51 @@ def _code_histograms(answer: Any) -> str | None:
     return "the χ² distance between the genuine and the replay histogram is off"
 
 
-@register("ex-nb03-3")
-def _domain_spread(answer: Any) -> str | None:
+_SPREAD_MAPS = ("rgb", "colorlbp", "hsv", "ycrcb")
+
+
+def _domain_spread_truth(kind: str = "live", ddof: int = 1, relative: bool = False
+                         ) -> dict[str, float]:
+    """Exercise 3.3 recomputed: the spread over the five domains of each map's mean."""
     import torch
 
     from mpfas_lib.data.datasets import to_tensor
     from mpfas_lib.data.synthetic import from_profile
     from mpfas_lib.features import build_map
 
+    bench = from_profile(_profile())
+    frames = torch.stack([to_tensor(bench.render_video(d, 0, kind)[0])
+                          for d in ["M", "I", "C", "O", "Y"]])
+    means = {name: (frames if name == "rgb" else build_map(name)(frames)).mean(dim=(1, 2, 3))
+             for name in _SPREAD_MAPS}
+    spread = {n: m.std(correction=ddof) for n, m in means.items()}
+    return {n: float(s / means[n].mean() if relative else s) for n, s in spread.items()}
+
+
+@register("ex-nb03-3")
+def _domain_spread(answer: Any) -> str | None:
     if hasattr(answer, "columns") and "std over domains" in answer.columns:
         answer = answer["std over domains"]  # the chapter's table: one row per map
     got = {str(k).lower(): _number(v) for k, v in _mapping(answer, "a dict {map: spread}").items()}
-    names = ["rgb", "colorlbp", "hsv", "ycrcb"]
+    names = list(_SPREAD_MAPS)
     if not set(names) <= set(got):
         return f"give a spread for each of {names}"
     if any(v < 0 for v in got.values()):
         return "a standard deviation is never negative"
-    bench = from_profile(_profile())
-    live = torch.stack([to_tensor(bench.render_video(d, 0, "live")[0])
-                        for d in ["M", "I", "C", "O", "Y"]])
-    truth = {"rgb": live.mean(dim=(1, 2, 3)).std().item()}
-    for name in names[1:]:
-        truth[name] = build_map(name)(live).mean(dim=(1, 2, 3)).std().item()
-    wrong = [n for n in names if not math.isclose(got[n], truth[n], rel_tol=0.02, abs_tol=1e-6)]
+    close = lambda truth, n: math.isclose(got[n], truth[n], rel_tol=0.02,  # noqa: E731
+                                          abs_tol=1e-6)
+    truth = _domain_spread_truth()
+    wrong = [n for n in names if not close(truth, n)]
     if not wrong:
         return None
+    slips = [(dict(ddof=0), "use the sample standard deviation (ddof = 1, torch's and "
+              "pandas' default), as over any small sample"),
+             (dict(relative=True), "give the standard deviation itself, not relative to the "
+              "map's mean"),
+             (dict(kind="replay"), "take the genuine frames")]
+    for options, hint in slips:
+        if all(close(_domain_spread_truth(**options), n) for n in names):
+            return hint
     return (f"the spread of {', '.join(wrong)} differs: take the mean of each map over channels "
             "and pixels per domain (genuine frame of subject 0), then the standard deviation "
             "over the five domains")
@@ -456,33 +581,109 @@ def _conv3_parameters(answer: Any) -> str | None:
     })
 
 
-@register("ex-nb04-2")
+def _cdc_parts(answer: Any) -> dict:
+    """(layer, image, out) as data: the layer's weights and settings, the image, the output."""
+    if not isinstance(answer, tuple) or len(answer) != 3:
+        return {"parts": False}
+    layer, image, out = answer
+    weight = getattr(layer, "weight", None)
+    settings = None
+    if hasattr(weight, "shape") and hasattr(layer, "cdc_theta"):
+        bias = getattr(layer, "bias", None)
+        settings = {"weight": weight, "bias": bias, "theta": float(layer.cdc_theta),
+                    "stride": [int(s) for s in layer.stride]}
+    return {"parts": True, "layer": settings, "image": image, "out": out}
+
+
+def _cdc_response(layer: dict, image: Any) -> Any:
+    """Exercise 4.2 recomputed: the library's CDC layer with the answer's weights, on its image."""
+    import torch
+
+    from mpfas_lib.models import CDConv2d
+
+    weight = torch.as_tensor(layer["weight"]).double()
+    bias = layer["bias"]
+    out_ch, in_ch, k, _ = weight.shape
+    conv = CDConv2d(in_ch, out_ch, k, padding=k // 2, stride=layer["stride"][0],
+                    bias=bias is not None, cdc_theta=layer["theta"]).double()
+    state = {"weight": weight, **({} if bias is None else {"bias": torch.as_tensor(bias)})}
+    conv.load_state_dict(state)
+    with torch.no_grad():
+        return conv(image)
+
+
+@register("ex-nb04-2", probe=_cdc_parts)
 def _cdc_constant(answer: Any) -> str | None:
     import torch
 
-    out = torch.as_tensor(answer.detach() if hasattr(answer, "detach") else answer)
+    if not isinstance(answer, dict) or not answer.get("parts"):
+        return "give (cdc1, const, out): the CDC layer, the constant image and its output"
+    layer = answer["layer"]
+    if layer is None:
+        return "cdc1: give the CDC layer itself (a CDConv2d)"
+    image = torch.as_tensor(answer["image"]).double()
+    out = torch.as_tensor(answer["out"]).double()
+    if image.ndim != 4 or image.shape[1] != torch.as_tensor(layer["weight"]).shape[1]:
+        return "const: an image batch [N, C, H, W] with the layer's input channels"
     if out.ndim != 4 or out.shape[-1] < 3 or out.shape[-2] < 3:
-        return "give the layer's output, an [N, C, H, W] tensor of at least 3×3 pixels"
-    if out[..., 1:-1, 1:-1].abs().max() > 1e-5:
-        return ("the interior is not zero: use a constant image and cdc_theta=1.0 "
-                "(θ = 1 subtracts the full central term)")
+        return "out: the layer's output, an [N, C, H, W] tensor of at least 3×3 pixels"
+    if not torch.equal(image.amax(dim=(-2, -1)), image.amin(dim=(-2, -1))):
+        return "const: a constant image has the same value at every pixel"
+    truth = _cdc_response(layer, image)
+    if out.shape != truth.shape or not torch.allclose(out, truth, rtol=1e-4, atol=1e-5):
+        return "out is not the output of the layer you give on the image you give"
+    if layer["theta"] != 1.0:
+        return "with this θ the central term stays in part: the exercise asks for θ = 1"
+    if image.abs().max() == 0:
+        return "an all-zero image gives zero everywhere: take a constant that is not zero"
+    interior = out[..., 1:-1, 1:-1]
+    if layer["bias"] is not None and interior.abs().max() > 1e-5:
+        return ("the interior holds the bias, which is added everywhere: build the layer "
+                "without one to see the central differences alone")
     if out.abs().max() <= 1e-5:
         return "the border should not vanish: keep the layer's zero padding"
     return None
+
+
+def _receptive_side(name: str, size: int = 15, draws: int = 3) -> int:
+    """Exercise 4.3 recomputed: columns of the input that reach the centre output pixel."""
+    import torch
+
+    from mpfas_lib.models import build_extractor
+
+    touched = torch.zeros(size, dtype=torch.bool)
+    with torch.random.fork_rng(devices=[]):  # the student's random state stays as it was
+        torch.manual_seed(0)
+        for _ in range(draws):  # several draws, so that no dead unit hides a column
+            net = build_extractor(name).eval()
+            inp = torch.rand(1, 3, size, size, requires_grad=True)
+            net(inp)[0, :, size // 2, size // 2].sum().backward()
+            touched |= (inp.grad.abs().sum(dim=1)[0] > 0).any(dim=0)
+    return int(touched.sum())
 
 
 @register("ex-nb04-3")
 def _receptive_fields(answer: Any) -> str | None:
     got = {str(k).lower(): int(_number(v)) for k, v in
            _mapping(answer, "a dict {extractor: receptive field}").items()}
-    sides = {"conv1": 3, "conv2": 5, "conv3": 7}
-    if not set(sides) <= set(got):
+    names = ("conv1", "conv2", "conv3")
+    if not set(names) <= set(got):
         return "give the receptive field of conv1, conv2 and conv3"
-    if all(got[n] == s for n, s in sides.items()) or all(got[n] == s * s for n, s in sides.items()):
+    sides = {n: _receptive_side(n) for n in names}
+    values = [got[n] for n in names]
+    if all(got[n] == s for n, s in sides.items()):
         return None
-    if got["conv1"] in (3, 9):
-        return "each extra 3×3 convolution widens the field by one pixel on every side"
-    return "a single 3×3 convolution sees a 3×3 neighbourhood: start from there"
+    if all(got[n] == s * s for n, s in sides.items()):
+        return "give the side of the square (the columns it spans), not its number of pixels"
+    if len(set(values)) == 1 and values[0] > max(sides.values()):
+        return ("every pixel seems to matter: in training mode batch normalisation mixes all "
+                "pixels of the batch; measure in evaluation mode")
+    if all(got[n] == s // 2 for n, s in sides.items()):
+        return "give the side of the square, not how far it reaches from the centre"
+    if all(got[n] == s - 1 for n, s in sides.items()):
+        return "count the columns the field spans, the centre column included"
+    return ("a 3×3 convolution reaches past its centre on both sides: count how far the "
+            "field grows with each one")
 
 
 # ---- chapter 05: hierarchical fusion -------------------------------------------------
@@ -499,16 +700,35 @@ def _hfm_parameters(answer: Any) -> str | None:
     })
 
 
+def _pixel_map_sides(sides: Sequence[int]) -> dict[int, int]:
+    """Exercise 5.2 recomputed: the side of the quick backbone's pixel map per input side."""
+    import torch
+
+    from mpfas_lib.models import HFN
+
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        net = HFN(backbone="resnet18-w16").eval()
+        out = {n: net(torch.zeros(1, 3, n, n), torch.zeros(1, 3, n, n)).pixel_map
+               for n in sides}
+    return {n: int(value.shape[-1]) for n, value in out.items()}
+
+
 @register("ex-nb05-2")
 def _map_sides(answer: Any) -> str | None:
-    got = {int(k): int(_number(v)) for k, v in
+    got = {int(k): _number(v) for k, v in
            _mapping(answer, "a dict {input side: pixel-map side}").items()}
     if not {64, 96, 128} <= set(got):
         return "measure the inputs of 64, 96 and 128 pixels"
-    wrong = [n for n, side in got.items() if side != n // 8]
-    if wrong:
-        return f"the side for {wrong} is not what the network produces: read pixel_map.shape[-1]"
-    return None
+    truth = _pixel_map_sides(sorted(got))
+    if got == truth:
+        return None
+    if all(got[n] == side**2 for n, side in truth.items()):
+        return "give the map's side, not its number of cells"
+    if all(got[n] == n for n in truth):
+        return "these are the input sides: give the side of the pixel map the network returns"
+    wrong = [n for n, side in truth.items() if got[n] != side]
+    return (f"the side for {wrong} is not what the network produces: measure the pixel map "
+            "of the network's output")
 
 
 @register("ex-nb05-3")
@@ -521,27 +741,41 @@ def _redundant_parameters(answer: Any) -> str | None:
     })
 
 
-def _parameter_count(module: Any) -> dict:
-    """A network as data: its number of trainable parameters."""
-    if not hasattr(module, "parameters"):
+def _parameter_shapes(module: Any) -> dict:
+    """A network as data: the name and shape of each of its parameters."""
+    if not hasattr(module, "named_parameters"):
         return {"module": False}
     return {"module": True,
-            "parameters": sum(p.numel() for p in module.parameters() if p.requires_grad)}
+            "shapes": {name: list(p.shape) for name, p in module.named_parameters()}}
 
 
-@register("ex-nb05-4", probe=_parameter_count)
+def _hfn_shapes(profile: Any, **overrides: Any) -> dict[str, list[int]]:
+    """The parameter shapes of build_hfn(profile, **overrides), built without touching the RNG."""
+    import torch
+
+    from mpfas_lib.models import build_hfn
+
+    with torch.random.fork_rng(devices=[]):
+        return _parameter_shapes(build_hfn(profile, **overrides))["shapes"]
+
+
+@register("ex-nb05-4", probe=_parameter_shapes)
 def _rgb_only(answer: Any) -> str | None:
-    from mpfas_lib.models import build_hfn, count_parameters
+    from mpfas_lib.profile import PROFILES
 
     if not isinstance(answer, dict) or not answer.get("module"):
         return "give the RGB-only network you built (a torch module)"
-    truth = count_parameters(build_hfn(_profile(), streams="rgb"))
-    both = count_parameters(build_hfn(_profile()))
-    got = answer["parameters"]
-    if got == truth:
+    got = {str(name): [int(n) for n in shape] for name, shape in answer["shapes"].items()}
+    profile = _profile()
+    if got == _hfn_shapes(profile, streams="rgb"):
         return None
-    if got == both:
-        return "this network still has both streams: pass streams=\"rgb\""
+    if got == _hfn_shapes(profile):
+        return "this network still has both streams: ask build_hfn for the RGB stream alone"
+    if got == _hfn_shapes(profile, streams="map"):
+        return "this network keeps the MP stream and drops the RGB one: the other way round"
+    backbones = {p.backbone: p for p in PROFILES.values() if p.backbone != profile.backbone}
+    if any(got == _hfn_shapes(p, streams="rgb") for p in backbones.values()):
+        return "this is the network of another profile: build it for the current one (S.profile)"
     return "build it for the current profile (S.profile) with build_hfn"
 
 
@@ -903,6 +1137,8 @@ def _hter_acer(answer: Any) -> str | None:
 
 @register("ex-nb09-1")
 def _extractor_parameters(answer: Any) -> str | None:
+    import torch
+
     from mpfas_lib.models import build_extractor, count_parameters
     from mpfas_lib.models.extractor import EXTRACTOR_NAMES
 
@@ -911,10 +1147,26 @@ def _extractor_parameters(answer: Any) -> str | None:
     missing = [n for n in EXTRACTOR_NAMES if n not in got]
     if missing:
         return f"count the parameters of every extractor, also {missing}"
-    wrong = [n for n in EXTRACTOR_NAMES if got[n] != count_parameters(build_extractor(n))]
-    if wrong:
-        return f"the counts of {wrong} are off: use count_parameters(build_extractor(name))"
-    return None
+    with torch.random.fork_rng(devices=[]):
+        nets = {n: build_extractor(n) for n in EXTRACTOR_NAMES}
+    ways = {"truth": count_parameters,
+            "state": lambda net: sum(int(t.numel()) for t in net.state_dict().values()),
+            "tensors": lambda net: len(list(net.parameters())),
+            "weights": lambda net: sum(p.numel() for p in net.parameters() if p.ndim > 1)}
+    counted = {way: [count(nets[n]) for n in EXTRACTOR_NAMES] for way, count in ways.items()}
+    values = [got[n] for n in EXTRACTOR_NAMES]
+    if values == counted["truth"]:
+        return None
+    if values == counted["state"]:
+        return ("these include the batch normalisations' running statistics: those are "
+                "buffers, not trainable parameters")
+    if values == counted["tensors"]:
+        return "these count the parameter tensors: count the numbers they hold"
+    if values == counted["weights"]:
+        return "the biases and the batch normalisations' scales and shifts are parameters too"
+    wrong = [n for n, v, t in zip(EXTRACTOR_NAMES, values, counted["truth"], strict=True)
+             if v != t]
+    return f"the counts of {wrong} are off: count the trainable parameters of each network"
 
 
 _K_PROTOCOL = "MICO:OCI-M"
@@ -973,18 +1225,50 @@ def _percentages(values: list[float], what: str) -> str | None:
     return None
 
 
-@register("ex-nb08-1")
-def _selection_rules(answer: Any) -> str | None:
+_RULES = ("source_val", "last", "target_oracle")
+
+
+def _rule_means(runs: list, method: str | None = "mp", metric: str = "hter_target_eer",
+                level: str = "video") -> dict[str, float]:
+    """Exercise 8.1 recomputed from the chapter's runs: a method's mean HTER per rule."""
+    from mpfas_lib.evaluation import run_rows
+
+    means = {}
+    for rule in _RULES:
+        rows = run_rows(runs, rule=rule, level=level)
+        means[rule] = float((rows if method is None else rows[rows["method"] == method])
+                            [metric].mean())
+    return means
+
+
+@register("ex-nb08-1", context=("runs",))
+def _selection_rules(answer: Any, context: dict) -> str | None:
     got = {str(k): _number(v) for k, v in _mapping(answer, "a dict {rule: mean HTER}").items()}
-    rules = ["source_val", "last", "target_oracle"]
-    if set(got) != set(rules):
-        return f"give one mean HTER per rule: {rules}"
+    if set(got) != set(_RULES):
+        return f"give one mean HTER per rule: {list(_RULES)}"
     if (hint := _percentages(list(got.values()), "HTER")) is not None:
         return hint
+    runs = list(context["runs"])
+    close = lambda truth: _all_close([got[r] for r in _RULES],  # noqa: E731
+                                     [truth[r] for r in _RULES], rel_tol=1e-9, abs_tol=1e-9)
+    truth = _rule_means(runs)
+    if close(truth):
+        return None
+    if close({r: v / 100 for r, v in truth.items()}):
+        return "give the HTERs in %, as the runs record them"
+    slips = [(dict(metric="hter_source"), "this HTER is taken at the threshold fixed on "
+              "source data: the exercise compares the one at the target's EER threshold"),
+             (dict(method=None), "keep to MP's runs"),
+             (dict(level="frame"), "take the video-level HTERs, as the chapter's tables do")]
+    for options, hint in slips:
+        if close(_rule_means(runs, **options)):
+            return hint
     if got["target_oracle"] > min(got["source_val"], got["last"]) + 1e-9:
         return ("the oracle picks each run's evaluation with the lowest HTER at the target-EER "
-                "threshold, so its mean of that HTER (hter_target_eer) cannot be higher")
-    return None
+                "threshold, so its mean of that HTER cannot be higher")
+    wrong = [r for r in _RULES if not math.isclose(got[r], truth[r], abs_tol=1e-9)]
+    return (f"{', '.join(wrong)}: the mean over MP's runs of the HTER at the target-EER "
+            "threshold, with each run's evaluation picked by that rule")
 
 
 _LEVEL_METRICS = ("hter_source", "auc")
@@ -1037,8 +1321,34 @@ def _frame_or_video(answer: Any, context: dict) -> str | None:
     return None
 
 
-@register("ex-nb08-3")
-def _paired_difference(answer: Any) -> str | None:
+def _seed_table(rows: Any, protocol: str | None, metric: str = "hter_source") -> Any:
+    """Exercise 8.3's by_seed from the chapter's rows: one protocol, a row per seed."""
+    if protocol is not None:
+        rows = rows[rows["protocol"] == protocol]
+    rows = rows[rows["method"].isin(["mp", "erm"])]
+    return rows.pivot_table(index="seed", columns="method", values=metric, aggfunc="mean")
+
+
+def _by_seed_hint(by_seed: Any, rows: Any) -> str | None:
+    """None when by_seed is one protocol's table of the chapter's rows, else a hint."""
+    import numpy as np
+
+    got = by_seed[["mp", "erm"]].astype(float).sort_index()
+    same = lambda table: got.shape == table[["mp", "erm"]].shape and np.allclose(  # noqa: E731
+        got.to_numpy(), table[["mp", "erm"]].sort_index().to_numpy(), rtol=1e-9, atol=1e-9)
+    protocols = sorted(rows["protocol"].unique())
+    if any(same(_seed_table(rows, p)) for p in protocols):
+        return None
+    if any(same(_seed_table(rows, p, "hter_target_eer")) for p in protocols):
+        return ("by_seed: this HTER is taken at the target's own EER threshold; the exercise "
+                "pairs hter_source, at the threshold fixed on source data")
+    if len(protocols) > 1 and same(_seed_table(rows, None)):
+        return "by_seed: these average the protocols: keep to the rows of one protocol"
+    return "by_seed: one protocol's hter_source from rows, one row per seed, columns mp and erm"
+
+
+@register("ex-nb08-3", context=("rows",))
+def _paired_difference(answer: Any, context: dict) -> str | None:
     by_seed, paired, unpaired_sd = answer
     if not hasattr(by_seed, "columns") or not {"mp", "erm"} <= set(by_seed.columns):
         return "by_seed: a table with one row per seed and columns mp and erm"
@@ -1046,6 +1356,8 @@ def _paired_difference(answer: Any) -> str | None:
     if len(by_seed) < 2 or not by_seed.index.is_unique:
         return "by_seed: one row per seed of one protocol (at least two seeds)"
     if (hint := _percentages([*mp, *erm], "HTER")) is not None:
+        return hint
+    if (hint := _by_seed_hint(by_seed, context["rows"])) is not None:
         return hint
     diff = [_number(v) for v in paired]
     close = lambda a, b: _all_close(a, b, abs_tol=1e-9)  # noqa: E731
@@ -1063,40 +1375,137 @@ def _paired_difference(answer: Any) -> str | None:
     return None
 
 
+_DIAL_KEYS = ("source_auc", "target_auc", "gap")
+
+
+def _dial_row(results: Mapping, evaluation: str = "last", level: str = "video") -> list[float]:
+    """Exercise 8.4 recomputed from one run's results: source and target AUC, and the gap."""
+    chosen = results["metrics"][evaluation]
+    source, target = chosen["source_val"]["auc"], chosen["target"][level]["auc"]
+    return [float(source), float(target), float(source - target)]
+
+
+def _dial_run_hint(shift: float, results: Any) -> str | None:
+    """None when ``results`` is a finished run of exercise 8.4's setting at dial ``shift``."""
+    from mpfas_lib.data import DEFAULT_SHIFT
+
+    if not isinstance(results, Mapping) or "metrics" not in results \
+            or "last" not in results["metrics"]:
+        return f"trained[{shift}]: the run's results, as load_or_train returns them"
+    config = results["provenance"]["config"]
+    name = config["method"]["name"] if isinstance(config["method"], Mapping) \
+        else config["method"]
+    if config["protocol"] != "MICO:OCI-M" or name != "rgb":
+        return f"trained[{shift}]: an RGB-only run (method rgb) on OCI-M"
+    recorded = float(config.get("shift", DEFAULT_SHIFT))
+    if not math.isclose(recorded, shift):
+        return f"trained[{shift}]: this run was trained at dial {recorded:g}, not {shift:g}"
+    return None
+
+
 @register("ex-nb08-4")
 def _moved_dial(answer: Any) -> str | None:
-    table = _mapping(answer, "gaps")
-    if len(table) != 2 or not all(isinstance(k, int | float) for k in table):
+    from mpfas_lib.data import DEFAULT_SHIFT
+
+    if not isinstance(answer, tuple) or len(answer) != 2:
+        return "give (gaps, trained): the table of AUCs and the two runs' results"
+    table = {_number(k): v for k, v in _mapping(answer[0], "gaps").items()}
+    trained = {_number(k): v for k, v in _mapping(answer[1], "trained").items()}
+    if len(table) != 2:
         return "gaps: one entry per dial value you trained at (two of them), keyed by the value"
     if 0 not in table:
         return "train one of the two runs with the nuisances of every domain alike"
-    for shift, row in table.items():
-        row = _mapping(row, f"gaps[{shift}]")
-        if set(row) != {"source_auc", "target_auc", "gap"}:
-            return f"gaps[{shift}]: the keys source_auc, target_auc and gap"
-        source, target, gap = (_number(row[k]) for k in ("source_auc", "target_auc", "gap"))
-        if (hint := _percentages([source, target], "AUC")) is not None:
+    if set(table) != {0, DEFAULT_SHIFT}:
+        return "train the other run at the benchmark's default dial value, DEFAULT_SHIFT"
+    if set(trained) != set(table):
+        return "trained: the results of the two runs, keyed by the same dial values as gaps"
+    for shift in sorted(table):
+        if (hint := _dial_run_hint(shift, trained[shift])) is not None:
             return hint
-        if math.isclose(gap, target - source, abs_tol=1e-9) and gap != 0:
-            return "gap: how much is lost from the seen domains to the unseen one"
-        if not math.isclose(gap, source - target, abs_tol=1e-9):
-            return "gap: compare the two AUCs of the same run"
+        row = _mapping(table[shift], f"gaps[{shift:g}]")
+        if set(row) != set(_DIAL_KEYS):
+            return f"gaps[{shift:g}]: the keys source_auc, target_auc and gap"
+        got = [_number(row[k]) for k in _DIAL_KEYS]
+        if (hint := _percentages(got[:2], "AUC")) is not None:
+            return hint
+        if (hint := _dial_gap_hint(shift, got, trained)) is not None:
+            return hint
     return None
+
+
+def _dial_gap_hint(shift: float, got: list[float], trained: dict) -> str | None:
+    """The hint for one row of exercise 8.4's gaps, judged against the run's results."""
+    close = lambda truth: _all_close(got, truth, rel_tol=1e-9, abs_tol=1e-9)  # noqa: E731
+    truth = _dial_row(trained[shift])
+    if close(truth):
+        return None
+    other = next(s for s in trained if s != shift)
+    if close(_dial_row(trained[other])):
+        return "gaps: the rows of the two dial values are swapped"
+    if _all_close(got[:2], truth[:2], abs_tol=1e-9):
+        return ("gap: how much is lost from the seen domains to the unseen one"
+                if math.isclose(got[2], -truth[2], abs_tol=1e-9) else
+                "gap: compare the two AUCs of the same run")
+    if close([v / 100 for v in truth]):
+        return "give the AUCs in %, as the runs record them"
+    if close(_dial_row(trained[shift], level="frame")):
+        return "target_auc: take the video-level AUC, as the chapter's tables do"
+    if close(_dial_row(trained[shift], evaluation="source_val")):
+        return "these are of the evaluation picked on source validation: take the last one"
+    return (f"gaps[{shift:g}]: the source-validation AUC and the target AUC of the run's last "
+            "evaluation, from the results you trained")
 
 
 # ---- chapter 10: the paper and the authors' code -------------------------------------
 
-def _laterals(answer: Any) -> dict:
-    """(model, diff) as data: the weights of the model's lateral convolutions, and diff."""
-    model, diff = answer
+def _lateral_weights(model: Any) -> dict | None:
+    """The weights of an official HFN's lateral 1×1 convolutions per stream and level."""
     lateral = getattr(getattr(model, "fusion", None), "lateral", None)
     if lateral is None:
+        return None
+    return {k: [conv.weight for conv in lateral[k]] for k in ("rgb", "map")}
+
+
+def _laterals(answer: Any, chapter: dict) -> dict:
+    """(model, diff) as data: the model's and official's laterals, and both networks' pixel
+    maps on the chapter's x and mp (computed where the networks live)."""
+    import copy
+
+    import torch
+
+    model, diff = answer
+    lateral = _lateral_weights(model)
+    if lateral is None:
         return {"lateral": None, "diff": diff}
-    return {"lateral": {k: [conv.weight for conv in lateral[k]] for k in ("rgb", "map")},
+    official, x, mp = (chapter[name] for name in ("official", "x", "mp"))
+    outputs = {}
+    with torch.no_grad():
+        for name, net in (("copy", model), ("official", official)):
+            net = copy.deepcopy(net) if net.training else net  # its BN statistics stay as they are
+            outputs[name] = net(x, mp).pixel_map
+    return {"lateral": lateral, "original": _lateral_weights(official), "outputs": outputs,
             "diff": diff}
 
 
-@register("ex-nb10-1", probe=_laterals)
+def _lateral_diff_hint(outputs: dict, diff: float) -> str | None:
+    """Exercise 10.1's difference recomputed from both networks' outputs: None when right."""
+    import torch
+
+    gap = torch.as_tensor(outputs["copy"]).double() - torch.as_tensor(outputs["official"]).double()
+    near = lambda value: math.isclose(diff, float(value), rel_tol=1e-4, abs_tol=1e-9)  # noqa: E731
+    if near(gap.abs().max()):
+        return None
+    if diff < 1e-5:
+        return ("that is float rounding, what averaging the 3×3 convs gives: did you compare "
+                "the modified copy's pixel map with the unmodified network's, on the same input?")
+    if near(gap.max()) or near(gap.min().abs()):
+        return "diff: the largest difference in absolute value, whatever its sign"
+    if near(gap.abs().mean()):
+        return "diff: the largest absolute difference, not the mean one"
+    return "diff: the largest absolute difference of the two pixel maps on x and mp"
+
+
+@register("ex-nb10-1", probe=_laterals, probe_context=("official", "x", "mp"))
 def _lateral_average(answer: Any) -> str | None:
     import torch
 
@@ -1108,13 +1517,20 @@ def _lateral_average(answer: Any) -> str | None:
     averaged = [lvl for lvl in range(len(rgb)) if torch.equal(rgb[lvl], mp[lvl])]
     if not averaged:
         return "no level's RGB and MP laterals share their weights: copy their average into both"
+    original = answer["original"]
+    level = averaged[0]
+    if torch.equal(original["rgb"][level], original["map"][level]):
+        return ("official's own laterals are shared now: you changed the network itself; "
+                "work on a copy (copy.deepcopy) and keep official as it was")
+    if not torch.allclose(rgb[level], (original["rgb"][level] + original["map"][level]) / 2,
+                          rtol=1e-5, atol=1e-7):
+        if any(torch.equal(rgb[level], w[level]) for w in original.values()):
+            return "one lateral's weights were copied onto the other: give both their average"
+        return "the shared weights are not the average of the two laterals' weights"
     diff = _number(diff)
     if not math.isfinite(diff) or diff < 0:
         return "give the largest absolute difference of the pixel maps (a number ≥ 0)"
-    if diff < 1e-5:
-        return ("that is float rounding, what averaging the 3×3 convs gives: did you compare "
-                "the modified copy's pixel map with the unmodified network's, on the same input?")
-    return None
+    return _lateral_diff_hint(answer["outputs"], diff)
 
 
 @register("ex-nb10-2")
@@ -1162,8 +1578,9 @@ def _loss_scale(answer: Any) -> str | None:
         return ("the loss scale has no effect: multiply the loss by loss_scale before "
                 "backward(), and use torch.optim.SGD (an adaptive optimiser such as Adam "
                 "cancels a constant scale)")
-    return ("halving the loss and halving the learning rate give different weights: use "
-            "torch.optim.SGD (with momentum 0.9), not an adaptive optimiser")
+    return ("halving the loss and halving the learning rate give different weights: which "
+            "part of your update is not proportional to the loss's gradient (an adaptive "
+            "optimiser such as Adam, weight decay)?")
 
 
 # ---- chapter 11: the Meta Pattern explorer -------------------------------------------
@@ -1215,24 +1632,62 @@ def _channel_gaps(answer: Any, context: dict) -> str | None:
             "domain")
 
 
-@register("ex-nb11-2")
-def _exposure_change(answer: Any) -> str | None:
+def _exposure_truth(context: dict, factor: float = 0.7, state: int = -1, train: bool = False,
+                    signed: bool = False) -> list[float]:
+    """Exercise 11.2 recomputed: mean change of the RGB input, the MP and ColorLBP."""
+    import torch
+
+    from mpfas_lib.features import build_map
+    from mpfas_lib.models import build_extractor
+
+    phi = build_extractor("conv2")
+    phi.load_state_dict(context["saved"]["states"][state])
+    phi.train(train)
+    faces = torch.as_tensor(context["faces"]).float()
+    dark = faces * factor
+    change = (lambda a, b: float((a - b).mean())) if signed else (  # noqa: E731
+        lambda a, b: float((a - b).abs().mean()))
+    lbp = build_map("colorlbp")
+    with torch.no_grad():
+        return [change(dark, faces), change(phi(dark), phi(faces)), change(lbp(dark), lbp(faces))]
+
+
+@register("ex-nb11-2", context=("saved", "faces"))
+def _exposure_change(answer: Any, context: dict) -> str | None:
+    import torch
+
     got = {str(k).lower(): _number(v) for k, v in
            _mapping(answer, "a dict {map: mean |change|}").items()}
     keys = {name: [k for k in got if name in k] for name in ("rgb", "mp", "lbp")}
     if any(len(found) != 1 for found in keys.values()) or len(got) != 3:
         return "give three changes: the RGB input, the MP (last snapshot) and ColorLBP"
-    rgb, mp, lbp = (got[keys[name][0]] for name in ("rgb", "mp", "lbp"))
-    if not all(math.isfinite(v) and 0 <= v <= 1 for v in (rgb, mp, lbp)):
-        return "a mean absolute change of maps in [0, 1] lies in [0, 1]"
-    if rgb == 0:
-        return "the input did not change: multiply the faces by 0.7"
-    if rgb > 0.3 + 1e-6:
-        return ("darkening by 0.7 changes a pixel g by 0.3 g ≤ 0.3: measure |dark − faces|, "
-                "not the darkened image")
-    if mp == 0:
-        return "the MP did not move: apply Φ to the darkened faces as well"
-    return None
+    values = [got[keys[name][0]] for name in ("rgb", "mp", "lbp")]
+    if not all(math.isfinite(v) for v in values):
+        return "a change is missing (NaN)"
+    close = lambda truth: _all_close(values, truth, rel_tol=1e-4, abs_tol=1e-6)  # noqa: E731
+    truth = _exposure_truth(context)
+    if close(truth):
+        return None
+    if any(close([truth[i] for i in order]) for order in itertools.permutations(range(3))):
+        return "the values stand under the wrong names: RGB input, MP, ColorLBP"
+    every, mp = slice(None), slice(1, 2)
+    slips = [(dict(factor=0.3), every, "darken by the factor 0.7: the faces times 0.7"),
+             (dict(signed=True), every, "the mean absolute change: a darker pixel changes by "
+              "a negative amount"),
+             (dict(train=True), mp, "MP: run Φ in evaluation mode, with its running statistics"),
+             (dict(state=0), mp, "MP: this is Φ at iteration 0: load the last snapshot")]
+    for options, part, hint in slips:
+        if _all_close(values[part], _exposure_truth(context, **options)[part], rel_tol=1e-4,
+                      abs_tol=1e-6):
+            return hint
+    dark = float(_number((torch.as_tensor(context["faces"]).float() * 0.7).mean()))
+    if math.isclose(values[0], dark, rel_tol=1e-4):
+        return "RGB input: measure how much the image changed, not the darkened image itself"
+    wrong = [name for name, v, t in zip(("RGB input", "MP", "ColorLBP"), values, truth,
+                                        strict=True) if not math.isclose(v, t, rel_tol=1e-4,
+                                                                         abs_tol=1e-6)]
+    return (f"{', '.join(wrong)}: the mean absolute change after darkening the eight faces by "
+            "0.7, with the last snapshot's Φ for the MP")
 
 
 def _bn_modes_truth(context: dict, state: int = -1, train_first: bool = False) -> tuple:
@@ -1277,160 +1732,3 @@ def _batchnorm_modes(answer: Any, context: dict) -> str | None:
         return "this is Φ at iteration 0: load the last snapshot"
     return ("these are not Φ's patterns of the eight faces for the last snapshot "
             "(saved[\"states\"]) in the two modes")
-
-
-# Chapter 06: Algorithm 1 written by the student
-
-_A1_LR = 0.005  # the chapter's α for the tiny model
-_A1_TOLERANCE = 1e-6  # relative; one iteration's rounding differences stay below 1e-9 in float64
-_A1_PARTS = ("phi", "theta")
-
-
-def _a1_fingerprint(state: Mapping[str, Any]) -> dict[str, list[float]]:
-    """Per tensor: its norm and a fixed projection, in float64 (a checksum that tolerates
-    rounding), so that the answer stays small data."""
-    import torch
-
-    out = {}
-    for name, value in state.items():
-        t = value.detach().double().flatten()
-        weights = torch.cos(1.618 * torch.arange(t.numel(), dtype=torch.float64) + 0.5)
-        out[name] = [float(t.norm()), float((t * weights).sum())]
-    return out
-
-
-def _a1_run(step_on: Callable, drawn: list | None = None) -> dict[str, dict[str, list[float]]]:
-    """One Algorithm 1 iteration of ``step_on`` on fresh float64 tiny models, fingerprinted."""
-    import torch
-
-    from mpfas_lib.training import get_method
-    from mpfas_lib.training.book import predrawn_iterations, replay_iterations
-
-    if drawn is None:
-        drawn = predrawn_iterations(_profile(), 1, get_method("mp").inner_steps)
-    states = replay_iterations(step_on, drawn, _A1_LR, dtype=torch.float64)[-1]
-    return {part: _a1_fingerprint(states[part]) for part in _A1_PARTS}
-
-
-def _holds_ellipsis(code: Any) -> bool:
-    """Whether a function's code (or a function nested in it) still holds the starter's ``...``."""
-    return any(c is Ellipsis or (hasattr(c, "co_consts") and _holds_ellipsis(c))
-               for c in code.co_consts)
-
-
-def _a1_probe(answer: Any) -> Any:
-    """The student's step as data: the fingerprints after one iteration on fresh models."""
-    from mpfas_lib.training.book import student_steps
-
-    if not callable(answer):
-        return {"callable": False}
-    try:
-        return {"callable": True, **_a1_run(student_steps(answer, _A1_LR))}
-    except Exception:
-        code = getattr(answer, "__code__", None)
-        if code is not None and _holds_ellipsis(code):
-            return ...  # the starter's skeleton, not filled in yet
-        raise
-
-
-def _a1_gap(got: Mapping, truth: Mapping, names: set[str]) -> float:
-    """The fingerprints' difference over the tensors ``names``, relative to their size."""
-    gap = size = 0.0
-    for name in names:
-        (norm_a, proj_a), (norm_b, proj_b) = got[name], truth[name]
-        gap += max(abs(norm_a - norm_b), abs(proj_a - proj_b)) ** 2
-        size += norm_b**2
-    return math.sqrt(gap / max(size, 1e-24))
-
-
-def _a1_parts() -> dict[str, tuple[set[str], set[str]]]:
-    """The names of the parameters and of the saved buffers of the tiny Φ and Θ."""
-    from mpfas_lib.training.book import tiny_models
-
-    parts = {}
-    for part, net in zip(_A1_PARTS, tiny_models(), strict=True):
-        params = {n for n, _ in net.named_parameters()}
-        parts[part] = (params, set(net.state_dict()) - params)
-    return parts
-
-
-def _a1_same(got: Mapping, truth: Mapping, part: str, which: int) -> bool:
-    names = _a1_parts()[part][which]
-    return _a1_gap(got[part], truth[part], names) <= _A1_TOLERANCE
-
-
-def _a1_variant(change: str) -> dict:
-    """The library's iteration with one typical slip, fingerprinted (for the hints)."""
-    import dataclasses
-
-    from mpfas_lib.training import get_method
-    from mpfas_lib.training.book import library_steps, predrawn_iterations
-
-    settings = get_method("mp").meta_settings(_A1_LR)
-    K = settings.inner_steps
-    it = predrawn_iterations(_profile(), 1, K)[0]
-    if change == "sign":
-        return _a1_run(library_steps(dataclasses.replace(settings, lr=-_A1_LR)), [it])
-    if change in ("first K-1", "last K-1"):
-        kept = it.phi_batches[:-1] if change == "first K-1" else it.phi_batches[1:]
-        fewer = dataclasses.replace(settings, inner_steps=K - 1)
-        return _a1_run(library_steps(fewer), [dataclasses.replace(it, phi_batches=kept)])
-    if change == "theta on D_phi":
-        return _a1_run(library_steps(settings),
-                       [dataclasses.replace(it, theta_batch=it.phi_batches[-1])])
-    raise ValueError(f"unknown slip {change!r}")
-
-
-def _a1_initial() -> dict:
-    """The fingerprints of the fresh tiny models (nothing moved)."""
-    import torch
-
-    from mpfas_lib.training.book import tiny_models
-
-    return {part: _a1_fingerprint(net.to(torch.float64).state_dict())
-            for part, net in zip(_A1_PARTS, tiny_models(), strict=True)}
-
-
-def _a1_phi_hint(got: Mapping) -> str:
-    if _a1_same(got, _a1_initial(), "phi", 0):
-        return ("Φ did not move: each inner step is Φ ← Φ − α ∇_Φ L on one D_φ batch "
-                "(lines 9-12)")
-    if _a1_same(got, _a1_variant("sign"), "phi", 0):
-        return "Φ went up its gradient: the inner step (Eq. 7) moves against ∇_Φ L"
-    if any(_a1_same(got, _a1_variant(c), "phi", 0) for c in ("first K-1", "last K-1")):
-        return "Φ took K − 1 inner steps: one step per batch of phi_batches, K in all"
-    return ("Φ_K differs from Algorithm 1's: K steps, one per D_φ batch, each with the "
-            "gradient of that batch's loss with respect to Φ only, Θ unchanged (lines 9-12)")
-
-
-def _a1_theta_hint(got: Mapping) -> str:
-    if _a1_same(got, _a1_initial(), "theta", 0):
-        return "Θ did not move: line 16 takes one step of theta_opt"
-    if _a1_same(got, _a1_variant("theta on D_phi"), "theta", 0):
-        return "Θ was updated on a D_φ batch: line 16 uses the D_θ batch (theta_batch)"
-    return ("Θ's step is off: the loss of the D_θ batch with the pattern of Φ̂ (training "
-            "mode, no gradient into Φ), Θ's gradients zeroed, one theta_opt.step() (line 16)")
-
-
-@register("ex-nb06-5", probe=_a1_probe)
-def _algorithm1_by_hand(answer: Any) -> str | None:
-    from mpfas_lib.training import get_method
-    from mpfas_lib.training.book import library_steps
-
-    if not isinstance(answer, dict) or not answer.get("callable"):
-        return ("give your function algorithm1_step(phi, theta, theta_opt, phi_batches, "
-                "theta_batch, lr)")
-    if any(not isinstance(answer.get(part), Mapping) for part in _A1_PARTS):
-        return "the answer could not be read: give the function itself"
-    truth = _a1_run(library_steps(get_method("mp").meta_settings(_A1_LR)))
-    if not _a1_same(answer, truth, "phi", 0):
-        return _a1_phi_hint(answer)
-    if not _a1_same(answer, truth, "phi", 1):
-        return ("Φ's BatchNorm running statistics changed in the Θ step: Φ̂ is fixed there "
-                "(line 14), so put its statistics back after computing the pattern")
-    if not _a1_same(answer, truth, "theta", 0):
-        return _a1_theta_hint(answer)
-    if not _a1_same(answer, truth, "theta", 1):
-        return ("Θ's BatchNorm running statistics moved during the inner loop: Θ is fixed in "
-                "lines 9-12, so save them before the loop and put them back after it")
-    return None
