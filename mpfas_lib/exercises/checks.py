@@ -1732,3 +1732,160 @@ def _batchnorm_modes(answer: Any, context: dict) -> str | None:
         return "this is Φ at iteration 0: load the last snapshot"
     return ("these are not Φ's patterns of the eight faces for the last snapshot "
             "(saved[\"states\"]) in the two modes")
+
+
+# Chapter 06: Algorithm 1 written by the student
+
+_A1_LR = 0.005  # the chapter's α for the tiny model
+_A1_TOLERANCE = 1e-6  # relative; one iteration's rounding differences stay below 1e-9 in float64
+_A1_PARTS = ("phi", "theta")
+
+
+def _a1_fingerprint(state: Mapping[str, Any]) -> dict[str, list[float]]:
+    """Per tensor: its norm and a fixed projection, in float64 (a checksum that tolerates
+    rounding), so that the answer stays small data."""
+    import torch
+
+    out = {}
+    for name, value in state.items():
+        t = value.detach().double().flatten()
+        weights = torch.cos(1.618 * torch.arange(t.numel(), dtype=torch.float64) + 0.5)
+        out[name] = [float(t.norm()), float((t * weights).sum())]
+    return out
+
+
+def _a1_run(step_on: Callable, drawn: list | None = None) -> dict[str, dict[str, list[float]]]:
+    """One Algorithm 1 iteration of ``step_on`` on fresh float64 tiny models, fingerprinted."""
+    import torch
+
+    from mpfas_lib.training import get_method
+    from mpfas_lib.training.book import predrawn_iterations, replay_iterations
+
+    if drawn is None:
+        drawn = predrawn_iterations(_profile(), 1, get_method("mp").inner_steps)
+    states = replay_iterations(step_on, drawn, _A1_LR, dtype=torch.float64)[-1]
+    return {part: _a1_fingerprint(states[part]) for part in _A1_PARTS}
+
+
+def _holds_ellipsis(code: Any) -> bool:
+    """Whether a function's code (or a function nested in it) still holds the starter's ``...``."""
+    return any(c is Ellipsis or (hasattr(c, "co_consts") and _holds_ellipsis(c))
+               for c in code.co_consts)
+
+
+def _a1_probe(answer: Any) -> Any:
+    """The student's step as data: the fingerprints after one iteration on fresh models."""
+    from mpfas_lib.training.book import student_steps
+
+    if not callable(answer):
+        return {"callable": False}
+    try:
+        return {"callable": True, **_a1_run(student_steps(answer, _A1_LR))}
+    except Exception:
+        code = getattr(answer, "__code__", None)
+        if code is not None and _holds_ellipsis(code):
+            return ...  # the starter's skeleton, not filled in yet
+        raise
+
+
+def _a1_gap(got: Mapping, truth: Mapping, names: set[str]) -> float:
+    """The fingerprints' difference over the tensors ``names``, relative to their size."""
+    gap = size = 0.0
+    for name in names:
+        (norm_a, proj_a), (norm_b, proj_b) = got[name], truth[name]
+        gap += max(abs(norm_a - norm_b), abs(proj_a - proj_b)) ** 2
+        size += norm_b**2
+    return math.sqrt(gap / max(size, 1e-24))
+
+
+def _a1_parts() -> dict[str, tuple[set[str], set[str]]]:
+    """The names of the parameters and of the saved buffers of the tiny Φ and Θ."""
+    from mpfas_lib.training.book import tiny_models
+
+    parts = {}
+    for part, net in zip(_A1_PARTS, tiny_models(), strict=True):
+        params = {n for n, _ in net.named_parameters()}
+        parts[part] = (params, set(net.state_dict()) - params)
+    return parts
+
+
+def _a1_same(got: Mapping, truth: Mapping, part: str, which: int) -> bool:
+    names = _a1_parts()[part][which]
+    return _a1_gap(got[part], truth[part], names) <= _A1_TOLERANCE
+
+
+def _a1_variant(change: str) -> dict:
+    """The library's iteration with one typical slip, fingerprinted (for the hints)."""
+    import dataclasses
+
+    from mpfas_lib.training import get_method
+    from mpfas_lib.training.book import library_steps, predrawn_iterations
+
+    settings = get_method("mp").meta_settings(_A1_LR)
+    K = settings.inner_steps
+    it = predrawn_iterations(_profile(), 1, K)[0]
+    if change == "sign":
+        return _a1_run(library_steps(dataclasses.replace(settings, lr=-_A1_LR)), [it])
+    if change in ("first K-1", "last K-1"):
+        kept = it.phi_batches[:-1] if change == "first K-1" else it.phi_batches[1:]
+        fewer = dataclasses.replace(settings, inner_steps=K - 1)
+        return _a1_run(library_steps(fewer), [dataclasses.replace(it, phi_batches=kept)])
+    if change == "theta on D_phi":
+        return _a1_run(library_steps(settings),
+                       [dataclasses.replace(it, theta_batch=it.phi_batches[-1])])
+    raise ValueError(f"unknown slip {change!r}")
+
+
+def _a1_initial() -> dict:
+    """The fingerprints of the fresh tiny models (nothing moved)."""
+    import torch
+
+    from mpfas_lib.training.book import tiny_models
+
+    return {part: _a1_fingerprint(net.to(torch.float64).state_dict())
+            for part, net in zip(_A1_PARTS, tiny_models(), strict=True)}
+
+
+def _a1_phi_hint(got: Mapping) -> str:
+    if _a1_same(got, _a1_initial(), "phi", 0):
+        return ("Φ did not move: each inner step is Φ ← Φ − α ∇_Φ L on one D_φ batch "
+                "(lines 9-12)")
+    if _a1_same(got, _a1_variant("sign"), "phi", 0):
+        return "Φ went up its gradient: the inner step (Eq. 7) moves against ∇_Φ L"
+    if any(_a1_same(got, _a1_variant(c), "phi", 0) for c in ("first K-1", "last K-1")):
+        return "Φ took K − 1 inner steps: one step per batch of phi_batches, K in all"
+    return ("Φ_K differs from Algorithm 1's: K steps, one per D_φ batch, each with the "
+            "gradient of that batch's loss with respect to Φ only, Θ unchanged (lines 9-12)")
+
+
+def _a1_theta_hint(got: Mapping) -> str:
+    if _a1_same(got, _a1_initial(), "theta", 0):
+        return "Θ did not move: line 16 takes one step of theta_opt"
+    if _a1_same(got, _a1_variant("theta on D_phi"), "theta", 0):
+        return "Θ was updated on a D_φ batch: line 16 uses the D_θ batch (theta_batch)"
+    return ("Θ's step is off: the loss of the D_θ batch with the pattern of Φ̂ (training "
+            "mode, no gradient into Φ), Θ's gradients zeroed, one theta_opt.step() (line 16)")
+
+
+@register("ex-nb06-5", probe=_a1_probe)
+def _algorithm1_by_hand(answer: Any) -> str | None:
+    from mpfas_lib.training import get_method
+    from mpfas_lib.training.book import library_steps
+
+    if not isinstance(answer, dict) or not answer.get("callable"):
+        return ("give your function algorithm1_step(phi, theta, theta_opt, phi_batches, "
+                "theta_batch, lr)")
+    if any(not isinstance(answer.get(part), Mapping) for part in _A1_PARTS):
+        return "the answer could not be read: give the function itself"
+    truth = _a1_run(library_steps(get_method("mp").meta_settings(_A1_LR)))
+    if not _a1_same(answer, truth, "phi", 0):
+        return _a1_phi_hint(answer)
+    if not _a1_same(answer, truth, "phi", 1):
+        return ("Φ's BatchNorm running statistics changed in the Θ step: Φ̂ is fixed there "
+                "(line 14), so put its statistics back after computing the pattern")
+    if not _a1_same(answer, truth, "theta", 0):
+        return _a1_theta_hint(answer)
+    if not _a1_same(answer, truth, "theta", 1):
+        return ("Θ's BatchNorm running statistics moved during the inner loop: Θ is fixed in "
+                "lines 9-12, so save them before the loop and put them back after it")
+    return None
