@@ -39,6 +39,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import check_book  # noqa: E402  (serve, DevTools, start_chromium: one Chromium driver)
 
+from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
+
 #: A4 in inches, margins in inches, and the text width in CSS pixels (96 a inch) that the
 #: pages are laid out at, so figures drawn for the screen fit the paper.
 PAPER = {"paperWidth": 8.27, "paperHeight": 11.69, "marginTop": 0.55, "marginBottom": 0.6,
@@ -325,7 +327,7 @@ def print_book(root: Path, chapters: list[Chapter], info: dict[str, str], out: P
 
 def main(argv: list[str] | None = None) -> int:
     """Write the PDF; exit status 0 when every chapter is in it."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DocstringFormatter)
     parser.add_argument("--html", default="_build/html", help="built book folder")
     parser.add_argument("--toc", default="_toc.yml", help="the book's table of contents")
     parser.add_argument("--config", default="_config.yml", help="the book's _config.yml")
