@@ -1,6 +1,8 @@
 """One command that checks the GPU path of mpfas_lib end to end and writes one JSON report.
 
     python scripts/gpu_check.py --device cuda                 # one H100/H200: about 5 minutes
+                                                              # plus compiling each --compile mode
+    python scripts/gpu_check.py --device cuda --compile reduce-overhead --skip-notebooks
     python scripts/gpu_check.py --device cpu --tiny --skip-notebooks   # CPU smoke: about 1 minute
 
 Sections (each one is recorded even when it fails, and the script goes on):
@@ -11,9 +13,14 @@ Sections (each one is recorded even when it fails, and the script goes on):
   benchmark through the library's own data pipeline, with bf16 autocast and channels_last
   (CUDA only): losses finite, median seconds per iteration after 3 warm-up iterations, images/s,
   peak GPU memory and the model FLOP/s of the run (FLOPs of one counted iteration per image);
+  then ``mp`` and ``erm`` again with each ``--compile`` mode (the run setting ``compile``: the
+  same math, compiled passes), with their speed-up over eager;
 - ``flops``: FLOPs of one Θ training step (forward + backward, ``FlopCounterMode``), timed
   separately, and the MFU against the card's dense bf16 peak (unknown cards: FLOP/s only);
 - ``ratio``: seconds per iteration of Algorithm 1 over ERM (goal <= 1.6; reported, not enforced);
+- ``profile``: one iteration of ``mp`` and of ``erm`` under ``torch.profiler``, eager and with
+  each ``--compile`` mode: the top kernels (operators on the CPU), the kernel and CUDA-graph
+  launches, and the time in loading the batches, in Φ's K inner steps and in Θ's step;
 - ``resume``: a 6-iteration run against a run stopped at iteration 3 and resumed to 6 (on the CPU
   the final metrics and weights must be identical; on CUDA deterministic algorithms are switched
   on for this check and the largest difference is compared with a tolerance);
@@ -63,7 +70,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="CPU processes of the gloo DDP smoke (default 2 on cuda, "
                              "0 = skip on cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+    parser.add_argument("--compile", default=None, metavar="MODES",
+                        help="comma-separated compile modes timed and profiled beside eager "
+                             "(default on cuda: default,reduce-overhead,cudagraphs; on cpu: "
+                             "none, i.e. eager only; max-autotune compiles for long)")
     args = parser.parse_args(argv)
+    if args.compile is None:
+        args.compile = "default,reduce-overhead,cudagraphs" if args.device == "cuda" else "none"
+    args.compile = tuple(m for m in (part.strip() for part in args.compile.split(","))
+                         if m not in ("", "none"))
     if args.ddp_gloo_procs is None:
         args.ddp_gloo_procs = 2 if args.device == "cuda" else 0
     return args
@@ -88,6 +103,21 @@ def option_problems(args: argparse.Namespace) -> list[str]:
     return problems
 
 
+def compile_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--compile`` cannot be used here (one line), else None (imports torch: call it after
+    the environment is set)."""
+    import torch
+
+    from mpfas_lib.training.compiled import check_compile
+
+    for mode in args.compile:
+        try:
+            check_compile(mode, torch.device(args.device))
+        except ValueError as error:
+            return f"--compile {mode}: {error}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Check the options, run every section, write the JSON report, print the table."""
     args = parse_args(argv)
@@ -99,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda":
         # deterministic cuBLAS for the resume check: must be set before CUDA starts
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    else:  # the profiler's tracer would log an ERROR line for the GPU a CPU run does not have
+        os.environ.setdefault("KINETO_LOG_LEVEL", "5")
     # torch (and CUDA) start only now: after the variable above, and not for --help or bad options
     import torch
 
@@ -111,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.device == "cuda":
         tune_cuda()
+    problem = compile_problem(args)
+    if problem:
+        report_error(problem)
+        return 2
     options = CheckOptions(**{k: v for k, v in vars(args).items() if k != "out"})
     report = run_sections(Check(options), {"script": "scripts/gpu_check.py",
                                            "argv": sys.argv[1:] if argv is None else list(argv)})

@@ -16,8 +16,8 @@ from mpfas_lib.gpu.report import slug, write_json_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "gpu_check.py"
-SECTIONS = ("environment", "methods", "flops", "ratio", "resume", "ddp_smoke", "ddp_gloo",
-            "notebooks")
+SECTIONS = ("environment", "methods", "flops", "ratio", "profile", "resume", "ddp_smoke",
+            "ddp_gloo", "notebooks")
 METHODS = ("mp", "mp-official", "erm", "rgb", "colorlbp")
 
 
@@ -58,6 +58,47 @@ def test_every_section_present(tiny_run) -> None:
     for key in ("device_name", "torch", "cuda", "cudnn", "python", "git_commit"):
         assert key in env
     assert env["device_name"] == "cpu" and env["profile"] == "quick" and env["tiny"]
+    assert env["compile_modes"] == [] and report["methods"]["compiled"] == {}  # cpu: eager
+
+
+def test_environment_commit_is_the_librarys(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mpfas_lib.gpu.check as check
+
+    monkeypatch.setattr(check, "git_commit", lambda: "0123abc+dirty")
+    env = check.environment(check.Check(check.CheckOptions(device="cpu", tiny=True)))
+    assert env["git_commit"] == "0123abc+dirty"  # the one function results.json uses too
+
+
+def test_profile_of_one_iteration(tiny_run) -> None:
+    done, report, _ = tiny_run
+    profile = report["profile"]
+    assert profile["status"] == "passed" and profile["errors"] == {}
+    assert sorted(profile["rows"]) == ["erm [none]", "mp [none]"]
+    calls = {key: {name: part["calls"] for name, part in row["regions"].items()}
+             for key, row in profile["rows"].items()}
+    assert calls == {"mp [none]": {"data": 5, "phi_inner_step": 4, "theta_step": 1},
+                     "erm [none]": {"data": 1, "erm_step": 1}}  # K = 4 inner steps
+    for row in profile["rows"].values():
+        named = sum(part["host_ms"] for part in row["regions"].values())
+        assert 0 < named <= row["iteration_ms"] and row["other_host_ms"] >= 0
+        assert all(part["device_ms"] is None for part in row["regions"].values())
+        assert row["kernel_launches"] is None and row["operator_calls"] > 100
+        assert row["top"] and all(t["name"].startswith("aten::") and t["ms"] > 0
+                                  for t in row["top"])
+    assert "one profiled iteration" in done.stdout and "mp [none]" in done.stdout
+
+
+@pytest.mark.parametrize("mode,line", [
+    ("reduce-overhead", "compile='reduce-overhead' captures CUDA graphs and needs a CUDA "
+                        "device, not cpu: use compile='default' or 'none' here"),
+    ("fast", "compile must be one of ['none', 'default', 'max-autotune', 'reduce-overhead', "
+             "'cudagraphs'], got 'fast'")])
+def test_compile_mode_refused_before_any_section(tmp_path: Path, mode: str, line: str) -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--tiny",
+                           "--compile", f"default,{mode}", "--out", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stdout == "" and not list(tmp_path.iterdir())
+    assert done.stderr.strip().splitlines()[-1] == f"error: --compile {mode}: {line}"
 
 
 def test_methods_losses_finite_and_timed(tiny_run) -> None:

@@ -69,6 +69,7 @@ class CheckOptions:
     notebook_timeout: int = 300
     ddp_gloo_procs: int = 0
     no_progress: bool = False
+    compile: tuple[str, ...] = ()  # compile modes timed and profiled beside eager
 
 
 class Check:
@@ -134,6 +135,7 @@ def environment(check: Check) -> dict:
         "tiny": check.tiny,
         "iterations": check.iterations,
         "warmup_iterations": check.warmup,
+        "compile_modes": list(check.options.compile),
         "synthetic_data": {"protocol": PROTOCOL, **DATA},
         "mpfas_cache": os.environ.get("MPFAS_CACHE"),
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),

@@ -19,6 +19,7 @@ from mpfas_lib.gpu.check import METHODS, Check, environment, last_line
 from mpfas_lib.gpu.launch import ddp_gloo_section, ddp_smoke_section, notebooks_section
 from mpfas_lib.gpu.resume import resume_section
 from mpfas_lib.gpu.speed import flops_section, free_memory, methods_section, ratio_section
+from mpfas_lib.gpu.trace import profile_section
 
 #: (name, required, section): a required section that fails fails the check
 SECTIONS: list[tuple[str, bool, Callable[[Check], dict]]] = [
@@ -26,6 +27,7 @@ SECTIONS: list[tuple[str, bool, Callable[[Check], dict]]] = [
     ("methods", True, methods_section),
     ("flops", True, flops_section),
     ("ratio", True, ratio_section),
+    ("profile", True, profile_section),
     ("resume", True, resume_section),
     ("ddp_smoke", True, ddp_smoke_section),
     ("ddp_gloo", True, ddp_gloo_section),
@@ -108,25 +110,53 @@ def _fmt(value: Any, scale: float = 1.0, digits: int = 3) -> str:
     return f"{value / scale:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+def _method_rows(methods: dict) -> list[tuple[str, dict | None]]:
+    """(label, row) of every eager method, then of each compiled one (``mp [mode]``)."""
+    out: list[tuple[str, dict | None]] = [(n, methods.get("rows", {}).get(n)) for n in METHODS]
+    for mode, rows in methods.get("compiled", {}).items():
+        out += [(f"{name} [{mode}]", row) for name, row in rows.items()]
+    errors = methods.get("errors", {})
+    out += [(key, None) for key in errors if "[" in key and key not in dict(out)]
+    return out
+
+
 def _method_lines(report: dict) -> list[str]:
-    """One line per method: speed, memory, FLOP/s, inner-loop share, finiteness."""
-    lines = [f"{'method':12} {'s/it (med)':>10} {'img/s':>8} {'img/it':>7} {'peak GiB':>9} "
-             f"{'TFLOP/s':>8} {'inner%':>7} {'finite':>7}"]
+    """One line per method (and compiled method): speed, memory, FLOP/s, inner share, finite."""
+    lines = [f"{'method':24} {'s/it (med)':>10} {'img/s':>8} {'img/it':>7} {'peak GiB':>9} "
+             f"{'TFLOP/s':>8} {'inner%':>7} {'finite':>7} {'speed-up':>8}"]
     methods = report.get("methods", {})
-    for name in METHODS:
-        row = methods.get("rows", {}).get(name)
+    for name, row in _method_rows(methods):
         if row is None:
             error = methods.get("errors", {}).get(name, methods.get("reason", "not run"))
-            lines.append(f"{name:12} {error}")
+            lines.append(f"{name:24} {error}")
             continue
         inner = row["inner_fraction"]
         lines.append(
-            f"{name:12} {_fmt(row['seconds_per_iteration'], digits=4):>10} "
+            f"{name:24} {_fmt(row['seconds_per_iteration'], digits=4):>10} "
             f"{_fmt(row['images_per_second'], digits=4):>8} "
             f"{_fmt(row['images_per_iteration']):>7} {_fmt(row['peak_memory_gib']):>9} "
             f"{_fmt(row['model_flops_per_second'], 1e12):>8} "
             f"{'-' if inner is None else f'{100 * inner:.0f}':>7} "
-            f"{'yes' if row['losses_finite'] else 'NO':>7}")
+            f"{'yes' if row['losses_finite'] else 'NO':>7} "
+            f"{_fmt(row.get('speedup')):>8}")
+    return lines
+
+
+def _profile_lines(report: dict) -> list[str]:
+    """One line per profiled iteration: its time, launches and where the time went."""
+    section = report.get("profile", {})
+    if not section.get("rows") and not section.get("errors"):
+        return []
+    lines = ["", "one profiled iteration (ms on the host; launches: kernels + CUDA graphs):"]
+    for key, row in section.get("rows", {}).items():
+        parts = ", ".join(f"{name} {entry['host_ms']:.1f} ({entry['calls']}x)"
+                          for name, entry in row["regions"].items())
+        launches = ("-" if row["kernel_launches"] is None
+                    else f"{row['kernel_launches']} + {row['graph_launches']}")
+        top = row["top"][0]["name"] if row["top"] else "-"
+        lines.append(f"{key:24} {row['iteration_ms']:8.1f} ms, launches {launches}, "
+                     f"{row['operator_calls']} ops; {parts}; top: {top[:40]}")
+    lines += [f"{key:24} {error}" for key, error in section.get("errors", {}).items()]
     return lines
 
 
@@ -178,6 +208,7 @@ def table(report: dict) -> str:
         "warm-up + 1 FLOP-counted",
         "",
         *_method_lines(report),
+        *_profile_lines(report),
         *_check_lines(report),
         "",
         f"{'section':12} {'status':8} {'seconds':>8}  note",

@@ -26,6 +26,8 @@ from mpfas_lib.training.config import RunConfig
 from mpfas_lib.training.trainer import Trainer
 
 RATIO_GOAL = 1.6  # seconds per iteration of Algorithm 1 over ERM (reported, not enforced)
+FAST_METHODS = ("mp", "erm")  # timed again with each --compile mode
+MOST_WARMUP = 30  # iterations at most to meet every size of D_φ
 
 
 class CountingBatches:
@@ -42,9 +44,26 @@ class CountingBatches:
         return out
 
 
-def speed_config(check: Check, method: str) -> RunConfig:
+def speed_config(check: Check, method: str, mode: str = "none") -> RunConfig:
     """The check's config of a method, sampling its batches in this process (no workers)."""
-    return check.config(method, loader_workers=0)
+    return check.config(method, loader_workers=0, compile=mode)
+
+
+def warm_up(trainer: Trainer, steps: int) -> list[Any]:
+    """At least ``steps`` iterations, and until every batch size the run will meet was met
+    (each size of D_φ in Algorithm 1's paper form): compiled passes then have all their
+    graphs, so no later iteration compiles."""
+    settings, n = trainer.settings, len(trainer.domains)
+    if settings is None:
+        sizes = {0}
+    else:
+        sizes = set(range(1, n)) if settings.mode == "paper" else {1}
+    seen: set[int] = set()
+    done = []
+    while len(done) < steps or (not sizes <= seen and len(done) < MOST_WARMUP):
+        done.append(trainer.step())
+        seen.add(len(done[-1].phi_domains))
+    return done
 
 
 def make_trainer(check: Check, config: RunConfig,
@@ -77,6 +96,7 @@ class Timed:
     theta_seconds: float = 0.0
     flops: int | None = None
     flop_images: int | None = None
+    warmup: int = 0  # untimed iterations (the FLOP-counted one included)
 
     def add_losses(self, stats: Any) -> None:
         """The K inner losses and the Θ loss of one step."""
@@ -85,17 +105,20 @@ class Timed:
 
 def time_iterations(check: Check, trainer: Trainer, batches: CountingBatches,
                     bar: Any) -> Timed:
-    """Warm up, count the FLOPs of one iteration, then time ``check.iterations`` of them."""
+    """Warm up, count the FLOPs of one iteration (eager only), then time ``check.iterations``."""
     timed = Timed()
-    for _ in range(check.warmup):
-        timed.add_losses(trainer.step())
+    for stats in warm_up(trainer, check.warmup):
+        timed.add_losses(stats)
+        timed.warmup += 1
         bar.update(1)
-    counter = FlopCounterMode(display=False)
-    before = batches.images
-    with counter:
-        timed.add_losses(trainer.step())
-    timed.flops, timed.flop_images = counter.get_total_flops(), batches.images - before
-    bar.update(1)
+    if trainer.compile == "none":  # a compiled pass would recompile under the counting mode
+        counter = FlopCounterMode(display=False)
+        before = batches.images
+        with counter:
+            timed.add_losses(trainer.step())
+        timed.flops, timed.flop_images = counter.get_total_flops(), batches.images - before
+        timed.warmup += 1
+        bar.update(1)
     for _ in range(check.iterations):
         before = batches.images
         check.sync()
@@ -113,25 +136,27 @@ def time_iterations(check: Check, trainer: Trainer, batches: CountingBatches,
 
 
 def method_row(check: Check, method: str, config: RunConfig, trainer: Trainer, timed: Timed,
-               data_seconds: float) -> dict:
-    """One row of the ``methods`` section from what the iterations measured."""
+               data_seconds: float, flops_per_image: float | None = None) -> dict:
+    """One row of the ``methods`` section from what the iterations measured (a compiled run
+    takes ``flops_per_image`` from the eager run of its method: the same math)."""
     times, total = timed.times, sum(timed.times)
     images_per_second = timed.images / total if total > 0 else None
-    flops_per_image = (timed.flops / timed.flop_images
-                       if timed.flops and timed.flop_images else None)
+    if timed.flops and timed.flop_images:
+        flops_per_image = timed.flops / timed.flop_images
     split = timed.inner_seconds + timed.theta_seconds
     achieved = (flops_per_image * images_per_second
                 if flops_per_image and images_per_second else None)
     _, peak = check.peak()
     return {
         "method": method,
+        "compile": config.compile,
         "algorithm": config.method.algorithm,
         "backbone": config.profile.backbone,
         "image_size": config.profile.image_size,
         "amp_bf16": trainer.amp,
         "channels_last": trainer.channels_last,
         "iterations": len(times),
-        "warmup_iterations": check.warmup + 1,
+        "warmup_iterations": timed.warmup,
         "losses_finite": all(math.isfinite(v) for v in timed.losses),
         "last_loss": timed.losses[-1] if timed.losses else None,
         "seconds_per_iteration": statistics.median(times) if times else None,
@@ -139,7 +164,7 @@ def method_row(check: Check, method: str, config: RunConfig, trainer: Trainer, t
         "images_per_iteration": timed.images / len(times) if times else None,
         "images_per_second": images_per_second,
         "inner_fraction": (timed.inner_seconds / split
-                           if config.method.algorithm == "mp" and split > 0 else None),
+                           if config.method.meta_learned and split > 0 else None),
         "flops_per_image": flops_per_image,
         "model_flops_per_second": achieved,
         "peak_memory_gib": (torch.cuda.max_memory_allocated(check.device) / 2**30
@@ -149,24 +174,51 @@ def method_row(check: Check, method: str, config: RunConfig, trainer: Trainer, t
     }
 
 
-def bench_method(check: Check, method: str) -> dict:
-    """Warm up, count one iteration's FLOPs, then time N iterations of one method."""
-    config = speed_config(check, method)
+def bench_method(check: Check, method: str, mode: str = "none",
+                 flops_per_image: float | None = None) -> dict:
+    """Warm up, count one iteration's FLOPs (eager), then time N iterations of one method."""
+    config = speed_config(check, method, mode)
     t0 = time.perf_counter()
     protocol = build_data(config)
     data_seconds = time.perf_counter() - t0
     free_memory(check, reset_peak=True)
     trainer, batches = make_trainer(check, config, protocol)
-    bar = tqdm(total=check.warmup + 1 + check.iterations, desc=f"{method:12}", leave=False,
+    label = method if mode == "none" else f"{method} [{mode}]"
+    bar = tqdm(total=check.warmup + 1 + check.iterations, desc=f"{label:12}", leave=False,
                file=sys.stderr, disable=check.options.no_progress)
     try:
         timed = time_iterations(check, trainer, batches, bar)
     finally:
         bar.close()
-    row = method_row(check, method, config, trainer, timed, data_seconds)
+    row = method_row(check, method, config, trainer, timed, data_seconds, flops_per_image)
     del trainer, batches
     free_memory(check)
     return row
+
+
+def compiled_rows(check: Check, rows: dict[str, dict], errors: dict[str, str]) -> dict:
+    """FAST_METHODS again with each ``--compile`` mode: {mode: {method: row}}, with the
+    speed-up over the eager row; failures go to ``errors`` as ``method [mode]``."""
+    out: dict[str, dict] = {}
+    for mode in check.options.compile:
+        out[mode] = {}
+        for method in FAST_METHODS:
+            key, left = f"{method} [{mode}]", check.remaining()
+            if left is not None and left <= 0:
+                errors[key] = "skipped: over the time budget"
+                continue
+            eager = rows.get(method, {})
+            try:
+                torch._dynamo.reset()  # each run compiles its own graphs
+                row = bench_method(check, method, mode, eager.get("flops_per_image"))
+            except Exception as error:
+                errors[key] = last_line(error)
+                traceback.print_exc()
+                continue
+            if eager.get("seconds_per_iteration") and row["seconds_per_iteration"]:
+                row["speedup"] = eager["seconds_per_iteration"] / row["seconds_per_iteration"]
+            out[mode][method] = row
+    return out
 
 
 def methods_section(check: Check) -> dict:
@@ -183,8 +235,10 @@ def methods_section(check: Check) -> dict:
         except Exception as error:  # one method's failure must not hide the others
             errors[method] = last_line(error)
             traceback.print_exc()
-    passed = not errors and all(r["losses_finite"] for r in rows.values())
-    return {"passed": passed, "rows": rows, "errors": errors,
+    compiled = compiled_rows(check, rows, errors)
+    every = [*rows.values(), *(r for by in compiled.values() for r in by.values())]
+    passed = not errors and all(r["losses_finite"] for r in every)
+    return {"passed": passed, "rows": rows, "compiled": compiled, "errors": errors,
             "note": "times include loading the batches through the library's data pipeline "
                     "(DomainBalancedBatches on the CPU), as in a training run"}
 
