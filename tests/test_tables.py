@@ -388,3 +388,22 @@ def test_shift_curves_draws_one_panel_per_setting():
     with pytest.raises(ValueError, match="columns"):
         shift_curves(shift_table(runs, n_boot=50).drop(columns=["values"]))
 
+
+
+def test_late_gains_compare_the_last_third_of_evaluations_with_the_middle_third():
+    from mpfas_lib.evaluation.tables import late_gains
+
+    def run(source: list[float], target: list[float]) -> dict:
+        pairs = enumerate(zip(source, target, strict=True))
+        history = [{"iteration": 10 * (i + 1), "source_val": {"auc": s},
+                    "target": {"video": {"auc": t}}} for i, (s, t) in pairs]
+        return {"history": history, "provenance": {"config": {
+            "protocol": "MICO:OCI-M", "method": {"name": "mp"}, "seed": 3}}}
+
+    gains = late_gains([run([50, 60, 80, 90, 95, 97], [70, 70, 80, 60, 65, 75]),
+                        run([90, 91], [80, 80])])  # too short: no thirds, left out
+    assert len(gains) == 1
+    row = gains.iloc[0]
+    assert (row.setting, row.method, row.seed) == ("OCI-M", "mp", 3)
+    assert row.source_val_gain == pytest.approx((95 + 97) / 2 - (80 + 90) / 2)
+    assert row.target_gain == pytest.approx((65 + 75) / 2 - (80 + 60) / 2)

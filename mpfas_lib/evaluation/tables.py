@@ -57,6 +57,7 @@ __all__ = [
     "THRESHOLDS",
     "beside_paper",
     "learning_curves",
+    "late_gains",
     "load_runs",
     "pooled_table",
     "row_label",
@@ -549,6 +550,28 @@ def learning_curves(runs: Sequence[dict[str, Any]], value: str = "hter_source",
     if frame.empty:
         return frame
     return frame.groupby(["setting", "method", "iteration"])[value].mean().reset_index()
+
+
+def late_gains(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Per run, how much the video AUC still moved late in training: the mean over the last
+    third of the evaluations minus the mean over the middle third, on the source validation
+    (the selection criterion) and on the target (chapter 08: were the runs long enough?)."""
+    rows = []
+    for r in runs:
+        history = [h for h in r["history"] if "source_val" in h]
+        third = len(history) // 3
+        if third == 0:
+            continue
+        cfg = r["provenance"]["config"]
+        row = {"setting": cfg["protocol"].split(":")[-1], "method": _name(cfg["method"]),
+               "seed": cfg.get("seed")}
+        for name, auc in (("source_val", lambda h: h["source_val"]["auc"]),
+                          ("target", lambda h: h["target"]["video"]["auc"])):
+            values = np.array([_num(auc(h)) for h in history])
+            row[f"{name}_gain"] = values[-third:].mean() - values[third:2 * third].mean()
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["setting", "method", "seed", "source_val_gain",
+                                       "target_gain"])
 
 
 def training_losses(runs: Sequence[dict[str, Any]], window: int = 25) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import torch
 
 from mpfas_lib.data.synthetic import GENERATOR_VERSION
 from mpfas_lib.errors import UserError, load_failure
-from mpfas_lib.evaluation.selection import SELECTIONS, flatten, select
+from mpfas_lib.evaluation.selection import SELECTIONS, select
 from mpfas_lib.files import (
     FolderLock,
     atomic_write,
@@ -36,16 +36,10 @@ from mpfas_lib.files import (
 )
 from mpfas_lib.provenance import git_commit, software
 from mpfas_lib.runtime import capture_rng_states, restore_rng_states
-from mpfas_lib.training.config import RunConfig, upgrade_config_dict
+from mpfas_lib.training.config import RunConfig
 
 REPLACED = ".replaced"  # where --force moves an earlier run (hidden from load_runs' */)
 RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
-# settings a resumed run may change (more iterations, another device, logging)
-# (run_name is free too: the checkpoint was found in the folder the name points to)
-RESUME_FREE = {"iterations", "device", "threads", "loader_workers", "progress", "tensorboard",
-               "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers", "run_name"}
-
-
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` atomically: a killed run never leaves a half-written checkpoint."""
     return atomic_write(path, lambda handle: torch.save(obj, handle), "wb")
@@ -88,23 +82,11 @@ def jsonable(tree: Any) -> Any:
 
 
 def check_resumable(config: RunConfig, saved: dict, path: Path) -> None:
-    """Refuse to continue (or reuse) a run made with other settings, naming each one.
-
-    A setting the saved config lacks was added later: the run used its default then.
-    """
-    mine = flatten(config.to_dict())
-    try:  # rebuilt under today's names, with defaults for settings added since
-        theirs = flatten(RunConfig.from_dict(saved).to_dict())
-    except (TypeError, ValueError, KeyError):  # a config this version cannot rebuild
-        theirs = flatten(upgrade_config_dict(saved))
-    changed = sorted(k for k, v in mine.items()
-                     if not {k.split(".")[0], k.split(".")[-1]} & RESUME_FREE
-                     and theirs.get(k, v) != v)
+    """Refuse to continue (or reuse) a run made with other settings, naming each one."""
+    changed = config.changes_since(saved)
     if changed:
-        raise StaleResultsError(
-            f"cannot use {path}: settings differ from this run's: "
-            + ", ".join(f"{k} ({theirs.get(k)!r} -> {mine[k]!r})" for k in changed)
-        )
+        raise StaleResultsError(f"cannot use {path}: settings differ from this run's: "
+                                + ", ".join(changed))
 
 
 def _copy_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -13,12 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.evaluation.selection import headline
-from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
+from mpfas_lib.models.pretrained import PretrainedWeightsError
 from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import PROFILES
-from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
 from mpfas_lib.training.config import RunConfig, build_config, parse_overrides
 from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
@@ -53,22 +54,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start a full-profile run on a CPU without asking (it takes days)")
 
 
-def confirm_cpu_full_run(config: RunConfig, yes: bool) -> str | None:
-    """None to go on; else why not. The full profile on a CPU: measured, then asked (--yes)."""
-    if yes or config.profile.name != "full" or env_world_size() > 1:
-        return None
-    device = pick_device(config.device)
-    if device.type != "cpu":
-        return None
-    check_pretrained(config.profile.pretrained, config.profile.backbone)  # its error first
+def confirm_cpu_full_run(config: RunConfig, device: torch.device) -> None:
+    """The full profile on a CPU: one iteration measured, then asked (``--yes`` skips this).
+
+    Called by :func:`~.loop.check_run` once the settings, weights and device are checked.
+    """
+    if config.profile.name != "full" or device.type != "cpu" or env_world_size() > 1:
+        return
     print("measuring one full-profile iteration on this CPU ...", file=sys.stderr)
     hours = seconds_per_iteration(config, device) * config.profile.iterations / 3600
     what = (f"the full profile on a CPU: {config.profile.iterations} iterations would take "
             f"about {hours:.0f} h here (one iteration measured)")
     if not sys.stdin.isatty():
-        return f"{what}; pass --yes to start anyway, or use a GPU or a smaller profile"
-    answer = input(f"{what}. Start anyway? [y/N] ").strip().lower()
-    return None if answer in ("y", "yes") else "not started"
+        raise UserError(f"{what}; pass --yes to start anyway, or use a GPU or a smaller "
+                        "profile", exit_code=2)
+    if input(f"{what}. Start anyway? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise UserError("not started", exit_code=2)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -83,18 +84,11 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         report_error(error)
         return 2
-    try:
-        refused = confirm_cpu_full_run(config, args.yes)
-    except (UserError, ValueError, PretrainedWeightsError) as error:  # --device, weights
-        report_error(error)
-        return 2
-    if refused is not None:
-        report_error(refused)
-        return 2
     dist = init_distributed(config.device) if env_world_size() > 1 else None
     try:  # run_training checks every argument before any data is generated (check_run)
         results = run_training(config, out=args.out, resume=args.resume, dist=dist,
-                               force=args.force)
+                               force=args.force,
+                               confirm=None if args.yes else confirm_cpu_full_run)
     except NonFiniteLossError as error:
         report_error(error)
         return 1

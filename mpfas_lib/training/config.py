@@ -37,6 +37,11 @@ from mpfas_lib.training.methods import Method, get_method, upgrade_method_dict
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DATA_SOURCES = ("synthetic", "real")
+# settings a resumed run may change (more iterations, another device, logging)
+# (run_name is free too: the checkpoint was found in the folder the name points to)
+RESUME_FREE = {"iterations", "device", "threads", "loader_workers", "progress", "tensorboard",
+               "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers", "run_name",
+               "compile"}  # compile: the same math, another speed
 # torch.compile of the training step's passes (the same math; chapter 08, README): inductor's
 # modes, or the "cudagraphs" backend (captured, unfused kernels); the last two need CUDA
 COMPILE_MODES = ("none", "default", "max-autotune", "reduce-overhead", "cudagraphs")
@@ -133,22 +138,29 @@ class RunConfig:
         out["layers"] = {layer: list(keys) for layer, keys in self.layers}
         return out
 
+    def changes_since(self, saved: dict[str, Any]) -> list[str]:
+        """The settings that differ from a saved config's, as ``key (theirs -> mine)``; those
+        a resumed run may change (:data:`RESUME_FREE`) are left out.
+
+        A setting the saved config lacks was added later: the run used its default then.
+        """
+        if not (isinstance(saved.get("profile"), dict) and isinstance(saved.get("method"), dict)):
+            return ["the whole config (saved before format 2: not comparable)"]
+        try:  # rebuilt under today's names, with defaults for settings added since
+            rebuilt = RunConfig._from_nested(saved).to_dict()
+        except (TypeError, ValueError, KeyError):  # a config this version cannot rebuild
+            rebuilt = upgrade_config_dict(saved)
+        mine, theirs = _flat(self.to_dict()), _flat(rebuilt)
+        return [f"{k} ({theirs.get(k)!r} -> {v!r})" for k, v in sorted(mine.items())
+                if not {k.split(".")[0], k.split(".")[-1]} & RESUME_FREE
+                and theirs.get(k, v) != v]
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """Rebuild a config from :meth:`to_dict`, or from a flat config of results before v2."""
         data = dict(data)
         if isinstance(data.get("profile"), dict) and isinstance(data.get("method"), dict):
-            for part, kind in (("profile", Profile), ("method", Method)):
-                newer = sorted(set(data[part]) - {f.name for f in fields(kind)})
-                if newer:
-                    raise ValueError(f"saved with a newer version of mpfas_lib: unknown {part} "
-                                     f"settings {newer}; update the library to read it")
-            profile = Profile(**data.pop("profile"))
-            method = Method.from_dict(data.pop("method"))
-            layers = tuple((k, tuple(v)) for k, v in (data.pop("layers", None) or {}).items())
-            known = {f.name for f in fields(cls)}
-            return cls(profile, method, layers=layers,
-                       **{k: v for k, v in data.items() if k in known})
+            return cls._from_nested(data)
         # a flat TrainConfig of older results.json: route each key to its owner
         profile = get_profile(str(data.pop("profile", "quick")))
         method = get_method(str(data.pop("method", "mp")))
@@ -156,6 +168,28 @@ class RunConfig:
         values = {k: v for k, v in data.items() if legacy.get(k, ...) is not v}
         return _apply(profile, method, [("results.json (flat, before v2)", values)],
                       strict=False)
+
+    @classmethod
+    def _from_nested(cls, data: dict[str, Any]) -> RunConfig:
+        """A config from :meth:`to_dict`'s nested form (defaults for settings added since)."""
+        data = dict(data)
+        for part, kind in (("profile", Profile), ("method", Method)):
+            newer = sorted(set(data[part]) - {f.name for f in fields(kind)})
+            if newer:
+                raise ValueError(f"saved with a newer version of mpfas_lib: unknown {part} "
+                                 f"settings {newer}; update the library to read it")
+        profile = Profile(**data.pop("profile"))
+        method = Method.from_dict(data.pop("method"))
+        layers = tuple((k, tuple(v)) for k, v in (data.pop("layers", None) or {}).items())
+        known = {f.name for f in fields(cls)}
+        return cls(profile, method, layers=layers, **{k: v for k, v in data.items() if k in known})
+
+
+def _flat(config: dict[str, Any]) -> dict[str, Any]:
+    """A config dict's settings by dotted key (``profile.lr``, ``method.inner_steps``, ``seed``)."""
+    return {f"{k}.{key}" if isinstance(v, dict) else k: value
+            for k, v in config.items()
+            for key, value in (v.items() if isinstance(v, dict) else [(None, v)])}
 
 
 def upgrade_config_dict(data: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ from mpfas_lib.training.algorithm1 import NonFiniteLossError, StepStats
 from mpfas_lib.training.artefacts import Progress, RunFolder, provenance
 from mpfas_lib.training.build import Evaluation, Run, build_run
 from mpfas_lib.training.config import RunConfig
+
+# a last check of a run on its device, e.g. the CLI's question before a days-long CPU run
+Confirm = Callable[[RunConfig, torch.device], None]
 
 
 def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protocol: Protocol,
@@ -104,8 +108,10 @@ class Monitor:
 
 
 def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
-              dist: Any = None, force: bool = False) -> tuple[RunFolder, torch.device]:
-    """Every check before any work (settings, weights, device, --out, --resume); makes nothing.
+              dist: Any = None, force: bool = False, confirm: Confirm | None = None
+              ) -> tuple[RunFolder, torch.device]:
+    """Every check before any work (settings, weights, device, --out, --resume, then
+    ``confirm(config, device)``, which may refuse with a ``UserError``); makes nothing.
 
     A refused run raises ``ValueError``, ``FileNotFoundError``, ``UserError`` or
     ``PretrainedWeightsError`` with one line naming the setting or file. A folder holding a
@@ -125,17 +131,20 @@ def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: b
             "--method and run_name); run without --resume to start this run from scratch")
     if not resume and not force:
         folder.refuse_overwrite(config)
+    if confirm is not None:
+        confirm(config, device)
     return folder, device
 
 
 def run_training(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
-                 dist: Any = None, log: Any = print, force: bool = False) -> dict:
+                 dist: Any = None, log: Any = print, force: bool = False,
+                 confirm: Confirm | None = None) -> dict:
     """Train one run (Algorithm 1 or ERM), evaluating and checkpointing; returns results.json.
 
     ``force`` trains over a folder that holds a finished run: that run is moved aside first
     (to ``<out>/.replaced/``), so two runs' files never mix in one folder.
     """
-    folder, device = check_run(config, out, resume, dist, force)
+    folder, device = check_run(config, out, resume, dist, force, confirm)
     main = dist is None or dist.rank == 0
     with folder.locked(writer=main):
         if force and not resume and main:
