@@ -119,8 +119,9 @@ pixel_map = {}
 for name in ("quick", "full"):
     p = get_profile(name)
     pixel_map[name] = (p.map_size**2, p.image_size // p.map_size)
-    print(f"{name}: {p.image_size} px -> {p.map_size}x{p.map_size} = {p.map_size**2} cells, "
-          f"each for an {p.image_size // p.map_size}x{p.image_size // p.map_size} patch")
+    patch = p.image_size // p.map_size
+    print(f"{name}: {p.image_size} px -> {p.map_size}x{p.map_size} = {p.map_size**2} "
+          f"cells, each for an {patch}x{patch} patch")
 
 # %% tags=["check"]
 from mpfas_lib.exercises import check
@@ -163,7 +164,8 @@ check("nb01-1", pixel_map)
 # with $n_\phi = 1$, $8 \cdot (8 + 1) = 72$ with $n_\phi = 2$, so 60 on average
 # in paper mode; ERM sees $8 \cdot 3 = 24$.
 # %% tags=["starter", "remove-cell"]
-# faces: a dict {"official": ..., "paper": ..., "erm": ...}, faces per iteration (or step)
+# faces: a dict {"official": ..., "paper": ..., "erm": ...}, faces per iteration
+# (or step)
 faces = ...
 
 # %%
@@ -174,7 +176,8 @@ from mpfas_lib.training import split_domains
 rng, k, K = random.Random(0), 4, 4
 sizes = [len(split_domains("MIC", rng)[0]) for _ in range(10000)]
 mean_faces = sum(2 * k * (K * n + 3 - n) for n in sizes) / len(sizes)
-print(f"paper mode: {mean_faces:.1f} faces per iteration on average; official 48; ERM 24")
+print(f"paper mode: {mean_faces:.1f} faces per iteration on average; official 48; "
+      "ERM 24")
 faces = {"official": 2 * k * (K + 2), "paper": mean_faces, "erm": 2 * k * 3}
 
 # %% tags=["check"]
@@ -220,8 +223,8 @@ for _ in range(60):
     w.sum().backward()  # gradient 1
     opt.step()
     steps.append(before - w.item())
-print(f"step 1: {steps[0]:.5f}, step 60: {steps[-1]:.5f}, ratio {steps[-1] / steps[0]:.2f}, "
-      f"predicted {(1 - 0.9**60) / (1 - 0.9):.2f}")
+print(f"step 1: {steps[0]:.5f}, step 60: {steps[-1]:.5f}, "
+      f"ratio {steps[-1] / steps[0]:.2f}, predicted {(1 - 0.9**60) / (1 - 0.9):.2f}")
 
 # %% tags=["check"]
 from mpfas_lib.exercises import check

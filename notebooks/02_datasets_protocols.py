@@ -73,7 +73,8 @@ from mpfas_lib.viz import benchmark_gallery, draw_detection
 
 # %%
 datasets = pd.DataFrame(
-    [("M", "MSU-MFSD", 35, "laptop webcam, Android phone", "printed photo; iPad, iPhone replay"),
+    [("M", "MSU-MFSD", 35, "laptop webcam, Android phone",
+      "printed photo; iPad, iPhone replay"),
      ("I", "Idiap REPLAY-ATTACK", 50, "webcam; controlled and adverse light",
       "printed photo; mobile and HD replay"),
      ("C", "CASIA-FASD", 50, "low, normal, high quality cameras",
@@ -145,7 +146,8 @@ pd.DataFrame({
 # %%
 examples = {
     "msu": "scene01/attack/attack_client001_android_SD_printed_photo_scene01.mp4",
-    "replay": "test/attack/hand/attack_highdef_client020_session01_highdef_photo_adverse.mov",
+    "replay": ("test/attack/hand/"
+               "attack_highdef_client020_session01_highdef_photo_adverse.mov"),
     "casia": "train_release/3/HR_4.avi",
     "oulu": "Train_files/1_1_01_4.avi",
     "rose": "train/9/Mc_NT_ZTE_wg_E_15_153.mp4",
@@ -184,11 +186,13 @@ detection = cropper.detect([photo])[0]
 print(f"box {np.round(detection.box).astype(int)}, probability {detection.prob:.3f}")
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), gridspec_kw={"width_ratios": [1.4, 1, 1]})
+fig, axes = plt.subplots(1, 3, figsize=(9, 3.2),
+                         gridspec_kw={"width_ratios": [1.4, 1, 1]})
 draw_detection(axes[0], photo, detection.box, detection.landmarks, "MTCNN")
 axes[1].imshow(cropper.crop(photo, detection))
 axes[2].imshow(FaceCropper(size=128, margin=0.2, align=True).crop(photo, detection))
-for ax, title in zip(axes, ["detection", "square crop", "5-point aligned crop"], strict=True):
+titles = ["detection", "square crop", "5-point aligned crop"]
+for ax, title in zip(axes, titles, strict=True):
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
 plt.show()
@@ -266,7 +270,8 @@ split_sizes
 
 # %%
 dial = (0.0, 1.0, DEFAULT_SHIFT)
-fig, axes = plt.subplots(len(dial), len(DOMAIN_NAMES), figsize=(1.4 * len(DOMAIN_NAMES), 4.4))
+fig, axes = plt.subplots(len(dial), len(DOMAIN_NAMES),
+                         figsize=(1.4 * len(DOMAIN_NAMES), 4.4))
 for row, value in zip(axes, dial, strict=True):
     at = from_profile(S.profile, shift=value)
     for ax, d in zip(row, DOMAIN_NAMES, strict=True):
@@ -306,8 +311,8 @@ def describe(dataset):
     x = torch.stack([dataset[i][0] for i in range(len(dataset))])
     smooth = F.interpolate(F.avg_pool2d(x, 4), size=x.shape[-2:], mode="bilinear")
     energy = F.avg_pool2d((x - smooth).abs(), 16)
-    return torch.cat([F.avg_pool2d(x, 8).flatten(1), energy.flatten(1)], 1).numpy(), np.array(
-        dataset.labels)
+    features = torch.cat([F.avg_pool2d(x, 8).flatten(1), energy.flatten(1)], 1)
+    return features.numpy(), np.array(dataset.labels)
 
 
 # %%
@@ -319,9 +324,11 @@ else:
     test = {d: describe(bench.dataset(d, "test")) for d in DOMAIN_NAMES}
     gap = {}
     for d in DOMAIN_NAMES:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+        model = make_pipeline(StandardScaler(),
+                              LogisticRegression(C=0.1, max_iter=2000))
         model.fit(*train[d])
-        gap[d] = {e: auc(model.predict_proba(test[e][0])[:, 1], test[e][1]) for e in DOMAIN_NAMES}
+        gap[d] = {e: auc(model.predict_proba(test[e][0])[:, 1], test[e][1])
+                  for e in DOMAIN_NAMES}
     gap = pd.DataFrame(gap).T  # rows: training domain, columns: test domain
 
 # %%
@@ -392,8 +399,9 @@ frame_counts = ...
 # %%
 two = build_protocol("TWO:MI-C", "synthetic", S.profile)
 sets = {**{f"source {d}": ds for d, ds in two.sources.items()}, "target C": two.target}
-frame_counts = pd.DataFrame({name: {"genuine": sum(ds.labels), "spoof": len(ds) - sum(ds.labels)}
-                             for name, ds in sets.items()}).T
+frame_counts = pd.DataFrame(
+    {name: {"genuine": sum(ds.labels), "spoof": len(ds) - sum(ds.labels)}
+     for name, ds in sets.items()}).T
 frame_counts
 
 # %% tags=["check"]
@@ -463,7 +471,8 @@ check("nb02-2", unseen)
 # the subject.
 
 # %% tags=["starter", "remove-cell"]
-# subjects: a dict {split: set of subject ids} for domain O's train, val and test splits;
+# subjects: a dict {split: set of subject ids} for domain O's train, val and test
+# splits;
 # overlap: a dict {(split_a, split_b): subjects in both}, for the three pairs of splits
 subjects, overlap = ..., ...
 

@@ -50,7 +50,12 @@ from scipy.ndimage import map_coordinates
 from skimage.feature import local_binary_pattern as skimage_lbp
 
 from mpfas_lib.data import from_profile, to_tensor
-from mpfas_lib.features import MAP_NAMES, build_map, local_binary_pattern, shape_from_shading
+from mpfas_lib.features import (
+    MAP_NAMES,
+    build_map,
+    local_binary_pattern,
+    shape_from_shading,
+)
 from mpfas_lib.viz import channel_grid, image_grid
 
 # %% [markdown]
@@ -158,7 +163,8 @@ print(f"{100 * agree:.2f} % of {ours.size} codes agree")
 # channels of the ColorLBP map of the print frame:
 
 # %%
-fig = channel_grid(colorlbp(frames[1:2])[0], title="ColorLBP of a print frame: R, G, B codes")
+fig = channel_grid(colorlbp(frames[1:2])[0],
+                   title="ColorLBP of a print frame: R, G, B codes")
 plt.show()
 
 # %% [markdown]
@@ -210,10 +216,12 @@ plt.show()
 raw = shape_from_shading(frames[:2])
 relief = pd.DataFrame({lab: {
     "height range (px)": float(raw["depth"][i].max() - raw["depth"][i].min()),
-    "mean slope": float(torch.stack(torch.gradient(raw["depth"][i, 0])).norm(dim=0).mean()),
+    "mean slope": float(
+        torch.stack(torch.gradient(raw["depth"][i, 0])).norm(dim=0).mean()),
     "shading std": float(raw["shading"][i].std()),
 } for i, lab in enumerate(["genuine", "print"])})
-print("print flatter on every measure:", bool((relief["print"] < relief["genuine"]).all()))
+print("print flatter on every measure:",
+      bool((relief["print"] < relief["genuine"]).all()))
 relief.round(3)
 
 # %% [markdown]
@@ -292,7 +300,8 @@ print(mp_label)
 maps = {"ColorLBP": colorlbp(frames), **{n.capitalize(): m for n, m in sfs.items()}}
 with torch.no_grad():
     maps[mp_label] = phi(frames)
-fig = image_grid([[frames[i]] + [m[i] for m in maps.values()] for i in range(len(kinds))],
+fig = image_grid([[frames[i]] + [m[i] for m in maps.values()]
+                  for i in range(len(kinds))],
                  row_labels=labels, col_labels=["RGB (synthetic)", *maps], cell=1.4)
 plt.show()
 
@@ -345,7 +354,8 @@ photo_maps = {"ColorLBP": build_map("colorlbp")(photos),
               "HSV": build_map("hsv")(photos)}
 with torch.no_grad():
     photo_maps["MP (trained)"] = phi(photos)
-fig = image_grid([[photos[i]] + [m[i] for m in photo_maps.values()] for i in range(len(photos))],
+fig = image_grid([[photos[i]] + [m[i] for m in photo_maps.values()]
+                  for i in range(len(photos))],
                  row_labels=photo_labels, col_labels=["capture (256 px)", *photo_maps],
                  cell=1.5)
 plt.show()
@@ -399,7 +409,8 @@ plt.show()
 # is exact in floating point and keeps every code.
 
 # %% tags=["starter", "remove-cell"]
-# A dict {transform: % of interior codes unchanged}, in the order 2 g, 0.5 g + 20, g^2 / 255
+# A dict {transform: % of interior codes unchanged}, in the order 2 g, 0.5 g + 20,
+# g^2 / 255
 unchanged = ...
 
 # %%
@@ -449,7 +460,8 @@ hists, distance = ..., ...
 # %%
 def green_hist(x):
     codes = torch.round(colorlbp(x) * 255)[:, 1].long()
-    h = torch.stack([torch.bincount(c.flatten(), minlength=256).double() for c in codes])
+    h = torch.stack([torch.bincount(c.flatten(), minlength=256).double()
+                     for c in codes])
     return h / h.sum(dim=1, keepdim=True)
 
 
@@ -470,7 +482,8 @@ for lab, h in zip(labels, hists, strict=True):
     print(f"{lab:8s} top codes", [f"{c} ({c:08b}, {'uniform' if uniform(c) else 'not'})"
                                   for c in top])
 print(f"chi2 genuine vs replay {chi2(hists[0], hists[2]):.3f}, vs print "
-      f"{chi2(hists[0], hists[1]):.3f}; vs the next genuine frame {chi2(hists[0], next_frame):.3f}")
+      f"{chi2(hists[0], hists[1]):.3f}; "
+      f"vs the next genuine frame {chi2(hists[0], next_frame):.3f}")
 
 # %% [markdown]
 # Code 255 leads everywhere: in flat, saturated or smooth regions every
@@ -516,8 +529,9 @@ check("nb03-2", (hists, distance))
 # domains we print it relative to the map's mean.
 
 # %% tags=["starter", "remove-cell"]
-# Per map ("RGB", "colorlbp", "hsv", "ycrcb"): the std over domains of the map's mean, as a
-# dict, or a DataFrame with one row per map and a column "std over domains"
+# Per map ("RGB", "colorlbp", "hsv", "ycrcb"): the std over domains of the map's
+# mean, as a dict, or a DataFrame with one row per map and a column
+# "std over domains"
 spread = ...
 
 # %%

@@ -164,10 +164,12 @@ cdc = CDConv2d(2, 4, cdc_theta=0.7)
 patches = F.unfold(xs, kernel_size=3, padding=1).view(1, 2, 9, 25)  # [B, C, p_n, p_0]
 centre = xs.view(1, 2, 1, 25)
 diffs = patches - cdc.cdc_theta * centre
-by_definition = torch.einsum("ocn,bcnl->bol", cdc.weight.view(4, 2, 9), diffs).view(1, 4, 5, 5)
+by_definition = torch.einsum("ocn,bcnl->bol", cdc.weight.view(4, 2, 9), diffs)
+by_definition = by_definition.view(1, 4, 5, 5)
 
 # %%
-gap = (cdc(xs) - by_definition).abs().max().item()  # by_definition uses the same weights
+# by_definition uses the same weights
+gap = (cdc(xs) - by_definition).abs().max().item()
 glue("nb04_cdc_gap", gap, display=False)
 print(f"max |CDConv2d - definition| = {gap:.2e}")
 
@@ -179,7 +181,8 @@ print(f"max |CDConv2d - definition| = {gap:.2e}")
 
 # %%
 with torch.no_grad():
-    reference_gap = (cdc(xs) - cdc_reference(xs, cdc.weight, None, cdc.cdc_theta)).abs().max()
+    by_loops = cdc_reference(xs, cdc.weight, None, cdc.cdc_theta)
+    reference_gap = (cdc(xs) - by_loops).abs().max()
 reference_gap.item()
 
 # %% [markdown]
@@ -215,7 +218,8 @@ frames.shape
 torch.manual_seed(0)
 extractors = {"CONV2": build_extractor("conv2"), "CDC2": build_extractor("cdc2")}
 with torch.no_grad():
-    patterns = {name: net(frames) for name, net in extractors.items()}  # train mode: batch BN
+    # train mode: batch BN
+    patterns = {name: net(frames) for name, net in extractors.items()}
 
 # %%
 fig = image_grid(
@@ -230,7 +234,8 @@ plt.show()
 # CDC2 pattern for the replay frame, stretched to their own ranges:
 
 # %%
-fig = channel_grid(patterns["CDC2"][2], title="CDC2 (untrained), replay frame, per channel")
+fig = channel_grid(patterns["CDC2"][2],
+                   title="CDC2 (untrained), replay frame, per channel")
 plt.show()
 
 # %% [markdown]
@@ -277,9 +282,11 @@ from mpfas_lib.data import photo_batch
 photos, photo_labels = photo_batch(256)
 photos = torch.from_numpy(photos)
 with torch.no_grad():
-    photo_mp = {name: net(photos) for name, net in extractors.items()}  # batch statistics
+    # batch statistics
+    photo_mp = {name: net(photos) for name, net in extractors.items()}
     photo_mp["CONV2 (trained)"] = phi_trained(photos)
-fig = image_grid([[photos[i]] + [m[i] for m in photo_mp.values()] for i in range(len(photos))],
+fig = image_grid([[photos[i]] + [m[i] for m in photo_mp.values()]
+                  for i in range(len(photos))],
                  row_labels=photo_labels,
                  col_labels=["capture (256 px)", "MP, CONV2\n(untrained)",
                              "MP, CDC2\n(untrained)", "MP, CONV2\n(trained)"], cell=1.6)
@@ -302,7 +309,8 @@ plt.show()
 from mpfas_lib.viz import cdc_theta_explorer, html
 
 face = photos[photo_labels.index("astronaut print")]
-cdc_fig = cdc_theta_explorer(face, title="CDC on a printed photograph (untrained, seed 0)")
+cdc_fig = cdc_theta_explorer(face,
+                             title="CDC on a printed photograph (untrained, seed 0)")
 html(cdc_fig, div_id="cdc-theta-explorer")
 
 # %% [markdown]

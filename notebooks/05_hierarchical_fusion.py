@@ -110,7 +110,8 @@ print(f"backbone {S.profile.backbone}, input {tuple(rgb.shape)}")
 
 # %%
 with torch.no_grad():
-    feats = {s: theta.trunks[s](theta.norms[s](x)) for s, x in (("rgb", rgb), ("map", mp))}
+    feats = {s: theta.trunks[s](theta.norms[s](x))
+             for s, x in (("rgb", rgb), ("map", mp))}
 pd.DataFrame({s: [tuple(f.shape[1:]) for f in taps] for s, taps in feats.items()},
              index=["layer2 (i = 3)", "layer3 (i = 2)", "layer4 (i = 1)"])
 
@@ -254,11 +255,13 @@ def forward_ms(model, batch=8, runs=3):
             start = time.perf_counter()
             out = model(x, x)
             times.append(1000 * (time.perf_counter() - start))
-    return round(sorted(times)[runs // 2], 1), tuple(out.logits.shape), tuple(out.pixel_map.shape)
+    median = round(sorted(times)[runs // 2], 1)
+    return median, tuple(out.logits.shape), tuple(out.pixel_map.shape)
 
 
-pd.DataFrame([dict(zip(("fusion", "forward ms", "logits", "pixel map"), (f, *forward_ms(m)),
-                       strict=True)) for f, m in models.items()]).set_index("fusion")
+columns = ("fusion", "forward ms", "logits", "pixel map")
+pd.DataFrame([dict(zip(columns, (f, *forward_ms(m)), strict=True))
+              for f, m in models.items()]).set_index("fusion")
 
 # %% [markdown]
 # Which fusion generalises better is a question for training: the paper
@@ -277,7 +280,8 @@ official50 = HFN(backbone="resnet50", fusion="official")
 n_official = count_parameters(official50)
 glue("nb05_official_params", f"{n_official:,}", display=False)
 assert n_official == 62_126_467
-pd.DataFrame(parameter_table(official50), columns=["part", "parameters"]).set_index("part")
+pd.DataFrame(parameter_table(official50),
+             columns=["part", "parameters"]).set_index("part")
 
 # %% [markdown]
 # The count, {glue:text}`nb05_official_params`, matches: two ResNet-50
@@ -362,7 +366,8 @@ opt_pair.step(), opt_single.step()
 with torch.no_grad():
     kept = (pair[0].weight - pair[1].weight - diff0).abs().max().item()
     as_one = ((pair[0].weight + pair[1].weight) / 2 - single.weight).abs().max().item()
-print(f"change of W_t - W_b: {kept:.1e}; averaged pair vs one conv at lr/2: {as_one:.1e}")
+print(f"change of W_t - W_b: {kept:.1e}; "
+      f"averaged pair vs one conv at lr/2: {as_one:.1e}")
 
 # %% [markdown]
 # Both printed differences are zero up to float rounding. This is why the library's
@@ -493,7 +498,8 @@ sides = ...
 # %%
 small = HFN(backbone="resnet18-w16").eval()
 with torch.no_grad():
-    sides = {n: small(torch.rand(1, 3, n, n), torch.rand(1, 3, n, n)).pixel_map.shape[-1]
+    sides = {n: small(torch.rand(1, 3, n, n),
+                      torch.rand(1, 3, n, n)).pixel_map.shape[-1]
              for n in (64, 96, 128)}
 assert all(side == n // 8 for n, side in sides.items())
 sides
@@ -531,7 +537,8 @@ check("nb05-2", sides)
 redundant_50 = ...
 
 # %%
-redundant = sum(count_parameters(models["official"].fusion.top["map"][lvl]) for lvl in range(2))
+redundant = sum(count_parameters(models["official"].fusion.top["map"][lvl])
+                for lvl in range(2))
 per_conv_50 = 256 * 256 * 9 + 256
 redundant_50 = 2 * per_conv_50
 print("quick profile:", redundant, "| ResNet-50:", redundant_50,

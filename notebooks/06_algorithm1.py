@@ -161,7 +161,8 @@ def tiny_batches(seed):
 
 
 tiny_batch = tiny_batches(0)
-print(f"Φ: {count_parameters(phi)} parameters, tiny Θ: {count_parameters(theta)} parameters")
+print(f"Φ: {count_parameters(phi)} parameters, "
+      f"tiny Θ: {count_parameters(theta)} parameters")
 
 # %% [markdown]
 # ## Two details of "fixed"
@@ -187,7 +188,8 @@ opt = torch.optim.SGD(theta.parameters(), lr=LR, momentum=0.9)
 stats = meta_pattern_step(phi, theta, hfn_loss, trace.wrap(tiny_batch), opt, domains,
                           random.Random(0), TINY)
 tiny = trace.finish(inner_steps=4)
-parameter_trace_plot(tiny, title="one Algorithm 1 iteration, tiny model (synthetic, 16 px)")
+parameter_trace_plot(tiny,
+                     title="one Algorithm 1 iteration, tiny model (synthetic, 16 px)")
 plt.show()
 
 # %%
@@ -216,16 +218,17 @@ glue("a1_theta_dom", ", ".join(stats.theta_domains), display=False)
 
 # %%
 history = [stats] + [
-    meta_pattern_step(phi, theta, hfn_loss, tiny_batch, opt, domains, random.Random(t), TINY,
-                      iteration=t)
+    meta_pattern_step(phi, theta, hfn_loss, tiny_batch, opt, domains, random.Random(t),
+                      TINY, iteration=t)
     for t in range(1, 40)
 ]
 
 
 def loss_table(steps):
     """The mean inner loss (on D_φ) and the Θ loss (on D_θ) of each outer iteration."""
-    return pd.DataFrame({"inner (D_φ, mean of K)": [sum(h.inner_losses) / 4 for h in steps],
-                         "outer Θ step (D_θ)": [h.theta_loss for h in steps]})
+    return pd.DataFrame({
+        "inner (D_φ, mean of K)": [sum(h.inner_losses) / 4 for h in steps],
+        "outer Θ step (D_θ)": [h.theta_loss for h in steps]})
 
 
 losses = loss_table(history)
@@ -267,11 +270,13 @@ for key, table in (("", losses), ("_slow", slow)):
     glue(f"a1_inner_last{key}", float(last.iloc[0]), display=False)
     glue(f"a1_theta_sd{key}", float(table.iloc[:, 1].std()), display=False)
     glue(f"a1_theta_max{key}", float(table.iloc[:, 1].max()), display=False)
-glue("a1_chance", math.log(2) + 0.25, display=False)  # CE of p = 0.5 + MSE of a grey map
+# CE of p = 0.5 + MSE of a grey map
+glue("a1_chance", math.log(2) + 0.25, display=False)
 pd.DataFrame({"first 8": [losses.iloc[:8, 1].mean(), slow.iloc[:8, 1].mean()],
               "last 8": [losses.iloc[-8:, 1].mean(), slow.iloc[-8:, 1].mean()],
               "sd over 40": [losses.iloc[:, 1].std(), slow.iloc[:, 1].std()]},
-             index=[f"Θ loss, Θ's rate {LR:g}", f"Θ loss, Θ's rate {LR / 10:g}"]).round(3)
+             index=[f"Θ loss, Θ's rate {LR:g}",
+                    f"Θ loss, Θ's rate {LR / 10:g}"]).round(3)
 
 # %% [markdown]
 # With the chapter's rate the Θ loss averages {glue:text}`a1_theta_first:.2f` over the
@@ -325,7 +330,8 @@ toy = lambda t, p, x, y: (t * p * x - y) ** 2  # noqa: E731
 ph = ph.double().requires_grad_(True)
 g_phi = torch.autograd.grad(toy(th, ph, x1, y1), ph, create_graph=True)[0]
 ph_hat = ph - alpha * g_phi  # Φ̂(Θ), still a function of Θ
-exact = torch.autograd.grad(toy(th, ph_hat, x2, y2), th)[0].item()  # through the inner step
+# through the inner step
+exact = torch.autograd.grad(toy(th, ph_hat, x2, y2), th)[0].item()
 
 # %%
 t, p, p_hat = th.item(), ph.item(), ph_hat.item()
@@ -357,14 +363,17 @@ torch.manual_seed(0)
 phi_q, theta_q = build_models(get_method("mp"), S.profile)
 batches_q = DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class, seed=0)
 trace_q = ParameterTrace(phi_q, theta_q)
-opt_q = torch.optim.SGD(theta_q.parameters(), lr=S.profile.lr, momentum=S.profile.momentum)
-settings = get_method("mp").meta_settings(S.profile.lr)  # the method's K, the profile's α
+opt_q = torch.optim.SGD(theta_q.parameters(), lr=S.profile.lr,
+                        momentum=S.profile.momentum)
+# the method's K, the profile's α
+settings = get_method("mp").meta_settings(S.profile.lr)
 K = settings.inner_steps
 stats_q = meta_pattern_step(
-    phi_q, theta_q, hfn_loss, trace_q.wrap(lambda d: batches_q.batch(d)[:2]), opt_q, domains,
-    random.Random(0), settings)
+    phi_q, theta_q, hfn_loss, trace_q.wrap(lambda d: batches_q.batch(d)[:2]), opt_q,
+    domains, random.Random(0), settings)
 quick = trace_q.finish(K)
-parameter_trace_plot(quick, title=f"one iteration, {S.profile.name} profile (synthetic)")
+parameter_trace_plot(quick,
+                     title=f"one iteration, {S.profile.name} profile (synthetic)")
 plt.show()
 
 # %%
@@ -392,11 +401,13 @@ quick.round(5)
 # %%
 phi_trained, trained_label = trained_phi(S.results, S.profile, S.cache)
 x, y, names = batches_q.batch(domains)
-pick = [i for d in domains for i in (names.index(d), names.index(d) + S.profile.batch_per_class)]
+pick = [i for d in domains
+        for i in (names.index(d), names.index(d) + S.profile.batch_per_class)]
 with torch.no_grad():
     before, after = build_extractor("conv2").eval()(x[pick]), phi_trained(x[pick])
 rows = [[x[i], b, a] for i, b, a in zip(pick, before, after, strict=True)]
-fig = image_grid(rows, row_labels=[f"{names[i]} {'genuine' if y[i] else 'spoof'}" for i in pick],
+row_labels = [f"{names[i]} {'genuine' if y[i] else 'spoof'}" for i in pick]
+fig = image_grid(rows, row_labels=row_labels,
                  col_labels=["RGB", "MP, untrained", "MP, trained"])
 fig.suptitle(trained_label, fontsize=8, y=1.03)
 plt.show()
@@ -425,8 +436,8 @@ stages = algorithm1_stages(
     phi_s, theta_s, hfn_loss, lambda d: batches_s.batch(d)[:2],
     torch.optim.SGD(theta_s.parameters(), lr=S.profile.lr, momentum=S.profile.momentum),
     sorted(mico.sources), random.Random(1), settings)
-a1_fig = algorithm1_explorer(stages, title=f"one Algorithm 1 iteration, {S.profile.name} "
-                             "profile, synthetic")
+a1_fig = algorithm1_explorer(
+    stages, title=f"one Algorithm 1 iteration, {S.profile.name} profile, synthetic")
 html(a1_fig, div_id="algorithm1-explorer")
 
 # %%
@@ -498,7 +509,8 @@ rng = random.Random(0)
 splits = pd.DataFrame({
     mode: pd.Series(Counter(tuple(map("".join, split_domains(domains, rng, mode)))
                             for _ in range(3000)))
-    for mode in ("paper", "official")}).rename_axis(["D_φ", "D_θ"]).fillna(0).astype(int)
+    for mode in ("paper", "official")})
+splits = splits.rename_axis(["D_φ", "D_θ"]).fillna(0).astype(int)
 counts = splits["paper"]  # the paper mode's draws of each split
 print((splits > 0).sum().to_dict(), "distinct splits;", splits["paper"].min(), "to",
       splits["paper"].max(), "draws each in paper mode")
@@ -537,8 +549,8 @@ torch.manual_seed(0)
 erm_phi = build_extractor("conv2")
 erm_theta = HFN(backbone="resnet18-w16", fusion_channels=16)
 erm_batches = tiny_batches(3)
-# erm_trace: a ParameterTrace of (erm_phi, erm_theta) around one ERM step on erm_batches,
-# with torch.optim.SGD at the chapter's LR and momentum 0.9
+# erm_trace: a ParameterTrace of (erm_phi, erm_theta) around one ERM step on
+# erm_batches, with torch.optim.SGD at the chapter's LR and momentum 0.9
 erm_trace = ...
 
 # %%
@@ -583,7 +595,8 @@ check("nb06-2", erm_trace)
 # x_1^2$. The exact gradient is $\partial_\Theta L_\theta(\Theta, \Phi_2) + \frac{d
 # \Phi_2}{d\Theta}\, \partial_\Phi L_\theta(\Theta, \Phi_2)$.
 # %% tags=["starter", "remove-cell"]
-# exact2: dL_θ/dΘ through K = 2 inner steps by autograd; by_hand: the same by the chain rule
+# exact2: dL_θ/dΘ through K = 2 inner steps by autograd; by_hand: the same by the
+# chain rule
 exact2, by_hand = ..., ...
 
 # %%
@@ -592,7 +605,8 @@ p2 = p1 - alpha * torch.autograd.grad(toy(th, p1, x1, y1), p1, create_graph=True
 exact2 = torch.autograd.grad(toy(th, p2, x2, y2), th)[0].item()
 d_phi = 0.0
 for p_prev in (p, p1.item()):  # the chain rule through the two inner steps
-    d_phi = -alpha * 2 * x1 * (2 * t * p_prev * x1 - y1) + (1 - alpha * 2 * t**2 * x1**2) * d_phi
+    d_phi = (-alpha * 2 * x1 * (2 * t * p_prev * x1 - y1)
+             + (1 - alpha * 2 * t**2 * x1**2) * d_phi)
 q = p2.item()
 by_hand = 2 * (t * q * x2 - y2) * q * x2 + d_phi * 2 * (t * q * x2 - y2) * t * x2
 print(f"autograd {exact2:.6f}, by hand {by_hand:.6f}, first order alone "
@@ -636,8 +650,9 @@ check("nb06-3", (exact2, by_hand))
 # $D_\phi$ and $D_\theta$ (and the $K$ steps of Φ), not the alternation, is what makes
 # Algorithm 1 differ from ERM.
 # %% tags=["starter", "remove-cell"]
-# step_alt: Θ's gradients (a list, one per parameter) on the batch (x_b, y_b) after one Φ
-# step (at Φ'); step_erm: the same at the old Φ. Leave phi and theta as they are.
+# step_alt: Θ's gradients (a list, one per parameter) on the batch (x_b, y_b) after
+# one Φ step (at Φ'); step_erm: the same at the old Φ. Leave phi and theta as they
+# are.
 torch.manual_seed(1)
 x_b, y_b = tiny_batches(2)(domains)
 step_alt, step_erm = ..., ...
@@ -710,7 +725,8 @@ check("nb06-4", (step_alt, step_erm))
 # without the second, Φ's include the $D_\theta$ batch. A missing restore therefore never
 # shows in the training losses; it shows when the model is scored, and in the check below.
 # %% tags=["starter", "remove-cell"]
-# algorithm1_step: one outer iteration (lines 7-17) on pre-drawn batches; fill in the `...`
+# algorithm1_step: one outer iteration (lines 7-17) on pre-drawn batches; fill in
+# the `...`
 # (the `noqa` comments only quiet the linter about the names the blanks will use)
 def algorithm1_step(phi, theta, theta_opt, phi_batches, theta_batch, lr):
     phi.train(), theta.train()
@@ -756,12 +772,15 @@ from mpfas_lib.training.book import (
     student_steps,
 )
 
-drawn = predrawn_iterations(S.profile, 3, TINY.inner_steps)  # splits and batches, drawn once
+# splits and batches, drawn once
+drawn = predrawn_iterations(S.profile, 3, TINY.inner_steps)
 ours = replay_iterations(student_steps(algorithm1_step, LR), drawn, LR)
 lib = replay_iterations(library_steps(TINY), drawn, LR)
 diff = max((ours[t][part][k].double() - lib[t][part][k].double()).abs().max().item()
-           for t in range(len(drawn)) for part in ("phi", "theta") for k in ours[t][part])
-print(f"{len(drawn)} iterations, splits {[(it.phi_domains, it.theta_domains) for it in drawn]}")
+           for t in range(len(drawn)) for part in ("phi", "theta")
+           for k in ours[t][part])
+drawn_splits = [(it.phi_domains, it.theta_domains) for it in drawn]
+print(f"{len(drawn)} iterations, splits {drawn_splits}")
 print(f"{len(ours[-1]['phi']) + len(ours[-1]['theta'])} tensors compared after each, "
       f"largest difference {diff:.1e}")
 
@@ -803,7 +822,11 @@ import dataclasses
 
 import numpy as np
 
-from mpfas_lib.training.book import library_steps, predrawn_iterations, replay_iterations
+from mpfas_lib.training.book import (
+    library_steps,
+    predrawn_iterations,
+    replay_iterations,
+)
 
 
 def relative_gap(a, b):
@@ -814,12 +837,15 @@ def relative_gap(a, b):
 
 
 drawn = predrawn_iterations(S.profile, 3, TINY.inner_steps)
-nudged = float(np.nextafter(np.float32(LR), np.float32(1)))  # α, one float32 step larger
-base, moved = (replay_iterations(library_steps(dataclasses.replace(TINY, lr=a)), drawn, LR)
+# α, one float32 step larger
+nudged = float(np.nextafter(np.float32(LR), np.float32(1)))
+base, moved = (replay_iterations(library_steps(dataclasses.replace(TINY, lr=a)),
+                                 drawn, LR)
                for a in (LR, nudged))
 pairs = list(zip(moved, base, strict=True))
 drift = pd.DataFrame({part: [relative_gap(m[part], b[part]) for m, b in pairs]
-                      for part in ("phi", "theta")}, index=[1, 2, 3]).rename_axis("iteration")
+                      for part in ("phi", "theta")},
+                     index=[1, 2, 3]).rename_axis("iteration")
 print(f"α changed by {nudged / LR - 1:.1e} (relative)")
 drift
 

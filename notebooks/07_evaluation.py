@@ -100,7 +100,7 @@ rng = np.random.default_rng(0)
 
 
 def draw(n, genuine=(8, 2), spoof=(2, 6)):
-    """n genuine and n spoof scores from two Beta distributions (1 = genuine, 0 = spoof)."""
+    """n genuine and n spoof scores, two Beta distributions (1 = genuine, 0 = spoof)."""
     s = np.r_[rng.beta(*genuine, n), rng.beta(*spoof, n)]
     return s, np.r_[np.ones(n, int), np.zeros(n, int)]
 
@@ -120,7 +120,8 @@ t_tgt = eer(tgt_s, tgt_y)[1]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 score_histograms(src_s, src_y, {"source-EER threshold": t_src}, ax=axes[0],
                  title="source validation (synthetic scores)")
-score_histograms(tgt_s, tgt_y, {"source-EER threshold": t_src, "target-EER threshold": t_tgt},
+score_histograms(tgt_s, tgt_y,
+                 {"source-EER threshold": t_src, "target-EER threshold": t_tgt},
                  ax=axes[1], title="unseen target domain (synthetic scores)")
 plt.tight_layout()
 plt.show()
@@ -145,7 +146,8 @@ plt.show()
 # %%
 m = pad_metrics(tgt_s, tgt_y, source_threshold=t_src)
 table = pd.Series({k: m[k] for k in ["auc", "eer", "hter_target_eer", "hter_min",
-                                      "hter_source", "hter_0.5", "apcer", "bpcer", "acer"]})
+                                      "hter_source", "hter_0.5", "apcer", "bpcer",
+                                      "acer"]})
 table.round(2).to_frame("synthetic target, %")
 
 # %%
@@ -170,7 +172,8 @@ glue("ev_t_tgt", float(t_tgt), display=False)
 # target sample, the error a deployed system would actually make.
 
 # %%
-big_s, big_y = draw(20000, genuine=(4, 4), spoof=(1.5, 5))  # "the whole target population"
+# "the whole target population"
+big_s, big_y = draw(20000, genuine=(4, 4), spoof=(1.5, 5))
 rows = []
 for _ in range(300):
     s_s, s_y = draw(150)
@@ -199,7 +202,8 @@ glue("ev_above_min", above_min, display=False)
 glue("ev_oracle_mean", float(summary.loc["target-EER", "mean"]), display=False)
 glue("ev_min_mean", float(summary.loc["min over thresholds", "mean"]), display=False)
 glue("ev_src_mean", float(summary.loc["source threshold", "mean"]), display=False)
-glue("ev_true_mean", float(summary.loc["source threshold, true error", "mean"]), display=False)
+glue("ev_true_mean", float(summary.loc["source threshold, true error", "mean"]),
+     display=False)
 summary
 
 # %% [markdown]
@@ -225,10 +229,12 @@ summary
 # %%
 r1 = np.random.default_rng(1)  # its own generator: the draws below stay as they were
 g = np.r_[r1.beta(9, 2, 200), r1.beta(2, 9, 100)]  # 1/3 of genuine faces score low
-uneven_s, uneven_y = np.r_[g, r1.beta(2, 9, 300)], np.r_[np.ones(300, int), np.zeros(300, int)]
+uneven_s = np.r_[g, r1.beta(2, 9, 300)]
+uneven_y = np.r_[np.ones(300, int), np.zeros(300, int)]
 uneven = pad_metrics(uneven_s, uneven_y, source_threshold=0.5)
 assert uneven["hter_target_eer"] > uneven["hter_source"]
-pd.Series({k: uneven[k] for k in ["hter_target_eer", "hter_source", "hter_min"]}).round(2)
+pd.Series({k: uneven[k]
+           for k in ["hter_target_eer", "hter_source", "hter_min"]}).round(2)
 
 # %% [markdown]
 # Here the target-EER HTER is the higher one (printed above; the threshold 0.5 stands for
@@ -257,8 +263,8 @@ pd.Series({k: uneven[k] for k in ["hter_target_eer", "hter_source", "hter_min"]}
 n_vid, n_frames = 60, 2
 vid_y = np.r_[np.ones(n_vid, int), np.zeros(n_vid, int)]
 vid_mean = np.where(vid_y == 1, 0.62, 0.42) + rng.normal(0, 0.08, 2 * n_vid)
-frame_s = np.clip(np.repeat(vid_mean, n_frames) + rng.normal(0, 0.15, 2 * n_vid * n_frames),
-                  0, 1)
+frame_s = np.clip(np.repeat(vid_mean, n_frames)
+                  + rng.normal(0, 0.15, 2 * n_vid * n_frames), 0, 1)
 frame_y = np.repeat(vid_y, n_frames)
 frame_vid = np.repeat([f"v{i:03d}" for i in range(2 * n_vid)], n_frames)
 
@@ -293,8 +299,8 @@ levels
 # prints score a little lower than replays.
 
 # %%
-attack = np.where(frame_y == 1, "none", np.where(np.arange(len(frame_y)) % 4 < 2, "print",
-                                                 "replay"))
+attack = np.where(frame_y == 1, "none",
+                  np.where(np.arange(len(frame_y)) % 4 < 2, "print", "replay"))
 frame_s2 = frame_s + np.where(attack == "replay", 0.08, 0.0)
 iso = iso_metrics(frame_s2, frame_y, threshold=0.5, attack_types=attack)
 iso
@@ -393,7 +399,8 @@ ranking = pd.DataFrame({
     "original": [auc(tgt_s, tgt_y), eer(tgt_s, tgt_y)[0], hter(tgt_s, tgt_y, 0.5)],
     "cubed": [auc(cubed, tgt_y), eer(cubed, tgt_y)[0], hter(cubed, tgt_y, 0.5)],
 }, index=["AUC", "EER", "HTER@0.5"])
-print("changed:", list(ranking.index[~np.isclose(ranking["original"], ranking["cubed"])]))
+print("changed:",
+      list(ranking.index[~np.isclose(ranking["original"], ranking["cubed"])]))
 print("spoofs accepted at 0.5:", int((tgt_s[tgt_y == 0] >= 0.5).sum()), "->",
       int((cubed[tgt_y == 0] >= 0.5).sum()), "; genuine rejected:",
       int((tgt_s[tgt_y == 1] < 0.5).sum()), "->", int((cubed[tgt_y == 1] < 0.5).sum()))

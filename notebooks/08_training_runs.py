@@ -103,9 +103,10 @@ if reports:
     glue("tr_gpu", gpu["environment"]["device_name"], display=False)
     glue("tr_full_mp_min", round(costs.loc["mp", "full run (h)"] * 60), display=False)
     glue("tr_full_rgb_min", round(costs.loc["rgb", "full run (h)"] * 60), display=False)
-    glue("tr_seed_h", round(4 * costs["full run (h)"].sum(), 1), display=False)  # 4 settings
-    shown_costs = costs[["seconds_per_iteration", "images_per_second", "peak_memory_gib",
-                         "full run (h)"]].astype(float).round(3)
+    # 4 settings
+    glue("tr_seed_h", round(4 * costs["full run (h)"].sum(), 1), display=False)
+    shown_costs = costs[["seconds_per_iteration", "images_per_second",
+                         "peak_memory_gib", "full run (h)"]].astype(float).round(3)
 else:
     glue("tr_gpu", "GPU (not measured yet)", display=False)
     for name in ("tr_full_mp_min", "tr_full_rgb_min", "tr_seed_h"):
@@ -159,14 +160,17 @@ print("resampled:", *table["resampled"].unique(), "| source threshold:",
       *table.loc[table["metric"] == "hter_source", "threshold"].unique())
 order = [PAPER_NAMES[m] for m in METHODS]
 hter = table[table["metric"] == "hter_source"]
-ax = ablation_bars(hter, "setting", "name", "mean", order=order, interval=("ci_low", "ci_high"),
-                   title=f"video-level HTER, source-val threshold, mean and 95 % CI ({label})")
+ax = ablation_bars(hter, "setting", "name", "mean", order=order,
+                   interval=("ci_low", "ci_high"),
+                   title="video-level HTER, source-val threshold, mean and 95 % CI "
+                         f"({label})")
 plt.show()
 
 # %%
 auc = table[table["metric"] == "auc"]
-ax = ablation_bars(auc, "setting", "name", "mean", order=order, interval=("ci_low", "ci_high"),
-                   ylabel="AUC (%)", title=f"video-level AUC, mean and 95 % CI ({label})")
+ax = ablation_bars(auc, "setting", "name", "mean", order=order,
+                   interval=("ci_low", "ci_high"), ylabel="AUC (%)",
+                   title=f"video-level AUC, mean and 95 % CI ({label})")
 ax.set_ylim(0, 115)
 plt.show()
 
@@ -174,8 +178,8 @@ plt.show()
 # The same numbers as a table (mean over seeds, then the 95 % interval):
 
 # %%
-shown = table.assign(value=table["mean"].round(1).astype(str) + " [" + table["ci_low"].round(1)
-                     .astype(str) + ", " + table["ci_high"].round(1).astype(str) + "]")
+mean, low, high = (table[c].round(1).astype(str) for c in ("mean", "ci_low", "ci_high"))
+shown = table.assign(value=mean + " [" + low + ", " + high + "]")
 shown.pivot(index=["metric", "name"], columns="setting", values="value")
 
 # %% [markdown]
@@ -204,8 +208,10 @@ verdicts(pooled, "hter_source")
 # %%
 verdict = verdicts(table, "hter_source")
 compared = table[(table["metric"] == "hter_source") & (table["verdict"] != "reference")]
-for_mp = compared["verdict"].replace({"better": "worse", "worse": "better"})  # MP's side
-counts = {v: int((for_mp == v).sum()) for v in ("better", "worse", "not distinguishable")}
+# MP's side
+for_mp = compared["verdict"].replace({"better": "worse", "worse": "better"})
+counts = {v: int((for_mp == v).sum())
+          for v in ("better", "worse", "not distinguishable")}
 glue("tr_better", counts["better"], display=False)
 glue("tr_worse", counts["worse"], display=False)
 glue("tr_same", counts["not distinguishable"], display=False)
@@ -265,7 +271,8 @@ if curves["iteration"].nunique() > 1:
     for ax, setting in zip(axes, sorted(curves["setting"].unique()), strict=False):
         grid[setting].plot(ax=ax, marker=".", legend=ax is axes[0], title=setting)
         ax.set_ylabel("HTER (%), source threshold")
-    fig.suptitle(f"target HTER over training, mean of seeds ({label})", fontsize=9, y=1.04)
+    fig.suptitle(f"target HTER over training, mean of seeds ({label})", fontsize=9,
+                 y=1.04)
     plt.show()
 else:
     print(f"one evaluation per run ({label}): no curve to draw")
@@ -389,8 +396,8 @@ if len(dial_values) >= 2:
     plt.show()
 else:
     dial = None
-    print("not run yet: python -m mpfas_lib sweep study-shift --workers 2 trains its 36 runs "
-          "(about an hour on a 2-core CPU) into results/study-shift/")
+    print("not run yet: python -m mpfas_lib sweep study-shift --workers 2 trains its "
+          "36 runs (about an hour on a 2-core CPU) into results/study-shift/")
 
 # %% [markdown]
 # The table gives, at each dial value and setting, ERM's difference to MP (ERM − MP,
@@ -399,8 +406,9 @@ else:
 
 # %%
 if dial is not None:
-    shown = dial[dial["method"] == "erm"][["shift", "setting", "n_seeds", "mean", "diff",
-                                           "diff_ci_low", "diff_ci_high", "p", "p_holm"]]
+    shown = dial[dial["method"] == "erm"][["shift", "setting", "n_seeds", "mean",
+                                           "diff", "diff_ci_low", "diff_ci_high", "p",
+                                           "p_holm"]]
     display(shown.round(3))
 
 # %% [markdown]
@@ -452,7 +460,8 @@ if full:
     display_full = full_rows[["protocol", "method", "data", "profile", "iterations",
                               "hter_source", "hter_target_eer", "auc", "device"]]
 else:
-    display_full = pd.DataFrame({"status": ["no full-profile runs in results/full yet"]})
+    display_full = pd.DataFrame(
+        {"status": ["no full-profile runs in results/full yet"]})
 display_full
 
 # %% [markdown]
@@ -471,7 +480,8 @@ measured_on = gpu["environment"]["device_name"] if reports else None
 for name in ("paper-maps", "paper-micy", "paper-two-source", "paper-ablations"):
     plan = read_plan(name, data="real", root=str(S.data or "$MPFAS_DATA"))
     text, _ = build_report(plan, S.results / plan.out, n_boot=2000, device=measured_on)
-    display(Markdown(text.replace(str(S.results), "results")))  # no path of this machine
+    # no path of this machine
+    display(Markdown(text.replace(str(S.results), "results")))
 
 # %% [markdown]
 # ## Summary
@@ -510,7 +520,8 @@ for name in ("paper-maps", "paper-micy", "paper-two-source", "paper-ablations"):
 by_rule = ...
 
 # %%
-by_rule = {rule: run_rows(runs, rule=rule).query("method == 'mp'")["hter_target_eer"].mean()
+by_rule = {rule: run_rows(runs, rule=rule)
+           .query("method == 'mp'")["hter_target_eer"].mean()
            for rule in ("source_val", "last", "target_oracle")}
 pd.Series(by_rule, name="MP mean HTER (target EER), %").round(2)
 
@@ -545,10 +556,11 @@ levels = ...
 # %%
 frame = run_rows(runs, level="frame")
 levels = pd.concat({"frame": frame.groupby("method")[["hter_source", "auc"]].mean(),
-                    "video": rows.groupby("method")[["hter_source", "auc"]].mean()}, axis=1)
+                    "video": rows.groupby("method")[["hter_source", "auc"]].mean()},
+                   axis=1)
 lower = levels[("video", "hter_source")] < levels[("frame", "hter_source")]
-print("video level lowers the mean HTER for:", list(levels.index[lower]), "| raises it for:",
-      list(levels.index[~lower]))
+print("video level lowers the mean HTER for:", list(levels.index[lower]),
+      "| raises it for:", list(levels.index[~lower]))
 levels.round(2)
 
 # %% tags=["check"]
@@ -593,9 +605,10 @@ by_seed = rows.query("protocol == @proto").pivot(index="seed", columns="method",
                                                  values="hter_source")
 paired = by_seed["mp"] - by_seed["erm"]
 unpaired_sd = (by_seed["mp"].var() + by_seed["erm"].var()) ** 0.5
-print(f"{proto}: MP - ERM per seed {paired.round(2).tolist()}, mean {paired.mean():+.2f}")
-print(f"sd paired {paired.std():.2f} vs unpaired {unpaired_sd:.2f}; "
-      f"correlation of the two methods over seeds {by_seed['mp'].corr(by_seed['erm']):+.2f}")
+print(f"{proto}: MP - ERM per seed {paired.round(2).tolist()}, "
+      f"mean {paired.mean():+.2f}")
+print(f"sd paired {paired.std():.2f} vs unpaired {unpaired_sd:.2f}; correlation of the "
+      f"two methods over seeds {by_seed['mp'].corr(by_seed['erm']):+.2f}")
 
 # %% tags=["check"]
 from mpfas_lib.exercises import check
@@ -628,7 +641,8 @@ check("nb08-3", (by_seed, paired, unpaired_sd))
 # :class: dropdown
 # ```
 # %% tags=["starter", "remove-cell"]
-# gaps: {dial value: {"source_auc": ..., "target_auc": ..., "gap": source_auc - target_auc}}
+# gaps: {dial value: {"source_auc": ..., "target_auc": ...,
+#                     "gap": source_auc - target_auc}}
 # for shift 0 and the default DEFAULT_SHIFT (from mpfas_lib.data);
 # trained: {dial value: the run's results, as load_or_train returns them}
 gaps, trained = ..., ...

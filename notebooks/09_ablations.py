@@ -82,7 +82,7 @@ rows.groupby(["protocol", "method"]).size().unstack("protocol").fillna(0).astype
 
 # %%
 def ablation(methods, reference, names, title):
-    """Paired comparison of ``methods`` with ``reference``; bars of HTER with 95 % CI."""
+    """Paired comparison of ``methods`` with ``reference``; HTER bars with 95 % CI."""
     table = seed_table(runs, reference=reference, methods=methods, rule="source_val",
                        metrics=["hter_source"])
     table = table[table["method"].isin([reference, *methods])]
@@ -99,16 +99,18 @@ def ablation(methods, reference, names, title):
 # ## Fusion: HFM against concatenation (Fig. 6)
 
 # %%
-fusion_mp = ablation(["mp-concat"], "mp", {"mp": "MP, HFM", "mp-concat": "MP, concat"},
+fusion_mp = ablation(["mp-concat"], "mp",
+                     {"mp": "MP, HFM", "mp-concat": "MP, concat"},
                      "fusion, learnt pattern")
 fusion_lbp = ablation(["colorlbp-concat"], "colorlbp",
-                      {"colorlbp": "ColorLBP, HFM", "colorlbp-concat": "ColorLBP, concat"},
+                      {"colorlbp": "ColorLBP, HFM",
+                       "colorlbp-concat": "ColorLBP, concat"},
                       "fusion, ColorLBP map")
 
 
 # %%
 def tally(table, name):
-    """Glue how often the reference is better / worse / not distinguishable (nominal, HTER)."""
+    """Glue how often the reference is better / worse / not distinguishable (HTER)."""
     v = verdicts(table, "hter_source")
     for verdict in ("better", "worse", "not distinguishable"):
         count = int(v.apply(lambda c, t=verdict: c.str.startswith(t)).to_numpy().sum())
@@ -117,7 +119,8 @@ def tally(table, name):
     return v
 
 
-pd.concat({"MP": tally(fusion_mp, "ab_fmp"), "ColorLBP": tally(fusion_lbp, "ab_flbp")}, axis=1)
+pd.concat({"MP": tally(fusion_mp, "ab_fmp"),
+           "ColorLBP": tally(fusion_lbp, "ab_flbp")}, axis=1)
 
 # %% [markdown]
 # **Paper:** HFM gives a lower HTER than concatenation in 18 of 20 pairs (five maps × four
@@ -144,11 +147,11 @@ tally(oa, "ab_oa")
 # ## Extractor variants (Fig. 8)
 
 # %%
-EXTRACTORS = {"mp-conv1": "conv1", "mp": "conv2", "mp-conv3": "conv3", "mp-cdc1": "cdc1",
-              "mp-cdc2": "cdc2", "mp-cdc3": "cdc3"}
+EXTRACTORS = {"mp-conv1": "conv1", "mp": "conv2", "mp-conv3": "conv3",
+              "mp-cdc1": "cdc1", "mp-cdc2": "cdc2", "mp-cdc3": "cdc3"}
 ext = ablation([m for m in EXTRACTORS if m != "mp"], "mp", EXTRACTORS, "extractor")
-ext_means = ext[ext["metric"] == "hter_source"].pivot(index="variant", columns="setting",
-                                                      values="mean")
+ext_means = ext[ext["metric"] == "hter_source"].pivot(index="variant",
+                                                      columns="setting", values="mean")
 glue("ab_best_ext", str(ext_means.mean(axis=1).idxmin()), display=False)
 tally(ext, "ab_ext")
 
@@ -188,7 +191,8 @@ tally(ks, "ab_k")
 # chapter 10 shows what it changes.
 
 # %%
-official = ablation(["mp-official"], "mp", {"mp": "paper", "mp-official": "authors' code"},
+official = ablation(["mp-official"], "mp",
+                    {"mp": "paper", "mp-official": "authors' code"},
                     "Algorithm 1: paper vs code")
 tally(official, "ab_off")
 
@@ -251,9 +255,15 @@ verdicts(chapter, "hter_source").T  # one row per variant
 extractors = ...
 
 # %%
-from mpfas_lib.models import EXTRACTOR_NAMES, build_extractor, build_hfn, count_parameters
+from mpfas_lib.models import (
+    EXTRACTOR_NAMES,
+    build_extractor,
+    build_hfn,
+    count_parameters,
+)
 
-fusions = {f: count_parameters(build_hfn(S.profile, fusion=f)) for f in ("hfm", "concat")}
+fusions = {f: count_parameters(build_hfn(S.profile, fusion=f))
+           for f in ("hfm", "concat")}
 extractors = {e: count_parameters(build_extractor(e)) for e in EXTRACTOR_NAMES}
 pd.Series({**{f"Θ, {k}": v for k, v in fusions.items()},
            **{f"Φ, {k}": v for k, v in extractors.items()}}, name="parameters")
@@ -293,7 +303,8 @@ over_k = oci[oci["method"].isin(KS)].groupby("method")["hter_source"].mean()
 scales = oci[oci["method"].isin(KS)]["iterations"].unique()
 assert len(scales) == 1, f"runs of different scales: {scales}"  # compare like with like
 print(f"all runs at {scales[0]} iterations")
-print(f"MP over {len(over_seeds)} seed(s): {over_seeds.min():.2f} to {over_seeds.max():.2f}")
+print(f"MP over {len(over_seeds)} seed(s): "
+      f"{over_seeds.min():.2f} to {over_seeds.max():.2f}")
 print(f"mean over seeds, by K: {over_k.rename(KS).round(2).to_dict()}")
 seed_range, k_range = over_seeds.max() - over_seeds.min(), over_k.max() - over_k.min()
 print(f"range over seeds {seed_range:.2f} points vs range of the K means {k_range:.2f}")

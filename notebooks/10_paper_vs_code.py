@@ -84,17 +84,19 @@ differences = pd.DataFrame(
         ("extractor Φ", "CONV2 (Fig. 3)", "CONV2 + a decoder whose loss weight is 0",
          "CONV2", "–"),
         ("HFM (Eq. 9)", "sum of the streams' aligned maps",
-         "average; a 3×3 conv per stream after the top-down add", "sum", 'fusion="official"'),
-        ("classifier", 'FC on pooled stream ends, "BCE"',
-         "2 stride-2 convs per stream, averaged, FC → 2 logits, CE", "pooled FC → 2 logits, CE",
+         "average; a 3×3 conv per stream after the top-down add", "sum",
          'fusion="official"'),
+        ("classifier", 'FC on pooled stream ends, "BCE"',
+         "2 stride-2 convs per stream, averaged, FC → 2 logits, CE",
+         "pooled FC → 2 logits, CE", 'fusion="official"'),
         ("initialisation", "not stated",
-         "both ResNet-50 trunks from ImageNet; the streams' other convs copied from one "
-         "default-initialised FPN (identical in both); pixel head N(0, 0.01²)",
-         "full profile: both trunks from ImageNet, other layers PyTorch's default, drawn "
-         "per stream; quick/study: random", "pretrained=imagenet (profile)"),
-        ("input normalisation", "not stated", "RGB stream raw [0, 1]; MP ImageNet-normalised",
-         "ImageNet on both", 'rgb_norm="none"'),
+         "both ResNet-50 trunks from ImageNet; the streams' other convs copied from "
+         "one default-initialised FPN (identical in both); pixel head N(0, 0.01²)",
+         "full profile: both trunks from ImageNet, other layers PyTorch's default, "
+         "drawn per stream; quick/study: random", "pretrained=imagenet (profile)"),
+        ("input normalisation", "not stated",
+         "RGB stream raw [0, 1]; MP ImageNet-normalised", "ImageNet on both",
+         'rgb_norm="none"'),
         ("colour order", "not stated", "BGR (OpenCV) into Φ and the RGB stream", "RGB",
          'rgb_order="bgr"'),
         ("training frames", "not stated", "2 per video", "every prepared frame",
@@ -104,15 +106,16 @@ differences = pd.DataFrame(
         ("augmentation", "not stated", "horizontal flip, p = 0.5", "none", "hflip=0.5"),
         ("data scope", "not stated",
          "every video of each dataset, as source and as target",
-         "sources' train split (val split held out), target's test split", 'scope="all"'),
+         "sources' train split (val split held out), target's test split",
+         'scope="all"'),
         ("optimiser", "SGD, α = 0.001, momentum 0.9, K = 4, 4 + 4 per domain",
          "the same; weight decay 0", "full profile: the same; quick/study: α = 0.01",
          "lr, momentum, inner_steps, batch_per_class"),
         ("iterations", "not stated",
          "MAX_ITER = 1,000,000, target evaluated every 200", "full profile: 20,000, "
          "evaluated every 500 (our choice)", "iterations, eval_every"),
-        ("Φ's update", "K steps of α (Alg. 1, line 11); SGD with momentum 0.9 (Sec. IV-B, "
-         "not limited to Θ)", "own SGD, momentum 0.9, lr α·K",
+        ("Φ's update", "K steps of α (Alg. 1, line 11); SGD with momentum 0.9 "
+         "(Sec. IV-B, not limited to Θ)", "own SGD, momentum 0.9, lr α·K",
          "plain step α (line 11 as written)", 'mode="official"'),
         ("domain split", "random D_φ / D_θ", "1 domain → D_φ, 2 → D_θ", "random",
          'mode="official"'),
@@ -122,7 +125,8 @@ differences = pd.DataFrame(
         ("Θ's loss", "L_BCE + L_MSE (Eq. 10)", "(L_MSE + L_CE) / 2", "sum",
          "theta_loss_scale=0.5"),
         ("second stage", "no retraining of Θ",
-         "train_hfn_from_scratch after meta-training: never reached, broken", "none", "–"),
+         "train_hfn_from_scratch after meta-training: never reached, broken", "none",
+         "–"),
         ("threshold", "not stated",
          "HTER at 0.5 and minimum HTER over thresholds, on the target",
          "source-val EER; target EER, minimum and 0.5 recorded too", "–"),
@@ -205,7 +209,8 @@ mp = build_extractor("conv2").eval()(x)
 single = copy.deepcopy(official)
 with torch.no_grad():
     for level in range(len(single.fusion.top["rgb"])):
-        conv_t, conv_b = single.fusion.top["rgb"][level], single.fusion.top["map"][level]
+        conv_t = single.fusion.top["rgb"][level]
+        conv_b = single.fusion.top["map"][level]
         for name in ("weight", "bias"):
             avg = (getattr(conv_t, name) + getattr(conv_b, name)) / 2
             getattr(conv_t, name).copy_(avg)
@@ -217,7 +222,8 @@ with torch.no_grad():
 gap = (a.pixel_map - b.pixel_map).abs().max().item()
 redundant = sum(count_parameters(c) for c in official.fusion.top["map"])
 glue("pc_single_gap", float(gap), display=False)
-print(f"max |pixel map difference| = {gap:.2e}; redundant 3x3-conv parameters = {redundant}")
+print(f"max |pixel map difference| = {gap:.2e}; "
+      f"redundant 3x3-conv parameters = {redundant}")
 
 # %% [markdown]
 # The difference is at the level of float rounding ({glue:text}`pc_single_gap:.1e`). After
@@ -242,7 +248,7 @@ print(f"max |pixel map difference| = {gap:.2e}; redundant 3x3-conv parameters = 
 
 # %%
 def shared_top(model):
-    """A copy of an official HFN whose streams share one 3×3 conv per level (the pair's mean)."""
+    """An official HFN whose streams share one 3×3 conv per level (the pair's mean)."""
     tied = copy.deepcopy(model)
     top = tied.fusion.top
     with torch.no_grad():
@@ -254,16 +260,18 @@ def shared_top(model):
 
 
 def train_steps(model, top_lr, steps=3):
-    """SGD, momentum 0.9: α for Θ, ``top_lr`` for the 3×3 convs; the first level's mean conv."""
+    """SGD, momentum 0.9: α for Θ, ``top_lr`` for the 3×3 convs; level 1's mean conv."""
     tops = {id(p) for s in ("rgb", "map") for p in model.fusion.top[s].parameters()}
     groups = [{"params": [p for p in model.parameters() if id(p) not in tops]},
-              {"params": [p for p in model.parameters() if id(p) in tops], "lr": top_lr}]
+              {"params": [p for p in model.parameters() if id(p) in tops],
+               "lr": top_lr}]
     opt = torch.optim.SGD(groups, lr=S.profile.lr, momentum=0.9)
     for _ in range(steps):
         opt.zero_grad()
         hfn_loss(model(x, mp.detach()), torch.tensor([1, 0])).backward()
         opt.step()
-    return (model.fusion.top["rgb"][0].weight + model.fusion.top["map"][0].weight).detach() / 2
+    top = model.fusion.top
+    return (top["rgb"][0].weight + top["map"][0].weight).detach() / 2
 
 # %%
 torch.manual_seed(0)
@@ -319,8 +327,10 @@ print(f"CE on two logits = {ce.item():.6f}, BCE on their difference = {bce.item(
 # parts (`mpfas_lib.data.datasets.evenly_spaced`). The two rules pick different frames:
 
 # %%
-pd.DataFrame({n: {spacing: evenly_spaced(n, 2, spacing) for spacing in ("centred", "ends")}
-              for n in (4, 10, 151)}).rename_axis("spacing").rename_axis("frames", axis=1)
+pd.DataFrame({n: {spacing: evenly_spaced(n, 2, spacing)
+                  for spacing in ("centred", "ends")}
+              for n in (4, 10, 151)}
+             ).rename_axis("spacing").rename_axis("frames", axis=1)
 
 # %% [markdown]
 # **Flips**: the code mirrors each training image left-right with probability 0.5
@@ -343,7 +353,8 @@ def sizes(protocol):
     parts = {f"train {d}": ds for d, ds in protocol.sources.items()}
     parts.update({f"val {d}": ds for d, ds in protocol.source_val.items()})
     parts[f"test {protocol.target_domain}"] = protocol.target
-    return {k: f"{len(set(ds.video_ids))} videos, {len(ds)} frames" for k, ds in parts.items()}
+    return {k: f"{len(set(ds.video_ids))} videos, {len(ds)} frames"
+            for k, ds in parts.items()}
 
 # %%
 pd.DataFrame({name: sizes(p) for name, p in data.items()}).fillna("–")
@@ -379,8 +390,8 @@ stream = {"ours": build_hfn(S.profile).norms["rgb"],
 seen = {(k, stat): getattr(norm(face), stat)(dim=(0, 2, 3)).tolist()
         for k, norm in stream.items() for stat in ("mean", "std")}
 seen = pd.DataFrame(seen).rename_axis("channel")
-glue("pc_spread", float((seen[("ours", "std")] / seen[("code", "std")][::-1].values).mean()),
-     display=False)
+spread = (seen[("ours", "std")] / seen[("code", "std")][::-1].values).mean()
+glue("pc_spread", float(spread), display=False)
 seen.round(3)
 
 # %% [markdown]
@@ -419,27 +430,31 @@ domains = sorted(protocol.sources)
 
 
 def one_iteration(method):
-    """One Algorithm 1 iteration of the quick models as ``method`` trains, traced step by step."""
+    """One Algorithm 1 iteration of the quick models as ``method`` trains, traced."""
     m = get_method(method)  # K, the form of Algorithm 1 and the Θ-loss scale
     torch.manual_seed(0)
     phi, theta = build_extractor("conv2"), build_hfn(S.profile)
-    batches = DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class, seed=0)
+    batches = DomainBalancedBatches(protocol.sources, k=S.profile.batch_per_class,
+                                    seed=0)
     trace = ParameterTrace(phi, theta)
     sample = trace.wrap(lambda d: batches.batch(d)[:2])
-    opt = torch.optim.SGD(theta.parameters(), lr=S.profile.lr, momentum=S.profile.momentum)
+    opt = torch.optim.SGD(theta.parameters(), lr=S.profile.lr,
+                          momentum=S.profile.momentum)
     settings = m.meta_settings(S.profile.lr)
     phi_opt = phi_optimizer_for(phi, settings, S.profile.momentum)
-    stats = meta_pattern_step(phi, theta, hfn_loss, sample, opt, domains, random.Random(1),
-                              settings, phi_optimizer=phi_opt)
+    stats = meta_pattern_step(phi, theta, hfn_loss, sample, opt, domains,
+                              random.Random(1), settings, phi_optimizer=phi_opt)
     return trace.finish(m.inner_steps), stats
 
 # %%
 traces = {"paper": one_iteration("mp"), "official": one_iteration("mp-official")}
-fig_axes = [parameter_trace_plot(t, title=f"mode={m} (quick profile, synthetic batches)")
+fig_axes = [parameter_trace_plot(t,
+                                 title=f"mode={m} (quick profile, synthetic batches)")
             for m, (t, _) in traces.items()]
 
 # %%
-cols = ["after", "batch from", "|ΔΦ| this step", "|ΔΘ| this step", "|BN stats Θ − start|"]
+cols = ["after", "batch from", "|ΔΦ| this step", "|ΔΘ| this step",
+        "|BN stats Θ − start|"]
 pd.concat({m: t[cols] for m, (t, _) in traces.items()}).round(5)
 
 # %%
@@ -481,7 +496,7 @@ glue("pc_theta_loss_official", float(traces["official"][1].theta_loss), display=
 
 # %%
 def pick(run, rule):
-    """Iteration and target HTERs of the evaluation a rule keeps from a run's history."""
+    """Iteration and target HTERs of the evaluation a rule keeps from a history."""
     h = select(run["history"], rule)
     video, frame = h["target"]["video"], h["target"]["frame"]
     return {"at": h["iteration"], "HTER, source thr.": video.get("hter_source"),
@@ -496,10 +511,12 @@ rows = {(r["provenance"]["config"]["protocol"], r["provenance"]["seed"]):
 selections = pd.DataFrame.from_dict(rows, orient="index").round(2)
 if runs:
     glue("pc_n_runs", len(runs), display=False)
-    glue("pc_ours_mean", float(selections[("ours", "HTER, source thr.")].mean()), display=False)
+    glue("pc_ours_mean", float(selections[("ours", "HTER, source thr.")].mean()),
+         display=False)
     glue("pc_code_mean", float(selections[("code's rule", "frame min HTER")].mean()),
          display=False)
-selections.rename_axis(["protocol", "seed"]) if runs else "no study runs under " + str(S.results)
+(selections.rename_axis(["protocol", "seed"]) if runs
+ else "no study runs under " + str(S.results))
 
 # %% [markdown]
 # Over the {glue:text}`pc_n_runs` study runs the code's rule reports a mean HTER of

@@ -76,7 +76,8 @@ for k, (domain, ds) in enumerate(sets.items()):
     want = "replay" if k % 2 else "print"
     genuine = next(i for i, r in enumerate(ds.records) if r.label == 1)
     spoofs = [i for i, r in enumerate(ds.records) if r.label == 0]
-    spoof = next((i for i in spoofs if ds.records[i].attack.startswith(want)), spoofs[0])
+    spoof = next((i for i in spoofs if ds.records[i].attack.startswith(want)),
+                 spoofs[0])
     for i, kind in ((genuine, "genuine"), (spoof, "spoof")):
         faces.append(ds[i][0])
         names.append(f"{domain} {kind} ({ds.records[i].attack})")
@@ -108,7 +109,9 @@ photo_labels
 # %%
 saved, source = study_snapshots(S.results, S.profile, S.cache, STUDY_RUN)
 source = f"{source}, synthetic"
-selected = saved["selected"] if saved.get("selected") is not None else saved["iterations"][-1]
+selected = saved.get("selected")
+if selected is None:
+    selected = saved["iterations"][-1]
 glue("ex_source", source, display=False)
 glue("ex_selected", selected, display=False)
 print(source, "| selected iteration:", selected)
@@ -155,12 +158,14 @@ keep = sorted({its[0], selected, its[-1], *its[::3]})
 states = [saved["states"][its.index(t)] for t in keep]
 photo_patterns = patterns_for_states(lambda: build_extractor("conv2"), states, photos)
 all_faces = torch.cat([shown_at(faces, DISPLAY), shown_at(photos, DISPLAY)])
+# [snapshot, face, ...]
 all_patterns = torch.cat([shown_at(patterns[[its.index(t) for t in keep]], DISPLAY),
-                          shown_at(photo_patterns, DISPLAY)], dim=1)  # [snapshot, face, ...]
+                          shown_at(photo_patterns, DISPLAY)], dim=1)
 lbp = build_map("colorlbp")
 all_lbp = torch.cat([shown_at(lbp(faces), DISPLAY), shown_at(lbp(photos), DISPLAY)])
 all_names = names + photo_labels
-ranges = [tuple(np.percentile(all_patterns[:, :, c].numpy(), [1, 99])) for c in range(3)]
+ranges = [tuple(np.percentile(all_patterns[:, :, c].numpy(), [1, 99]))
+          for c in range(3)]
 print(f"{len(keep)} snapshots x {len(all_names)} faces; channel ranges",
       [f"{lo:.2f}-{hi:.2f}" for lo, hi in ranges])
 
@@ -211,16 +216,17 @@ with torch.no_grad():
         phi_v = build_extractor(v).eval()
         variant_patterns[v] = shown_at(phi_v(photos), DISPLAY)
 shown_photos = shown_at(photos, DISPLAY)
-variant_stack = np.asarray(
-    [[pattern_panels(shown_photos[f], variant_patterns[v][f])[0] for v in EXTRACTOR_NAMES]
-     for f in range(len(photos))], dtype=np.uint8)  # [capture, variant, panel, H, W, 3]
+variant_stack = np.asarray(  # [capture, variant, panel, H, W, 3]
+    [[pattern_panels(shown_photos[f], variant_patterns[v][f])[0]
+      for v in EXTRACTOR_NAMES]
+     for f in range(len(photos))], dtype=np.uint8)
 variant_titles = pattern_panels(shown_photos[0], variant_patterns["conv2"][0])[1]
 
 # %%
 variant_fig = grid_explorer(
-    variant_stack, photo_labels, list(EXTRACTOR_NAMES), variant_titles, slider_name="capture",
-    dropdown_name="extractor", title="untrained extractor variants (Fig. 8), photographs",
-    cols=3, fmt="jpeg")
+    variant_stack, photo_labels, list(EXTRACTOR_NAMES), variant_titles,
+    slider_name="capture", dropdown_name="extractor",
+    title="untrained extractor variants (Fig. 8), photographs", cols=3, fmt="jpeg")
 html(variant_fig, div_id="mp-variant-explorer")
 
 # %% [markdown]
@@ -264,8 +270,8 @@ widget
 # :class: dropdown
 # ```
 # %% tags=["starter", "remove-cell"]
-# gap: a DataFrame, one row per domain, one column per MP channel: the mean pattern value
-# of the genuine face minus that of the spoof face (last snapshot)
+# gap: a DataFrame, one row per domain, one column per MP channel: the mean pattern
+# value of the genuine face minus that of the spoof face (last snapshot)
 gap = ...
 
 # %%
@@ -318,7 +324,8 @@ dark = faces * 0.7
 lbp = build_map("colorlbp")
 with torch.no_grad():
     moved = {"RGB input": (dark - faces).abs().mean().item(),
-             "MP (last snapshot)": (phi_last(dark) - phi_last(faces)).abs().mean().item(),
+             "MP (last snapshot)":
+                 (phi_last(dark) - phi_last(faces)).abs().mean().item(),
              "ColorLBP": (lbp(dark) - lbp(faces)).abs().mean().item()}
 print("most invariant:", min(moved, key=moved.get), "| MP moves less than its input:",
       moved["MP (last snapshot)"] < moved["RGB input"])
