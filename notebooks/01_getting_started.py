@@ -238,3 +238,58 @@ check("nb01-3", steps)
 # once the gradient direction is stable.
 # ```{solution-end}
 # ```
+#
+# ```{exercise-start}
+# :label: ex-nb01-4
+# ```
+# Predict first, then run. Seeding (above) fixes the random numbers; does it fix the
+# arithmetic too? The cell of this exercise draws two seeded random 256 × 256 matrices and
+# multiplies them twice in single precision: with `A @ B`, and by summing the products
+# $A_{ik} B_{kj}$ over $k$ with `(A[:, :, None] * B[None]).sum(1)`. In exact arithmetic the
+# two are the same matrix. Before running it, write in your answer how many of the 65,536
+# entries you expect to be bit-for-bit equal and how large the largest difference will be,
+# relative to its entry; then run the cell and compare.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb01-4
+# :class: dropdown
+# ```
+# %% tags=["starter", "remove-cell"]
+# Your code here: none needed. Run this cell once your prediction is written above.
+seed_everything(S.seed)
+A, B = torch.rand(256, 256), torch.rand(256, 256)
+by_matmul, by_sum = A @ B, (A[:, :, None] * B[None]).sum(1)
+equal = int((by_matmul == by_sum).sum())
+largest = float(((by_matmul - by_sum).abs() / by_matmul.abs()).max())
+print(f"{equal} of {by_matmul.numel()} entries equal; "
+      f"largest relative difference {largest:.1e}")
+
+# %%
+from myst_nb import glue
+
+seed_everything(S.seed)
+A, B = torch.rand(256, 256), torch.rand(256, 256)
+by_matmul, by_sum = A @ B, (A[:, :, None] * B[None]).sum(1)
+equal = int((by_matmul == by_sum).sum())
+largest = float(((by_matmul - by_sum).abs() / by_matmul.abs()).max())
+print(f"{equal} of {by_matmul.numel()} entries equal; "
+      f"largest relative difference {largest:.1e}")
+glue("nb01_equal", equal, display=False)
+glue("nb01_equal_share", 100 * equal / by_matmul.numel(), display=False)
+glue("nb01_largest", largest, display=False)
+glue("nb01_eps", float(torch.finfo(torch.float32).eps), display=False)
+
+# %% [markdown]
+# Only {glue:text}`nb01_equal` of the 65,536 entries ({glue:text}`nb01_equal_share:.0f` %)
+# are equal; the others differ by up to {glue:text}`nb01_largest:.1e` of their size, a few
+# steps of the last bit of a float32 (one step is {glue:text}`nb01_eps:.1e` of the value).
+# Floating-point addition is not associative: each of the 256-term sums is rounded after
+# every addition, and the matrix-product kernel adds the products in another order (in
+# blocks, in vector registers) than the reduction over `k`. Seeding fixes the inputs, not
+# the order of the arithmetic, which depends on the kernel, the processor's instruction
+# set and the library version. That is why a training run repeats bit for bit on one
+# machine with one library version and only approximately elsewhere; chapter
+# {doc}`08_training_runs` shows how far apart two such runs end up.
+# ```{solution-end}
+# ```

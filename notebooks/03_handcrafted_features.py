@@ -570,6 +570,56 @@ check("nb03-3", spread)
 # ```{solution-end}
 # ```
 
+# %% [markdown]
+# ```{exercise-start}
+# :label: ex-nb03-4
+# ```
+# Predict first, then run. LBP is invariant to every increasing change of the grey levels
+# (exercise 3.1). What does sensor noise do to it? The cell of this exercise adds Gaussian
+# noise with a standard deviation of one grey level (out of 255, invisible to the eye) to
+# the chapter's four frames and counts the interior ColorLBP codes that change. Write in
+# your answer the share you expect to change (about 1 %, 10 % or 50 %) and why, then run
+# the cell and compare.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb03-4
+# :class: dropdown
+# ```
+# %% tags=["starter", "remove-cell"]
+# Your code here: none needed. Run this cell once your prediction is written above.
+grey = torch.round(frames * 255)  # the frames' 8-bit grey levels
+noise = torch.randn(frames.shape, generator=torch.Generator().manual_seed(0))
+noisy = (grey + noise).clamp(0, 255)
+codes = lambda g: torch.round(colorlbp(g / 255) * 255)[..., 1:-1, 1:-1]  # noqa: E731
+changed = (codes(grey) != codes(noisy)).double().mean(dim=(1, 2, 3)) * 100
+pd.Series(changed.numpy(), index=labels, name="% of codes changed").round(1)
+
+# %%
+grey = torch.round(frames * 255)  # the frames' 8-bit grey levels
+noise = torch.randn(frames.shape, generator=torch.Generator().manual_seed(0))
+noisy = (grey + noise).clamp(0, 255)
+codes = lambda g: torch.round(colorlbp(g / 255) * 255)[..., 1:-1, 1:-1]  # noqa: E731
+changed = (codes(grey) != codes(noisy)).double().mean(dim=(1, 2, 3)) * 100
+ties = (grey[..., 1:-1, 1:-1] - grey[..., 2:, 1:-1]).abs() <= 1  # one neighbour
+glue("nb03_noise_min", float(changed.min()), display=False)
+glue("nb03_noise_max", float(changed.max()), display=False)
+glue("nb03_close", 100 * float(ties.double().mean()), display=False)
+pd.Series(changed.numpy(), index=labels, name="% of codes changed").round(1)
+
+# %% [markdown]
+# Between {glue:text}`nb03_noise_min:.0f` and {glue:text}`nb03_noise_max:.0f` % of the codes
+# change. A code is eight comparisons of a centre with its neighbours, and a bit flips when
+# the noise reverses the order of two grey levels. On the smooth parts of a face, skin and
+# background, neighbours are often within one grey level of the centre
+# ({glue:text}`nb03_close:.0f` % of the pixel pairs one row apart are), so noise of one
+# level flips many of those comparisons, and one flipped bit of eight changes the code. The
+# invariance of exercise 3.1 is to changes that keep the order of every pair; noise does
+# not keep it. The micro-texture that LBP reads is of the size of sensor noise, one reason
+# why LBP features trained with one camera transfer poorly to another.
+# ```{solution-end}
+# ```
+
 # %% [markdown] tags=["remove-cell"]
 # ## References
 #

@@ -587,6 +587,71 @@ check("nb05-4", rgb_only)
 # ```{solution-end}
 # ```
 
+# %% [markdown]
+# ```{exercise-start}
+# :label: ex-nb05-5
+# ```
+# Predict first, then run. A network that answers 0.5 everywhere, $s_1 = 0.5$ and a grey
+# pixel map, scores $\ln 2 + \tfrac14 \approx 0.94$ on Eq. 10 whatever the labels. The cell
+# of this exercise builds five untrained pairs of Φ and Θ at this profile (seeds 0 to 4)
+# and computes their loss, in evaluation mode, on one balanced batch of source faces. Write
+# in your answer whether you expect the five losses to lie above, at or below 0.94, and
+# why; then run the cell and compare.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb05-5
+# :class: dropdown
+# ```
+# %% tags=["starter", "remove-cell"]
+# Your code here: none needed. Run this cell once your prediction is written above.
+from mpfas_lib.data import DomainBalancedBatches, build_protocol
+from mpfas_lib.training import build_models, get_method
+
+mico = build_protocol("MICO:OCI-M", "synthetic", S.profile)
+source = DomainBalancedBatches(mico.sources, k=S.profile.batch_per_class, seed=0)
+x_b, y_b, _ = source.batch(sorted(mico.sources))
+untrained = {}
+for seed in range(5):
+    torch.manual_seed(seed)
+    phi_u, theta_u = (m.eval() for m in build_models(get_method("mp"), S.profile))
+    with torch.no_grad():
+        untrained[seed] = hfn_loss(theta_u(x_b, phi_u(x_b)), y_b).item()
+pd.Series(untrained, name="Eq. 10, untrained").round(3)
+
+# %%
+from mpfas_lib.data import DomainBalancedBatches, build_protocol
+from mpfas_lib.training import build_models, get_method
+
+mico = build_protocol("MICO:OCI-M", "synthetic", S.profile)
+source = DomainBalancedBatches(mico.sources, k=S.profile.batch_per_class, seed=0)
+x_b, y_b, _ = source.batch(sorted(mico.sources))
+untrained = {}
+for seed in range(5):
+    torch.manual_seed(seed)
+    phi_u, theta_u = (m.eval() for m in build_models(get_method("mp"), S.profile))
+    with torch.no_grad():
+        untrained[seed] = hfn_loss(theta_u(x_b, phi_u(x_b)), y_b).item()
+losses_u = pd.Series(untrained, name="Eq. 10, untrained")
+glue("nb05_untrained_min", float(losses_u.min()), display=False)
+glue("nb05_untrained_max", float(losses_u.max()), display=False)
+losses_u.round(3)
+
+# %% [markdown]
+# All five lie above: from {glue:text}`nb05_untrained_min:.3f` to
+# {glue:text}`nb05_untrained_max:.3f`. An untrained network's outputs scatter around 0.5
+# independently of the labels, and both terms of Eq. 10 punish scatter. For the pixel
+# map, with mean $\mu$ and variance $v$ over the cells of both classes alike, the squared
+# error against half ones and half zeros is $(\mu - \tfrac12)^2 + \tfrac14 + v \ge
+# \tfrac14$. For the cross-entropy, a face answered with probability $p$ costs $-\ln p$
+# if genuine and $-\ln(1 - p)$ if a spoof; averaged over the two labels that is
+# $-\tfrac12 \ln\big(p (1 - p)\big) \ge \ln 2$, because $p(1 - p) \le \tfrac14$. A batch
+# can dip below 0.94 only through a chance correlation of the outputs with the labels,
+# never by much: the loss falls clearly below the chance level only once the network has
+# learnt something (the study runs of chapter 08 do).
+# ```{solution-end}
+# ```
+
 # %% [markdown] tags=["remove-cell"]
 # ## References
 #

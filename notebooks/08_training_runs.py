@@ -426,6 +426,54 @@ if dial is not None:
               f"({row['n_settings']} settings, {row['n_seeds']} seeds)")
 
 # %% [markdown]
+# ## Re-running a run: what to expect
+#
+# Every run records its configuration, commit and library versions, and every random
+# generator is seeded from its seed (chapter 01), so on one machine with one library
+# version a run trained again gives the same numbers, bit for bit. On another machine, or
+# with another version of torch, it does not: the same operations are carried out by other
+# kernels, which add their terms in another order (exercise 1.4 shows it in one matrix
+# product), and a difference in the last bit grows during training until the trajectory is
+# another one (exercise 6.6 measures how fast on chapter 06's tiny model). A run re-trained
+# elsewhere is one more draw from the spread that the seeds sample: expect its numbers to
+# differ from the committed ones by about as much as two seeds differ, not to match them,
+# and compare means over seeds with their intervals, as this chapter does, rather than
+# single runs.
+#
+# The cell below takes one committed run, ERM on C&I&O→M at the default dial
+# (`results/study-shift/`, synthetic benchmark version 10; the runs of `results/study/`
+# were made on version 9, which the library no longer generates), and trains it again
+# from its recorded configuration (`retrain_committed` in `mpfas_lib/training/book.py`).
+# With `MPFAS_PROFILE=study` it trains the run itself, about a minute on a 2-core CPU
+# (the study-scale benchmark is rendered once before), and prints the re-trained numbers
+# beside the committed run and the committed seeds of its setting, at the evaluation that
+# source validation selects. At any other profile, such as the quick one of the tests and
+# of the book's build, it trains a two-iteration stand-in of the run twice instead, which
+# shows the first half of the statement.
+
+# %%
+from mpfas_lib.training.book import retrain_committed
+
+rerun, rerun_label = retrain_committed(S.results, S.cache, S.profile)
+if "re-trained" in rerun:
+    gap = rerun["re-trained − committed"].abs().drop("evaluated at")
+    seeds = rerun["largest seed-to-seed difference"].drop("evaluated at")
+    rerun_note = (f"the re-trained run differs from the committed one by up to "
+                  f"{gap.max():.2f} points, where two committed seeds differ by up to "
+                  f"{seeds.max():.2f}")
+else:
+    largest = float(rerun["second − first"].abs().max())
+    rerun_note = f"the two trainings differ by at most {largest:g}"
+glue("tr_rerun_label", rerun_label, display=False)
+glue("tr_rerun_note", rerun_note, display=False)
+print(f"{rerun_label}: {rerun_note}")
+rerun.round(2)
+
+# %% [markdown]
+# Here ({glue:text}`tr_rerun_label`) {glue:text}`tr_rerun_note`. Run the chapter with
+# `MPFAS_PROFILE=study` to see how far your machine moves the committed run.
+
+# %% [markdown]
 # ## What these numbers say, and what they do not
 #
 # The verdicts above are the answer at this scale, stated with their intervals; where MP
@@ -675,6 +723,68 @@ check("nb08-4", (gaps, trained))
 # Domain generalisation can only help by closing a gap that exists: at `shift = 0` there
 # is nothing for MP to gain over ERM, which is what the dial's figure above tests at the
 # study scale.
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise-start}
+# :label: ex-nb08-5
+# ```
+# Predict first, then run. The seed level of this chapter's intervals is Student's t with
+# (seeds − 1) degrees of freedom, so with a seed-to-seed standard deviation $s$ the
+# half-width of a 95 % interval of a mean over $n$ seeds is $t_{0.975,\,n-1}\, s /
+# \sqrt{n}$. With the same $s$, how many times narrower is it over 10 seeds than over 3?
+# Write your factor and its reason in your answer, then run the cell, which computes it
+# and applies it to MP's seeds in each setting.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb08-5
+# :class: dropdown
+# ```
+# %% tags=["starter", "remove-cell"]
+# Your code here: none needed. Run this cell once your prediction is written above.
+from scipy import stats
+
+
+def half_width(n, sd):
+    """Half-width of the seed level's 95 % interval of a mean over n seeds."""
+    return stats.t.ppf(0.975, n - 1) * sd / n**0.5
+
+
+mp_sd = rows[rows["method"] == "mp"].groupby("protocol")["hter_source"].std()
+print(f"10 seeds against 3: {half_width(3, 1) / half_width(10, 1):.2f} times narrower")
+pd.DataFrame({"sd over seeds": mp_sd, "half-width, 3 seeds": half_width(3, mp_sd),
+              "half-width, 10 seeds": half_width(10, mp_sd)}).round(2)
+
+# %%
+from scipy import stats
+
+
+def half_width(n, sd):
+    """Half-width of the seed level's 95 % interval of a mean over n seeds."""
+    return stats.t.ppf(0.975, n - 1) * sd / n**0.5
+
+
+mp_sd = rows[rows["method"] == "mp"].groupby("protocol")["hter_source"].std()
+narrower = half_width(3, 1) / half_width(10, 1)
+glue("tr_narrower", float(narrower), display=False)
+glue("tr_sqrt_only", (10 / 3) ** 0.5, display=False)
+glue("tr_t3", float(stats.t.ppf(0.975, 2)), display=False)
+glue("tr_t10", float(stats.t.ppf(0.975, 9)), display=False)
+print(f"10 seeds against 3: {narrower:.2f} times narrower")
+pd.DataFrame({"sd over seeds": mp_sd, "half-width, 3 seeds": half_width(3, mp_sd),
+              "half-width, 10 seeds": half_width(10, mp_sd)}).round(2)
+
+# %% [markdown]
+# {glue:text}`tr_narrower:.2f` times, not the $\sqrt{10/3} \approx$
+# {glue:text}`tr_sqrt_only:.2f` of the standard error alone: the t quantile falls too, from
+# {glue:text}`tr_t3:.2f` with two degrees of freedom to {glue:text}`tr_t10:.2f` with nine,
+# because with three seeds the standard deviation itself is so uncertain that the interval
+# must allow for it. Going from three seeds to ten narrows the seed level of the intervals
+# far more than a look at $1/\sqrt{n}$ suggests; the bootstrap over target subjects adds
+# its own width on top, which more seeds do not remove. (The table's standard deviations
+# come from three seeds and are rough themselves.)
 # ```{solution-end}
 # ```
 

@@ -347,6 +347,61 @@ pd.DataFrame([vars(get_method(m)) for m in ("mp", "erm", "colorlbp")]).set_index
 # ```{solution-end}
 # ```
 
+# %% [markdown]
+# ```{exercise-start}
+# :label: ex-nb09-4
+# ```
+# Predict first, then run. The chapter makes `len(compared)` paired comparisons (their
+# number is stated above), each a test at the 5 % level. Suppose no variant differed
+# from its reference at all.
+# How many nominal "resolved" verdicts would you expect among them, how often would a
+# chapter like this one show at least one, and how often after Holm's adjustment? Write
+# your three numbers and their reasons in your answer, then run the cell, which draws the
+# comparisons' p-values under that hypothesis (uniform on [0, 1]) for 2,000 such chapters.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb09-4
+# :class: dropdown
+# ```
+# %% tags=["starter", "remove-cell"]
+# Your code here: none needed. Run this cell once your prediction is written above.
+import numpy as np
+
+null = np.random.default_rng(0).uniform(size=(2000, len(compared)))
+nominal = (null < 0.05).sum(axis=1)
+adjusted = np.array([(holm(p) < 0.05).sum() for p in null])
+pd.DataFrame({"nominal": [nominal.mean(), (nominal > 0).mean()],
+              "Holm": [adjusted.mean(), (adjusted > 0).mean()]},
+             index=["mean number resolved", "share with at least one"]).round(3)
+
+# %%
+import numpy as np
+
+null = np.random.default_rng(0).uniform(size=(2000, len(compared)))
+nominal = (null < 0.05).sum(axis=1)
+adjusted = np.array([(holm(p) < 0.05).sum() for p in null])
+glue("ab_null_mean", float(nominal.mean()), display=False)
+glue("ab_null_any", 100 * float((nominal > 0).mean()), display=False)
+glue("ab_null_formula", 100 * (1 - 0.95 ** len(compared)), display=False)
+glue("ab_null_holm", 100 * float((adjusted > 0).mean()), display=False)
+pd.DataFrame({"nominal": [nominal.mean(), (nominal > 0).mean()],
+              "Holm": [adjusted.mean(), (adjusted > 0).mean()]},
+             index=["mean number resolved", "share with at least one"]).round(3)
+
+# %% [markdown]
+# With no effect at all, {glue:text}`ab_null_mean:.1f` nominal verdicts are expected (5 %
+# of the comparisons), and {glue:text}`ab_null_any:.0f` % of such chapters show at least
+# one ($1 - 0.95^n$ = {glue:text}`ab_null_formula:.0f` % for independent tests). Holm's
+# adjustment keeps that share at {glue:text}`ab_null_holm:.0f` %, at most 5 % by
+# construction. This chapter found {glue:text}`ab_family_nominal` nominal and
+# {glue:text}`ab_family_holm` adjusted verdicts: a nominal count near the null's mean is
+# what chance alone produces, and only the adjusted ones, or a count far above that mean,
+# point to real differences. (The chapter's comparisons share runs, so they are not
+# independent; the simulation shows the independent case.)
+# ```{solution-end}
+# ```
+
 # %% [markdown] tags=["remove-cell"]
 # ## References
 #

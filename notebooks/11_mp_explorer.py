@@ -389,6 +389,76 @@ check("nb11-3", (eval_mp, train_mp))
 # ```{solution-end}
 # ```
 
+# %% [markdown]
+# ```{exercise-start}
+# :label: ex-nb11-4
+# ```
+# Predict first, then run. Does the learnt Meta Pattern tell genuine from spoof faces
+# apart more than it tells domains apart? The cell of this exercise measures, on the
+# eight faces, the mean absolute difference between (a) the genuine and the spoof face of
+# the same domain and (b) the genuine faces of two different domains, for the RGB input
+# and for the MP of the snapshot that source validation selected. Write in your answer,
+# for the RGB input and for the MP, which of (a) and (b) you expect to be larger, then run
+# the cell and compare.
+# ```{exercise-end}
+# ```
+#
+# ```{solution-start} ex-nb11-4
+# :class: dropdown
+# ```
+# %% tags=["starter", "remove-cell"]
+# Your code here: none needed. Run this cell once your prediction is written above.
+def pair_gaps(maps):
+    """(a) genuine vs spoof of one domain, (b) genuine vs genuine of two domains."""
+    gap = lambda i, j: float((maps[i] - maps[j]).abs().mean())  # noqa: E731
+    n = len(maps) // 2
+    within = [gap(2 * d, 2 * d + 1) for d in range(n)]
+    across = [gap(2 * d, 2 * e) for d in range(n) for e in range(d + 1, n)]
+    return {"(a) genuine vs spoof, same domain": np.mean(within),
+            "(b) genuine vs genuine, two domains": np.mean(across)}
+
+
+phi_sel = build_extractor("conv2")
+phi_sel.load_state_dict(saved["states"][saved["iterations"].index(selected)])
+with torch.no_grad():
+    mp_sel = phi_sel.eval()(faces)
+pd.DataFrame({"RGB input": pair_gaps(faces),
+              "MP (selected)": pair_gaps(mp_sel)}).round(3)
+
+# %%
+def pair_gaps(maps):
+    """(a) genuine vs spoof of one domain, (b) genuine vs genuine of two domains."""
+    gap = lambda i, j: float((maps[i] - maps[j]).abs().mean())  # noqa: E731
+    n = len(maps) // 2
+    within = [gap(2 * d, 2 * d + 1) for d in range(n)]
+    across = [gap(2 * d, 2 * e) for d in range(n) for e in range(d + 1, n)]
+    return {"(a) genuine vs spoof, same domain": np.mean(within),
+            "(b) genuine vs genuine, two domains": np.mean(across)}
+
+
+phi_sel = build_extractor("conv2")
+phi_sel.load_state_dict(saved["states"][saved["iterations"].index(selected)])
+with torch.no_grad():
+    mp_sel = phi_sel.eval()(faces)
+pairs = pd.DataFrame({"RGB input": pair_gaps(faces),
+                      "MP (selected)": pair_gaps(mp_sel)})
+ratio = pairs.iloc[0] / pairs.iloc[1]
+glue("ex_ratio_rgb", float(ratio["RGB input"]), display=False)
+glue("ex_ratio_mp", float(ratio["MP (selected)"]), display=False)
+pairs.round(3)
+
+# %% [markdown]
+# The ratio (a) / (b) is {glue:text}`ex_ratio_rgb:.2f` for the RGB input and
+# {glue:text}`ex_ratio_mp:.2f` for the MP ({glue:text}`ex_source`): a ratio above 1 means
+# that the liveness of a face moves the map more than its domain does. A pattern that
+# helps an unseen domain should raise that ratio over the input's, keeping the
+# genuine-spoof difference and dropping the camera's and the light's, and the printed
+# ratios say whether this one does. Four pairs of each kind are an anecdote, not a test:
+# the same measure over a domain's whole test split, or a classifier on the patterns,
+# would be the way to settle it.
+# ```{solution-end}
+# ```
+
 # %% [markdown] tags=["remove-cell"]
 # ## References
 #

@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from mpfas_lib.data.synthetic import DEFAULT_SHIFT
-from mpfas_lib.evaluation.tables import load_runs, run_shift
+from mpfas_lib.evaluation.tables import load_runs, run_rows, run_shift
 from mpfas_lib.profile import Profile
 from mpfas_lib.training.algorithm1 import Batch, MetaSettings, meta_pattern_step, split_domains
 from mpfas_lib.training.artefacts import load_checkpoint, phi_snapshots
 from mpfas_lib.training.config import RunConfig, build_config
-from mpfas_lib.training.loop import load_or_train
+from mpfas_lib.training.loop import load_or_train, run_training
 from mpfas_lib.training.methods import build_models, build_phi, get_method
 from mpfas_lib.training.plan import read_plan
 from mpfas_lib.training.sweep import plan_runs
@@ -248,3 +249,77 @@ def library_steps(settings: MetaSettings) -> StepOn:
                                  random.Random(0), settings,
                                  split=(it.phi_domains, it.theta_domains))
     return step_on
+
+
+# ---- chapter 08: re-training a committed run ------------------------------------------
+
+RERUN = ("study-shift", "MICO_OCI-M-erm-s0")  # ERM, C&I&O→M, default dial, benchmark v10
+RERUN_METRICS = ("evaluated at", "auc", "hter_source", "hter_target_eer")
+
+
+def committed_seeds(results: str | os.PathLike, folder: str, run: str) -> list[dict[str, Any]]:
+    """The committed run ``results/<folder>/<run>`` first, then the other seeds of its setting
+    and method (chapter 08)."""
+    stem, _, seed = run.rpartition("-s")
+    if not stem or not seed.isdigit():
+        raise ValueError(f"run {run!r}: expected a name that ends in -s<seed>")
+    runs = load_runs(Path(results) / folder, f"{stem}-s*/results.json")
+    runs = [r for r in runs if r["run"][len(stem) + 2:].isdigit()]  # not "-shift0-s0"
+    first = [r for r in runs if r["run"] == run]
+    if not first:
+        raise FileNotFoundError(f"{Path(results) / folder / run / 'results.json'}: no committed "
+                                "run there")
+    return first + [r for r in runs if r["run"] != run]
+
+
+def rerun_table(committed: list[dict[str, Any]], again: dict[str, Any]) -> pd.DataFrame:
+    """A re-trained run beside the committed one and the spread of the committed seeds, at the
+    evaluation source validation selects (video level; chapter 08)."""
+    seeds = run_rows(committed, rule="source_val").set_index("seed")[list(RERUN_METRICS)]
+    mine = run_rows([again], rule="source_val").iloc[0]
+    first = seeds.iloc[0]
+    spread = seeds.max() - seeds.min()
+    return pd.DataFrame({
+        f"committed (seed {seeds.index[0]})": first,
+        "re-trained": mine[list(RERUN_METRICS)].astype(float),
+        "re-trained − committed": mine[list(RERUN_METRICS)].astype(float) - first,
+        f"committed seeds {', '.join(map(str, seeds.index))}": seeds.T.apply(
+            lambda row: ", ".join(f"{v:.4g}" for v in row), axis=1),
+        "largest seed-to-seed difference": spread,
+    })
+
+
+def retrain_committed(results: str | os.PathLike, cache: str | os.PathLike, profile: Profile,
+                      folder: str = RERUN[0], run: str = RERUN[1]
+                      ) -> tuple[pd.DataFrame, str]:
+    """Train a committed study run again and compare it with the committed numbers (ch. 08).
+
+    At the run's own profile (``MPFAS_PROFILE=study``) the run is re-trained from its
+    recorded configuration into ``cache/reruns`` (kept, and loaded the next time) and shown
+    beside the committed run and its seeds (:func:`rerun_table`). At any other profile (the
+    quick one of the tests and of the book's build) a short stand-in of the same
+    configuration at that profile is trained twice, in fresh folders, to show what one
+    machine and one library version give: the same numbers.
+    """
+    import tempfile
+
+    committed = committed_seeds(results, folder, run)
+    config = RunConfig.from_dict(committed[0]["provenance"]["config"])
+    quiet = lambda *_: None  # noqa: E731
+    if profile.name == config.profile.name:
+        out = Path(cache) / "reruns" / folder
+        before = (out / run / "results.json").is_file()
+        again = load_or_train(config, out, log=quiet)
+        how = "loaded from an earlier re-training in the cache" if before else "re-trained now"
+        return rerun_table(committed, again), f"{run}, {how}, on this machine"
+    short = config.replace(profile=stand_in(profile, *TINY_RUN, name=f"{profile.name}-stand-in"),
+                           progress=False, tensorboard=False)
+    twice = []
+    for _ in range(2):
+        with tempfile.TemporaryDirectory() as out:
+            twice.append(run_rows([run_training(short, out=out, log=quiet)], rule="source_val")
+                         .iloc[0][list(RERUN_METRICS)].astype(float))
+    table = pd.DataFrame({"first training": twice[0], "second training": twice[1],
+                          "second − first": twice[1] - twice[0]})
+    return table, (f"a {TINY_RUN[0]}-iteration stand-in of {run} at the {profile.name} "
+                   "profile, trained twice on this machine")
