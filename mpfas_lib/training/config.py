@@ -42,7 +42,7 @@ DATA_SOURCES = ("synthetic", "real")
 RESUME_FREE = {"iterations", "device", "threads", "loader_workers", "progress", "tensorboard",
                "eval_batch_size", "root", "keep_checkpoint", "save_best", "layers", "run_name",
                "compile"}  # compile: the same math, another speed
-# torch.compile of the training step's passes (the same math; chapter 08, README): inductor's
+# torch.compile of the training step's passes (the same math; training.compiled): inductor's
 # modes, or the "cudagraphs" backend (captured, unfused kernels); the last two need CUDA
 COMPILE_MODES = ("none", "default", "max-autotune", "reduce-overhead", "cudagraphs")
 
