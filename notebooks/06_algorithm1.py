@@ -569,7 +569,7 @@ from mpfas_lib.exercises import check
 
 check("nb06-2", erm_trace)
 
-# %% [markdown]
+# %% [markdown] points=2
 # Both Φ and Θ move in the same single step, with gradients from the same batch of all
 # three domains. There is no simulated domain shift: Φ is tuned for the data Θ is trained
 # on, which is exactly what the bi-level formulation avoids.
@@ -681,7 +681,7 @@ from mpfas_lib.exercises import check
 
 check("nb06-4", (step_alt, step_erm))
 
-# %% [markdown]
+# %% [markdown] points=2
 # The printed relative difference is the $O(\alpha)$ change of Θ's gradient caused by one
 # Φ step of size α = 0.005; multiplied by α again in the Θ update, it is an $O(\alpha^2)$
 # difference between alternating and joint descent. Measure the printed share against α
