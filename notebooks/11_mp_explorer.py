@@ -185,7 +185,7 @@ print(stack.shape)
 training_fig = grid_explorer(
     stack, [str(t) for t in keep], all_names, titles, slider_name="iteration",
     dropdown_name="face", title=f"Meta Pattern during Algorithm 1 ({source})", cols=3,
-    active=keep.index(selected), fmt="jpeg", static_panels=[0, 5])  # input, ColorLBP
+    active=keep.index(selected), fmt="webp", static_panels=[0, 5])  # input, ColorLBP
 html(training_fig, div_id="mp-training-explorer")
 
 # %% [markdown]
@@ -226,7 +226,7 @@ variant_titles = pattern_panels(shown_photos[0], variant_patterns["conv2"][0])[1
 variant_fig = grid_explorer(
     variant_stack, photo_labels, list(EXTRACTOR_NAMES), variant_titles,
     slider_name="capture", dropdown_name="extractor",
-    title="untrained extractor variants (Fig. 8), photographs", cols=3, fmt="jpeg")
+    title="untrained extractor variants (Fig. 8), photographs", cols=3, fmt="webp")
 html(variant_fig, div_id="mp-variant-explorer")
 
 # %% [markdown]
