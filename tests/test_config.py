@@ -129,3 +129,16 @@ def test_round_trip_through_json_and_legacy_flat_configs():
     assert old.seed == 1 and old.threads == 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         old.seed = 3  # type: ignore[misc]
+
+
+def test_changes_since_names_each_setting_and_ignores_the_resume_free_ones():
+    cfg = build_config(method="mp", profile="quick", seed=2)
+    saved = cfg.to_dict()
+    assert cfg.changes_since(saved) == []
+    other = {**saved, "threads": 7, "compile": "default",  # a resumed run may change these
+             "profile": {**saved["profile"], "lr": 0.5}, "method": {**saved["method"],
+                                                                   "algorithm": "mp"}}
+    assert cfg.changes_since(other) == [f"profile.lr (0.5 -> {cfg.profile.lr!r})"]
+    legacy = {"protocol": "MICO:OCI-M", "method": "mp", "profile": "quick", "seed": 2}
+    assert cfg.changes_since(legacy) == [
+        "the whole config (saved before format 2: not comparable)"]

@@ -146,11 +146,12 @@ class RunConfig:
         """
         if not (isinstance(saved.get("profile"), dict) and isinstance(saved.get("method"), dict)):
             return ["the whole config (saved before format 2: not comparable)"]
+        mine = _flat(self.to_dict())
         try:  # rebuilt under today's names, with defaults for settings added since
             rebuilt = RunConfig._from_nested(saved).to_dict()
         except (TypeError, ValueError, KeyError):  # a config this version cannot rebuild
-            rebuilt = upgrade_config_dict(saved)
-        mine, theirs = _flat(self.to_dict()), _flat(rebuilt)
+            rebuilt = {**saved, "method": upgrade_method_dict(saved["method"])}
+        theirs = _flat(rebuilt)
         return [f"{k} ({theirs.get(k)!r} -> {v!r})" for k, v in sorted(mine.items())
                 if not {k.split(".")[0], k.split(".")[-1]} & RESUME_FREE
                 and theirs.get(k, v) != v]
@@ -190,13 +191,6 @@ def _flat(config: dict[str, Any]) -> dict[str, Any]:
     return {f"{k}.{key}" if isinstance(v, dict) else k: value
             for k, v in config.items()
             for key, value in (v.items() if isinstance(v, dict) else [(None, v)])}
-
-
-def upgrade_config_dict(data: dict[str, Any]) -> dict[str, Any]:
-    """A saved config under today's names (see :func:`~.methods.upgrade_method_dict`)."""
-    if isinstance(data.get("method"), dict):
-        return {**data, "method": upgrade_method_dict(data["method"])}
-    return data
 
 
 def check_run_name(name: str) -> None:
