@@ -69,6 +69,19 @@ SHARED, DEFERRED = "_static/", "_frames/"
 MB = 1_000_000
 
 
+def built_book_problem(html: str, toc: str, pages: list[str] | None = None) -> str | None:
+    """Why ``html`` is not a built book of ``toc`` (its index, the toc, each page), or None."""
+    root = Path(html).resolve()
+    if not (root / "index.html").is_file():
+        return f"{html}/index.html does not exist; build the book first"
+    if not Path(toc).is_file():
+        return f"--toc {toc} does not exist"
+    missing = [p for p in pages or chapter_pages(Path(toc)) if not (root / p).is_file()]
+    if missing:
+        return f"pages of {toc} missing from {html}: {missing}"
+    return None
+
+
 def chapter_pages(toc: Path) -> list[str]:
     """The HTML pages of a Jupyter Book ``_toc.yml`` (root first), relative to the build."""
     data = yaml.safe_load(toc.read_text())
@@ -607,18 +620,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     root = Path(args.html).resolve()
-    if not (root / "index.html").is_file():
-        print(f"error: {args.html}/index.html does not exist; build the book first",
-              file=sys.stderr)
-        return 2
-    if not Path(args.toc).is_file():
-        print(f"error: --toc {args.toc} does not exist", file=sys.stderr)
+    problem = built_book_problem(args.html, args.toc, args.page or None)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     pages = args.page or chapter_pages(Path(args.toc))
-    missing = [p for p in pages if not (root / p).is_file()]
-    if missing:
-        print(f"error: pages of {args.toc} missing from {args.html}: {missing}", file=sys.stderr)
-        return 2
     binary = args.chromium or next(
         (b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
     if binary is None:

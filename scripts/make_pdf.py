@@ -336,17 +336,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     root = Path(args.html).resolve()
-    if not (root / "index.html").is_file():
-        print(f"error: {args.html}/index.html does not exist; build the book first",
-              file=sys.stderr)
-        return 2
-    if not Path(args.toc).is_file():
-        print(f"error: --toc {args.toc} does not exist", file=sys.stderr)
-        return 2
-    chapters = toc_chapters(Path(args.toc))
-    missing = [c.page for c in chapters if not (root / c.page).is_file()]
-    if missing:
-        print(f"error: pages of {args.toc} missing from {args.html}: {missing}", file=sys.stderr)
+    problem = check_book.built_book_problem(args.html, args.toc)
+    chapters = toc_chapters(Path(args.toc)) if problem is None else []
+    problem = problem or check_book.built_book_problem(args.html, args.toc,
+                                                       [c.page for c in chapters])
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     binary = args.chromium or next(
         (b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
