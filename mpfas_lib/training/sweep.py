@@ -145,7 +145,7 @@ def run_sweep(plan: Plan, out: Path, workers: int = 1, limit: int | None = None,
         todo = [c for c in plan.configs if states[c.name()] != "done"][:limit]
         done = len(plan.configs) - sum(s != "done" for s in states.values())
         log(f"plan {plan.name}: {len(plan.configs)} runs, {done} done, {len(todo)} to train "
-            f"({sum(states[c.name()] == 'partial' for c in todo)} resumed) in {out}")
+            f"({sum(states[c.name()] == 'partial' for c in todo)} resumed) in {out.resolve()}")
         if not todo:
             return []
         check_prepared(plan)
@@ -225,7 +225,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", help="plan file, or the name of one in mpfas_lib/training/plans")
     parser.add_argument("--workers", type=int, default=1,
                         help="parallel training processes (default 1; one per spare core)")
-    parser.add_argument("--out", default=None, help="output folder (default results/<profile>)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: the plan's out, inside the results "
+                             "folder); a relative --out is taken from the current folder")
     parser.add_argument("--limit", type=int, default=None, help="train at most N runs now")
     parser.add_argument("--list", action="store_true", help="show each run's state and exit")
     parser.add_argument("--force", action="store_true",
