@@ -240,7 +240,7 @@ losses = loss_table(history)
 # and Φ keeps its α.
 
 # %%
-from mpfas_lib.training.book import tiny_models
+from mpfas_lib.training import tiny_models
 
 phi_slow, theta_slow = tiny_models(0)
 opt_slow = torch.optim.SGD(theta_slow.parameters(), lr=LR / 10, momentum=0.9)
@@ -765,7 +765,7 @@ def algorithm1_step(phi, theta, theta_opt, phi_batches, theta_batch, lr):
     theta_opt.step()  # line 16, Eq. 8; line 17: Φ already holds Φ_K
 
 # %%
-from mpfas_lib.training.book import (
+from mpfas_lib.training import (
     library_steps,
     predrawn_iterations,
     replay_iterations,
@@ -822,7 +822,7 @@ import dataclasses
 
 import numpy as np
 
-from mpfas_lib.training.book import (
+from mpfas_lib.training import (
     library_steps,
     predrawn_iterations,
     replay_iterations,

@@ -492,7 +492,7 @@ if dial is not None:
 # shows the first half of the statement.
 
 # %%
-from mpfas_lib.training.book import retrain_committed
+from mpfas_lib.training import retrain_committed
 
 rerun, rerun_label = retrain_committed(S.results, S.cache, S.profile)
 if "re-trained" in rerun:

@@ -65,7 +65,7 @@ def study_snapshots(results: str | os.PathLike, profile: Profile, cache: str | o
 
 def trained_phi(results: str | os.PathLike, profile: Profile, cache: str | os.PathLike,
                 run: str = STUDY_RUN) -> tuple[torch.nn.Module, str]:
-    """A trained Φ in eval mode, the one source validation selected, and its label (ch. 04).
+    """A trained Φ in eval mode, the one source validation selected, and its label (chapter 04).
 
     From :func:`study_snapshots`, so a reader always sees what training produced, and the
     label says which (chapters 03, 04, 06 and 11).
@@ -140,7 +140,8 @@ StepOn = Callable[[torch.nn.Module, torch.nn.Module, torch.optim.Optimizer, "Pre
 
 @dataclass(frozen=True)
 class PreDrawn:
-    """One Algorithm 1 iteration drawn once: the split, K batches of D_φ, one of D_θ (ch. 06)."""
+    """One Algorithm 1 iteration drawn once: the split, K batches of D_φ, one of D_θ
+    (chapter 06)."""
 
     phi_domains: list[str]
     theta_domains: list[str]
@@ -170,8 +171,9 @@ class PreDrawn:
 
 
 def tiny_models(seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """Chapter 06's tiny Φ (CONV2) and Θ (two-stream HFN, width 16, fusion 16), seeded as
-    the chapter seeds them (``torch.manual_seed(seed)``), leaving torch's generator as it was."""
+    """The tiny Φ (CONV2) and Θ (two-stream HFN, width 16, fusion 16) of chapter 06, seeded as
+    the chapter seeds them (``torch.manual_seed(seed)``), leaving torch's generator as it was
+    (chapter 06)."""
     from mpfas_lib.models import HFN, build_extractor
 
     with torch.random.fork_rng(devices=[]):
@@ -181,7 +183,7 @@ def tiny_models(seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
 
 def predrawn_iterations(profile: Profile, iterations: int, inner_steps: int, seed: int = 1,
                         per_class: int = 2) -> list[PreDrawn]:
-    """The splits and batches of ``iterations`` Algorithm 1 iterations, drawn once (ch. 06).
+    """The splits and batches of ``iterations`` Algorithm 1 iterations, drawn once (chapter 06).
 
     The chapter's tiny batches (``per_class`` genuine and spoof faces per domain of the
     synthetic MICO sources, shrunk to 16 pixels) from ``DomainBalancedBatches(seed=seed)``;
@@ -215,7 +217,8 @@ def _predrawn(profile: Profile, iterations: int, inner_steps: int, seed: int,
 def replay_iterations(step_on: StepOn, drawn: Sequence[PreDrawn], lr: float, seed: int = 0,
                       dtype: torch.dtype = torch.float32
                       ) -> list[dict[str, dict[str, torch.Tensor]]]:
-    """Fresh tiny models, one ``step_on(phi, theta, opt, iteration)`` per pre-drawn iteration.
+    """Fresh tiny models, one ``step_on(phi, theta, opt, iteration)`` per pre-drawn iteration
+    (chapter 06).
 
     Θ's optimiser is SGD at ``lr`` with momentum 0.9, as in chapter 06; the models and the
     images are in ``dtype``. Returns the states {"phi": ..., "theta": ...} after each
@@ -233,13 +236,13 @@ def replay_iterations(step_on: StepOn, drawn: Sequence[PreDrawn], lr: float, see
 
 
 def student_steps(step: StudentStep, lr: float) -> StepOn:
-    """A step written as ``step(phi, theta, opt, phi_batches, theta_batch, lr)`` (ch. 06)."""
+    """A step written as ``step(phi, theta, opt, phi_batches, theta_batch, lr)`` (chapter 06)."""
     return lambda phi, theta, opt, it: step(phi, theta, opt, list(it.phi_batches),
                                             it.theta_batch, lr)
 
 
 def library_steps(settings: MetaSettings) -> StepOn:
-    """:func:`meta_pattern_step` on a pre-drawn iteration: its split, its batches (ch. 06)."""
+    """:func:`meta_pattern_step` on a pre-drawn iteration: its split, its batches (chapter 06)."""
     from mpfas_lib.models import hfn_loss
 
     def step_on(phi: torch.nn.Module, theta: torch.nn.Module, opt: torch.optim.Optimizer,
@@ -292,7 +295,7 @@ def rerun_table(committed: list[dict[str, Any]], again: dict[str, Any]) -> pd.Da
 def retrain_committed(results: str | os.PathLike, cache: str | os.PathLike, profile: Profile,
                       folder: str = RERUN[0], run: str = RERUN[1]
                       ) -> tuple[pd.DataFrame, str]:
-    """Train a committed study run again and compare it with the committed numbers (ch. 08).
+    """Train a committed study run again and compare it with the committed numbers (chapter 08).
 
     At the run's own profile (``MPFAS_PROFILE=study``) the run is re-trained from its
     recorded configuration into ``cache/reruns`` (kept, and loaded the next time) and shown
