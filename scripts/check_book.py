@@ -581,6 +581,17 @@ def weight_table(weights: dict[str, Weight]) -> str:
     return "\n".join(lines)
 
 
+def stop_chromium(proc: subprocess.Popen | None, server: http.server.ThreadingHTTPServer,
+                  profile_dir: str) -> None:
+    """End what :func:`start_chromium` and :func:`serve` started, and remove the profile."""
+    if proc is not None:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+    server.shutdown()
+    shutil.rmtree(profile_dir, ignore_errors=True)
+
+
 def start_chromium(binary: str, profile_dir: str) -> tuple[subprocess.Popen, str]:
     """Launch headless Chromium; returns the process and the first page's websocket URL."""
     port = free_port()
@@ -655,12 +666,7 @@ def main(argv: list[str] | None = None) -> int:
             checker.page(page)
             interactive_pages += checker.controls > before
     finally:
-        if proc is not None:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-        server.shutdown()
-        shutil.rmtree(profile_dir, ignore_errors=True)
+        stop_chromium(proc, server, profile_dir)
     failures = checker.failures + [f"absolute path of this machine in {h}" for h in leaks]
     failures += [f"{p}: embeds plotly.js inline instead of loading _static/plotly.min.js"
                  for p in inline]

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import datetime
 import html
 import io
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import unicodedata
@@ -311,12 +309,7 @@ def print_book(root: Path, chapters: list[Chapter], info: dict[str, str], out: P
         if len(PdfReader(io.BytesIO(front)).pages) != front_pages:
             raise RuntimeError("the contents changed length once page numbers were added")
     finally:
-        if proc is not None:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-        server.shutdown()
-        shutil.rmtree(profile, ignore_errors=True)
+        check_book.stop_chromium(proc, server, profile)
     writer = merge(front, parts, chapters, info, base)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
