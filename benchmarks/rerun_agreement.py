@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from mpfas_lib.errors import UserError
 from mpfas_lib.evaluation.tables import load_runs, run_rows
-from mpfas_lib.files import atomic_write_text
+from mpfas_lib.files import atomic_write_text, writable_dir
 from mpfas_lib.helptext import DocstringFormatter
 
 METRICS = ("hter_source", "hter_target_eer", "auc")
@@ -77,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {folder} is not a folder of runs", file=sys.stderr)
             return 2
     try:
+        if args.json is not None:
+            writable_dir(args.json.parent, "--json", create=False)
         rows_a, rows_b = paired(args.a, args.b)
-    except ValueError as error:
+    except (ValueError, UserError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     table = agreement(rows_a, rows_b)
