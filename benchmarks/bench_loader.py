@@ -23,10 +23,11 @@ from mpfas_lib.data.loader import LoaderBatches  # noqa: E402
 from mpfas_lib.data.sampling import DomainBalancedBatches  # noqa: E402
 from mpfas_lib.helptext import DocstringFormatter  # noqa: E402
 from mpfas_lib.runtime import pick_device  # noqa: E402
+from mpfas_lib.training.algorithm1 import request_plan  # noqa: E402
 from mpfas_lib.training.build import build_data  # noqa: E402
 from mpfas_lib.training.config import build_config  # noqa: E402
 from mpfas_lib.training.methods import build_models  # noqa: E402
-from mpfas_lib.training.trainer import Trainer, request_plan  # noqa: E402
+from mpfas_lib.training.trainer import Trainer  # noqa: E402
 
 
 def loader_rate(config, protocol, workers: int, batches: int, device) -> float:

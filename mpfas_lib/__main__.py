@@ -30,7 +30,7 @@ COMMANDS = {
 def error_line(error: BaseException) -> tuple[str, int] | None:
     """One line and an exit code for an error the user can act on; None for a bug."""
     # torch-heavy: imported only once a command failed, so --help and `index` start fast
-    from mpfas_lib.models.pretrained import PretrainedWeightsError
+    from mpfas_lib.models.backbones import PretrainedWeightsError
     from mpfas_lib.training.algorithm1 import NonFiniteLossError
 
     if isinstance(error, UserError):

@@ -104,6 +104,13 @@ def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda handle: handle.write(data), "wb")
 
 
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` atomically: a killed run never leaves a half-written checkpoint."""
+    import torch  # only here: the grader and the student edition use this module without torch
+
+    return atomic_write(path, lambda handle: torch.save(obj, handle), "wb")
+
+
 def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
     """Write a text file atomically (temporary file + ``os.replace``)."""
     return atomic_write(path, lambda handle: handle.write(text), "w")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from mpfas_lib.files import atomic_write_text
+from mpfas_lib.files import atomic_save, atomic_write_text
 from mpfas_lib.runtime import capture_rng_states, restore_rng_states
-from mpfas_lib.training.artefacts import atomic_save, load_checkpoint
+from mpfas_lib.training.artefacts import load_checkpoint
 
 
 def test_atomic_save_and_weights_only_load(tmp_path):

@@ -9,12 +9,12 @@ import torch
 
 from mpfas_lib.data.loader import LoaderBatches
 from mpfas_lib.data.sampling import DomainBalancedBatches
-from mpfas_lib.training.algorithm1 import MetaSettings
+from mpfas_lib.training.algorithm1 import MetaSettings, request_plan
 from mpfas_lib.training.build import loader_workers
 from mpfas_lib.training.config import build_config
 from mpfas_lib.training.loop import run_training
 from mpfas_lib.training.methods import build_models
-from mpfas_lib.training.trainer import Trainer, request_plan
+from mpfas_lib.training.trainer import Trainer
 
 TINY = {"image_size": "32", "synth_subjects": "4", "synth_frames": "2", "iterations": "8",
         "eval_every": "4", "threads": "1", "tensorboard": "false", "progress": "false"}

@@ -14,11 +14,10 @@ import torch
 import torchvision
 from standins import TinyPhi, TinyTheta, tiny_config, tiny_loss
 
-from mpfas_lib.data.datasets import evenly_spaced
-from mpfas_lib.data.sampling import evaluation_frames
+from mpfas_lib.data.datasets import evaluation_frames, evenly_spaced
 from mpfas_lib.evaluation.selection import select
+from mpfas_lib.models.backbones import WEIGHTS_ENV, imagenet_file_name
 from mpfas_lib.models.hfn import IMAGENET_MEAN, IMAGENET_STD
-from mpfas_lib.models.pretrained import WEIGHTS_ENV, imagenet_file_name
 from mpfas_lib.profile import get_profile
 from mpfas_lib.training.artefacts import check_resumable
 from mpfas_lib.training.build import build_data

@@ -30,10 +30,10 @@ from mpfas_lib.__main__ import main as cli
 from mpfas_lib.data import prepare
 from mpfas_lib.data.datasets import FrameRecord, NpzVideoLoader, PreparedDataset
 from mpfas_lib.errors import UserError
-from mpfas_lib.files import FolderLock, atomic_write_text
+from mpfas_lib.files import FolderLock, atomic_save, atomic_write_text
 from mpfas_lib.paths import cache_dir
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
-from mpfas_lib.training.artefacts import atomic_save, check_resumable, jsonable, load_checkpoint
+from mpfas_lib.training.artefacts import check_resumable, jsonable, load_checkpoint
 from mpfas_lib.training.config import build_config
 from mpfas_lib.training.loop import run_training
 
@@ -375,7 +375,7 @@ def test_item12_pretrained_payload_and_missing_imagenet_weights(tmp_path, monkey
     evil.write_bytes(pickle.dumps(Payload()))
     assert cli(tiny("--set", f"pretrained={evil}", out=tmp_path / "runs")) == 2
     one_error_line(capsys.readouterr().err, "pretrained")
-    from mpfas_lib.models.pretrained import PretrainedWeightsError, read_state_dict
+    from mpfas_lib.models.backbones import PretrainedWeightsError, read_state_dict
 
     with pytest.raises(PretrainedWeightsError, match="evil.pt"):
         read_state_dict(evil)

@@ -18,7 +18,7 @@ from test_reliability import CentreCropper, manifest, one_error_line, video
 
 from mpfas_lib.__main__ import main as cli
 from mpfas_lib.data import prepare
-from mpfas_lib.models.pretrained import imagenet_file_name
+from mpfas_lib.models.backbones import imagenet_file_name
 
 REPO = Path(__file__).resolve().parent.parent
 oulu = test_reliability.oulu  # the fixture: two OULU videos and a prepare command line

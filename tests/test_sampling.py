@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mpfas_lib.data.datasets import FrameDataset, FrameRecord
-from mpfas_lib.data.sampling import DomainBalancedBatches, evaluation_frames, evenly_spaced
+from mpfas_lib.data.datasets import FrameDataset, FrameRecord, evaluation_frames, evenly_spaced
+from mpfas_lib.data.sampling import DomainBalancedBatches
 
 
 def _fake(domain: str, n_gen: int, n_spoof: int, frames: int = 1) -> FrameDataset:

@@ -11,9 +11,9 @@ from urllib.error import URLError
 import pytest
 from standins import imagenet_standin
 
-from mpfas_lib.models import pretrained as pre
+from mpfas_lib.models import backbones as pre
 from mpfas_lib.models import weights_cli
-from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
+from mpfas_lib.models.backbones import PretrainedWeightsError, check_pretrained
 from mpfas_lib.profile import get_profile
 from mpfas_lib.training.config import build_config
 from mpfas_lib.training.loop import run_training

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +170,23 @@ def evenly_spaced(n_frames: int, n: int | None, spacing: str = "centred") -> lis
     if spacing == "ends":
         return [int(v) for v in np.linspace(0, n_frames - 1, num=n, dtype=int)]
     return [int((i + 0.5) * n_frames / n) for i in range(n)]
+
+
+def evaluation_frames(dataset: FrameDataset, n: int | None,
+                      spacing: str = "centred") -> FrameDataset:
+    """Keep ``n`` evenly spaced frames of every video (the field's test-time sampling).
+
+    Also the training-time sampling of the authors' code (``Method.train_frames``);
+    ``spacing`` as in :func:`evenly_spaced`.
+    """
+    by_video: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(dataset.records):
+        by_video[r.video_id].append(i)
+    keep = []
+    for idx in by_video.values():
+        idx = sorted(idx, key=lambda i: dataset.records[i].frame)
+        keep.extend(idx[j] for j in evenly_spaced(len(idx), n, spacing))
+    return dataset.subset(sorted(keep))
 
 
 def video_frames(folder: Path, frames_per_video: int | None = None) -> list[tuple[Path, int]]:

@@ -2,7 +2,7 @@
 
 Which source domains each batch comes from is known in advance: Algorithm 1 draws one split per
 iteration from the trainer's domain-split RNG and asks for K batches of D_φ, then one of D_θ;
-ERM asks for one batch of all domains (:func:`mpfas_lib.training.trainer.request_plan`). A batch
+ERM asks for one batch of all domains (:func:`mpfas_lib.training.algorithm1.request_plan`). A batch
 sampler in the main process turns that plan into (domain, index) lists with
 :class:`~mpfas_lib.data.sampling.DomainBalancedBatches`; worker processes load the images, pinned
 and prefetched; the trainer receives the batches in the planned order and each request is

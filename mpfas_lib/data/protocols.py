@@ -95,9 +95,12 @@ def build_protocol(
     train, test = ("all", "all") if every else ("train", "test")
     if source == "synthetic":
         bench = from_profile(profile, seed=seed, root=root, shift=shift)
-        tr = {d: bench.dataset(d, train) for d in sources_d}
-        va = {} if every else {d: bench.dataset(d, "val") for d in sources_d}
-        te = bench.dataset(target_d, test)
+        parts = [(d, train) for d in sources_d] + [(target_d, test)]
+        parts += [] if every else [(d, "val") for d in sources_d]
+        sets = bench.datasets(parts)
+        tr = {d: sets[d, train] for d in sources_d}
+        va = {} if every else {d: sets[d, "val"] for d in sources_d}
+        te = sets[target_d, test]
     elif source == "real":
         base = Path(root) if root is not None else data_dir()
         if base is None:

@@ -8,32 +8,12 @@ asked for at any time; under DDP each rank draws from a disjoint shard of every 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-
-from mpfas_lib.data.datasets import FrameDataset, evenly_spaced
-
-
-def evaluation_frames(dataset: FrameDataset, n: int | None,
-                      spacing: str = "centred") -> FrameDataset:
-    """Keep ``n`` evenly spaced frames of every video (the field's test-time sampling).
-
-    Also the training-time sampling of the authors' code (``Method.train_frames``);
-    ``spacing`` as in :func:`~mpfas_lib.data.datasets.evenly_spaced`.
-    """
-    by_video: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(dataset.records):
-        by_video[r.video_id].append(i)
-    keep = []
-    for idx in by_video.values():
-        idx = sorted(idx, key=lambda i: dataset.records[i].frame)
-        keep.extend(idx[j] for j in evenly_spaced(len(idx), n, spacing))
-    return dataset.subset(sorted(keep))
 
 
 def dataset_labels(dataset: Dataset) -> list[int]:

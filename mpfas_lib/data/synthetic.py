@@ -28,6 +28,7 @@ import json
 import multiprocessing
 import os
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -716,13 +717,18 @@ class SyntheticBenchmark:
 
     def dataset(self, domain: str, split: str) -> FrameDataset:
         """The frames of a domain's split (videos generated on first use)."""
-        specs = self.videos(domain, split)
-        self.ensure(specs)
-        records = [
-            FrameRecord(str(self.video_path(s)), s.label, s.attack, domain, s.video_id, f, split)
-            for s in specs for f in range(self.frames_per_video)
-        ]
-        return FrameDataset(records, self._loader, None)
+        return self.datasets([(domain, split)])[domain, split]
+
+    def datasets(self, parts: Sequence[tuple[str, str]]) -> dict[tuple[str, str], FrameDataset]:
+        """The frames of several (domain, split) parts; their missing videos generated in one
+        pass (one progress bar for a whole protocol)."""
+        specs = {(domain, split): self.videos(domain, split) for domain, split in parts}
+        self.ensure([s for part in specs.values() for s in part])
+        return {(domain, split): FrameDataset(
+                    [FrameRecord(str(self.video_path(s)), s.label, s.attack, domain, s.video_id,
+                                 f, split) for s in part for f in range(self.frames_per_video)],
+                    self._loader, None)
+                for (domain, split), part in specs.items()}
 
 
 _VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime) checked in this process

@@ -16,6 +16,7 @@ from mpfas_lib.evaluation.metrics import (
     min_hter,
     pad_metrics,
     roc,
+    source_val_metrics,
     threshold_at_eer,
     video_scores,
 )
@@ -25,7 +26,6 @@ from mpfas_lib.evaluation.scoring import (
     evaluate_scores,
     score_dataset,
     score_domains,
-    source_val_metrics,
 )
 from mpfas_lib.evaluation.selection import SELECTIONS, headline, select
 from mpfas_lib.evaluation.stats import (

@@ -336,3 +336,9 @@ def pad_metrics(
     out["iso_threshold"] = iso_name
     out.update(level=level, n_samples=len(s), n_genuine=int(y.sum()), n_spoof=int((1 - y).sum()))
     return out
+
+
+def source_val_metrics(scores: Any, labels: Any, video_ids: Sequence[str]) -> dict[str, float]:
+    """Source-validation AUC/EER (video level), the criterion of ``source_val`` selection."""
+    s, y, _ = video_scores(scores, labels, video_ids)
+    return {"auc": auc(s, y), "eer": eer(s, y)[0]}

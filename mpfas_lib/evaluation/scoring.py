@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mpfas_lib.evaluation.metrics import auc, eer, pad_metrics, threshold_at_eer, video_scores
+from mpfas_lib.evaluation.metrics import pad_metrics, threshold_at_eer, video_scores
 from mpfas_lib.models.losses import genuine_score
 
 
@@ -100,13 +100,9 @@ def evaluate_scores(target: Scores, source_val: Scores | None = None) -> dict[st
     """Frame- and video-level metrics of the target; HTER thresholds from source val (honest)."""
     out: dict[str, dict] = {}
     for level in ("frame", "video"):
+        threshold = source_threshold(source_val, level)
         videos_t = target.video_ids if level == "video" else None
         out[level] = pad_metrics(target.scores, target.labels, videos_t,
-                              source_threshold=source_threshold(source_val, level), level=level)
+                                 source_threshold=threshold, level=level)
     return out
 
-
-def source_val_metrics(source_val: Scores) -> dict[str, float]:
-    """Source-validation AUC/EER (video level), the criterion of ``source_val`` selection."""
-    s, y, _ = video_scores(source_val.scores, source_val.labels, source_val.video_ids)
-    return {"auc": auc(s, y), "eer": eer(s, y)[0]}

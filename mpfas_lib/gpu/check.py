@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from mpfas_lib.models.pretrained import imagenet_weights_file
+from mpfas_lib.models.backbones import imagenet_weights_file
 from mpfas_lib.profile import get_profile
 from mpfas_lib.provenance import git_commit
 from mpfas_lib.runtime import device_name

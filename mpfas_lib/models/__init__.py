@@ -9,12 +9,11 @@
   (Eq. 11); :func:`count_parameters` and :func:`parameter_table` (chapters 04 and 05).
 """
 
-from mpfas_lib.models.backbones import BACKBONES, ResNetTrunk, build_trunk
+from mpfas_lib.models.backbones import BACKBONES, PretrainedWeightsError, ResNetTrunk, build_trunk
 from mpfas_lib.models.cdc import CDConv2d, cdc_reference
 from mpfas_lib.models.extractor import EXTRACTOR_NAMES, MetaPatternExtractor, build_extractor
 from mpfas_lib.models.hfn import FUSIONS, HFN, HFNOutput, build_hfn
 from mpfas_lib.models.losses import genuine_score, hfn_loss, loss_terms
-from mpfas_lib.models.pretrained import PretrainedWeightsError
 from mpfas_lib.models.summary import count_parameters, parameter_table
 
 __all__ = [

@@ -15,8 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mpfas_lib.models.backbones import backbone_spec, build_trunk
-from mpfas_lib.models.pretrained import load_trunk_weights, resolve_pretrained
+from mpfas_lib.models.backbones import (
+    backbone_spec,
+    build_trunk,
+    load_trunk_weights,
+    resolve_pretrained,
+)
 from mpfas_lib.profile import Profile
 
 FUSIONS: tuple[str, ...] = ("hfm", "concat", "official")
@@ -245,12 +249,17 @@ class HFN(nn.Module):
             raise ValueError(f"unknown fusion {fusion!r}: choose one of {list(FUSIONS)}")
         if streams not in STREAMS:
             raise ValueError(f"unknown streams {streams!r}: choose one of {list(STREAMS)}")
+        weights = resolve_pretrained(pretrained, backbone)  # reads a file: no random numbers
         self.backbone, self.fusion_name, self.stream_mode = backbone, fusion, streams
         self.streams = STREAMS[streams]
         d = fusion_channels or spec.fusion_channels
         self.norms = nn.ModuleDict({"rgb": InputNorm(rgb_norm, rgb_order),
                                     "map": InputNorm(map_norm)})
         self.trunks = nn.ModuleDict({s: build_trunk(backbone) for s in self.streams})
+        if weights is not None:
+            state, source = weights
+            for trunk in self.trunks.values():
+                load_trunk_weights(trunk, state, source)
         chans = self.trunks[self.streams[0]].channels
         if fusion == "hfm":
             self.fusion: nn.Module = HierarchicalFusion(chans, d, self.streams)
@@ -262,11 +271,6 @@ class HFN(nn.Module):
             self.fusion = OfficialFusion(chans, d, self.streams)
             self.classifier = OfficialClassifier(chans[-1], d, self.streams)
         self.pixel_head = PixelMapHead(d)
-        weights = resolve_pretrained(pretrained, backbone)
-        if weights is not None:
-            state, source = weights
-            for trunk in self.trunks.values():
-                load_trunk_weights(trunk, state, source)
 
     def forward(self, rgb: Tensor | None, pattern: Tensor | None = None) -> HFNOutput:
         """Theta(rgb, pattern) -> HFNOutput(logits [B, 2], pixel_map [B, 1, H/8, W/8]).

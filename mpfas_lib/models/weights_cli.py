@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 
 from mpfas_lib.errors import report_error
-from mpfas_lib.models.backbones import BACKBONES
-from mpfas_lib.models.pretrained import (
+from mpfas_lib.models.backbones import (
+    BACKBONES,
     WEIGHTS_ENV,
     PretrainedWeightsError,
     check_weights_file,

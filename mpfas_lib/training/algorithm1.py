@@ -133,6 +133,27 @@ def _batchnorm_modules(module: nn.Module) -> list[nn.modules.batchnorm._BatchNor
     return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
+def request_plan(domains: Sequence[str], settings: MetaSettings | None,
+                 seed: int) -> Iterator[list[str]]:
+    """The domains of every batch the trainer (:mod:`~mpfas_lib.training.trainer`) will ask for,
+    in order, endlessly.
+
+    It replays the trainer's domain-split RNG (``random.Random(seed)``): per iteration of
+    Algorithm 1 one split, K batches of D_φ then one of D_θ; per ERM step (``settings`` None)
+    all domains.
+    """
+    names = list(domains)
+    rng = random.Random(seed)
+    while True:
+        if settings is not None:
+            phi_domains, theta_domains = split_domains(names, rng, settings.mode)
+            for _ in range(settings.inner_steps):
+                yield phi_domains
+            yield theta_domains
+        else:
+            yield list(names)
+
+
 @contextmanager
 def preserved_batchnorm_stats(module: nn.Module) -> Iterator[None]:
     """Run in train mode (batch statistics) but restore BatchNorm running stats on exit."""

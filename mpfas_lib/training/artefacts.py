@@ -1,4 +1,5 @@
-"""What a run leaves in its folder: results with provenance, checkpoints, Φ snapshots, trace.
+"""What a run leaves in its folder: results with provenance, checkpoints, Φ snapshots, trace,
+TensorBoard logs (and, beside them, the progress bar: :class:`Monitor`).
 
 ``<out>/<run_name>/`` holds ``results.json`` (provenance, metrics and video scores),
 ``checkpoint.pt`` (everything needed by ``resume=True``, written atomically every
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,28 +25,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from mpfas_lib.data.synthetic import GENERATOR_VERSION
 from mpfas_lib.errors import UserError, load_failure
 from mpfas_lib.evaluation.selection import SELECTIONS, select
 from mpfas_lib.files import (
     FolderLock,
-    atomic_write,
+    atomic_save,
     atomic_write_text,
     remove_orphans,
     writable_dir,
 )
 from mpfas_lib.provenance import git_commit, software
 from mpfas_lib.runtime import capture_rng_states, restore_rng_states
+from mpfas_lib.training.algorithm1 import StepStats
 from mpfas_lib.training.config import RunConfig
 
 REPLACED = ".replaced"  # where --force moves an earlier run (hidden from load_runs' */)
 RESULTS_FORMAT = 2  # 2: nested profile/method config and per-rule video scores
-def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` atomically: a killed run never leaves a half-written checkpoint."""
-    return atomic_write(path, lambda handle: torch.save(obj, handle), "wb")
-
-
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Load a checkpoint safely (``weights_only=True``) with a clear error naming the file."""
     path = Path(path)
@@ -186,22 +185,26 @@ class RunFolder:
         finally:
             lock.release()
 
-    def save_checkpoint(self, state: dict) -> None:
-        """``checkpoint.pt``: what :meth:`Progress.restore` reads back."""
-        atomic_save(state, self.checkpoint)
-
     def load_checkpoint(self) -> dict:
         """The checkpoint to resume from (weights only)."""
         return load_checkpoint(self.checkpoint)
 
-    def save_selected(self, config: RunConfig, trainer: Any, snapshots: dict | None,
-                      best: bool) -> None:
-        """``model_best.pt`` when source validation selects this evaluation; ``phi.pt``."""
+    def save(self, config: RunConfig, trainer: Any, progress: Progress, best: bool | None,
+             checkpoint: bool, elapsed: float) -> None:
+        """What an iteration leaves: after an evaluation (``best`` not None) ``model_best.pt``
+        when source validation selects it and ``phi.pt``; ``checkpoint.pt`` (what
+        :meth:`Progress.restore` reads back) when ``checkpoint`` is due."""
+        files: dict[Path, Any] = {}
         if best and config.save_best:
-            atomic_save({"config": config.to_dict(), **trainer.model_state(),
-                         "iteration": trainer.iteration}, self.path / "model_best.pt")
-        if snapshots is not None:
-            atomic_save(snapshots, self.path / "phi.pt")
+            files[self.path / "model_best.pt"] = {"config": config.to_dict(),
+                                                  **trainer.model_state(),
+                                                  "iteration": trainer.iteration}
+        if best is not None and progress.snapshots is not None:
+            files[self.path / "phi.pt"] = progress.snapshots
+        if checkpoint:
+            files[self.checkpoint] = progress.checkpoint(config, trainer, elapsed)
+        for path, obj in files.items():  # in this order: the checkpoint is written last
+            atomic_save(obj, path)
 
     def write_results(self, results: dict, trace: list[dict]) -> None:
         """``results.json`` and ``trace.json``, strict JSON."""
@@ -312,6 +315,49 @@ class RunFolder:
                              f"(None: before versions were recorded), this run needs version "
                              f"{GENERATOR_VERSION}: move the folder away to train it again")
         return results
+
+
+class Monitor:
+    """What a person watches: a progress bar and TensorBoard curves (rank 0 only)."""
+
+    def __init__(self, config: RunConfig, folder: RunFolder, iterations: int, start: int,
+                 main: bool, resumed_from: int | None) -> None:
+        self.bar = self.writer = None
+        if config.progress and main:
+            self.bar = tqdm(total=iterations, initial=start, desc=config.name(),
+                            leave=False, file=sys.stderr)
+        if config.tensorboard and main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter  # optional and slow to import
+            except ImportError:
+                return
+            self.writer = SummaryWriter(str(folder.path / "tb"), purge_step=resumed_from)
+
+    def step(self, stats: StepStats) -> None:
+        """One training step: its losses."""
+        if self.writer is not None:
+            self.writer.add_scalar("loss/theta", stats.theta_loss, stats.iteration)
+            for k, value in enumerate(stats.inner_losses):
+                self.writer.add_scalar(f"loss/inner_{k + 1}", value, stats.iteration)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{stats.theta_loss:.3f}")
+
+    def evaluated(self, record: dict) -> None:
+        """One evaluation: the target's HTER and AUC, the source-validation EER."""
+        if self.writer is None:
+            return
+        it, video = record["iteration"], record["target"]["video"]
+        self.writer.add_scalar("target/hter_target_eer", video["hter_target_eer"], it)
+        self.writer.add_scalar("target/auc", video["auc"], it)
+        if "source_val" in record:
+            self.writer.add_scalar("source_val/eer", record["source_val"]["eer"], it)
+
+    def close(self) -> None:
+        """Close the bar and flush the logs."""
+        for part in (self.bar, self.writer):
+            if part is not None:
+                part.close()
 
 
 def phi_snapshots(run_dir: str | os.PathLike) -> dict[str, Any] | None:

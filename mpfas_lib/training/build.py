@@ -12,14 +12,16 @@ from typing import Any
 
 import torch
 
+from mpfas_lib.data.datasets import evaluation_frames
 from mpfas_lib.data.loader import LoaderBatches
 from mpfas_lib.data.protocols import Protocol, build_protocol
-from mpfas_lib.data.sampling import DomainBalancedBatches, evaluation_frames
+from mpfas_lib.data.sampling import DomainBalancedBatches
 from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.runtime import device_name, seed_everything
+from mpfas_lib.training.algorithm1 import MetaSettings, request_plan
 from mpfas_lib.training.config import RunConfig
 from mpfas_lib.training.methods import build_models
-from mpfas_lib.training.trainer import Trainer, request_plan
+from mpfas_lib.training.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -99,15 +101,16 @@ def loader_workers(config: RunConfig, device: torch.device, world_size: int = 1)
     return min(8, max(1, (os.cpu_count() or 1) // world_size))
 
 
-def build_batches(config: RunConfig, protocol: Protocol, device: torch.device, rank: int = 0,
+def build_batches(config: RunConfig, protocol: Protocol, device: torch.device,
+                  settings: MetaSettings | None, rank: int = 0,
                   world_size: int = 1) -> DomainBalancedBatches | LoaderBatches:
-    """The trainer's batch source: in-process sampling, or workers loading the planned batches."""
+    """The trainer's batch source: in-process sampling, or workers loading the batches that
+    Algorithm 1 with ``settings`` (None: ERM) will ask for."""
+    workers = loader_workers(config, device, world_size)
     batches = DomainBalancedBatches(protocol.sources, k=config.profile.batch_per_class,
                                     seed=config.seed, rank=rank, world_size=world_size)
-    workers = loader_workers(config, device, world_size)
     if workers == 0:
         return batches
-    settings = config.method.meta_settings(config.profile.lr)
 
     def plan():
         return request_plan(sorted(protocol.sources), settings, config.seed)
@@ -119,9 +122,10 @@ def build_batches(config: RunConfig, protocol: Protocol, device: torch.device, r
 def build_trainer(config: RunConfig, protocol: Protocol, device: torch.device,
                   dist: Any = None) -> Trainer:
     """Φ, Θ, batches and trainer of a config, on ``device`` (seeded after the data is built)."""
+    settings = config.method.meta_settings(config.profile.lr)
     phi, theta = build_models(config.method, config.profile)
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
-    batches = build_batches(config, protocol, device, rank, world)
+    batches = build_batches(config, protocol, device, settings, rank, world)
     return Trainer(config, phi, theta, batches, sorted(protocol.sources), loss_fn=hfn_loss,
                    device=device, dist=dist)
 
@@ -136,12 +140,13 @@ def build_run(config: RunConfig, device: torch.device, dist: Any = None) -> Run:
     """The whole run of a config: data first, then the seeded models and their trainer."""
     if config.threads > 0 and device.type == "cpu":
         torch.set_num_threads(config.threads)
-    protocol = build_data(config)
-    # seed after building the data: rendering or loading it must not shift the model's init
-    seed_everything(config.seed)
     prof = config.profile
     schedule = Schedule(prof.iterations, prof.eval_every,
                         config.checkpoint_every or prof.eval_every)
+    evaluation = evaluation_of(config)
+    protocol = build_data(config)
+    # seed after building the data: rendering or loading it must not shift the model's init
+    seed_everything(config.seed)
     return Run(config, protocol, build_trainer(config, protocol, device, dist), schedule,
-               evaluation_of(config), device, device_name(device),
+               evaluation, device, device_name(device),
                dist.world_size if dist is not None else 1)

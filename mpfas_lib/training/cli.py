@@ -17,7 +17,7 @@ import torch
 
 from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.evaluation.selection import headline
-from mpfas_lib.models.pretrained import PretrainedWeightsError
+from mpfas_lib.models.backbones import PretrainedWeightsError
 from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import PROFILES
 from mpfas_lib.training.algorithm1 import NonFiniteLossError

@@ -33,9 +33,10 @@ from mpfas_lib.data.protocols import SCOPES
 from mpfas_lib.data.synthetic import DEFAULT_SHIFT, check_shift
 from mpfas_lib.paths import data_dir
 from mpfas_lib.profile import Profile, get_profile, profile_from_env
-from mpfas_lib.training.methods import Method, get_method, upgrade_method_dict
+from mpfas_lib.training.methods import ALGORITHM1, Method, get_method
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+_LEGACY_ALGORITHMS = {"mp": ALGORITHM1}  # results written before the names said one thing
 DATA_SOURCES = ("synthetic", "real")
 # settings a resumed run may change (more iterations, another device, logging)
 # (run_name is free too: the checkpoint was found in the folder the name points to)
@@ -180,10 +181,18 @@ class RunConfig:
                 raise ValueError(f"saved with a newer version of mpfas_lib: unknown {part} "
                                  f"settings {newer}; update the library to read it")
         profile = Profile(**data.pop("profile"))
-        method = Method.from_dict(data.pop("method"))
+        method = Method(**upgrade_method_dict(data.pop("method")))
         layers = tuple((k, tuple(v)) for k, v in (data.pop("layers", None) or {}).items())
         known = {f.name for f in fields(cls)}
         return cls(profile, method, layers=layers, **{k: v for k, v in data.items() if k in known})
+
+
+def upgrade_method_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved method's settings under today's names (``algorithm="mp"`` became ``algorithm1``)."""
+    algorithm = data.get("algorithm")
+    if algorithm in _LEGACY_ALGORITHMS:
+        return {**data, "algorithm": _LEGACY_ALGORITHMS[algorithm]}
+    return dict(data)
 
 
 def _flat(config: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,22 +16,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from mpfas_lib.data.datasets import evaluation_frames
 from mpfas_lib.data.protocols import Protocol
-from mpfas_lib.data.sampling import evaluation_frames
+from mpfas_lib.evaluation.metrics import source_val_metrics
 from mpfas_lib.evaluation.scoring import (
     evaluate_scores,
     score_dataset,
     score_domains,
-    source_val_metrics,
 )
 from mpfas_lib.files import writable_dir
-from mpfas_lib.models.pretrained import check_pretrained
+from mpfas_lib.models.backbones import check_pretrained
 from mpfas_lib.paths import cache_dir, results_dir
 from mpfas_lib.runtime import pick_device
-from mpfas_lib.training.algorithm1 import NonFiniteLossError, StepStats
-from mpfas_lib.training.artefacts import Progress, RunFolder, provenance
+from mpfas_lib.training.algorithm1 import NonFiniteLossError
+from mpfas_lib.training.artefacts import Monitor, Progress, RunFolder, provenance
 from mpfas_lib.training.build import Evaluation, Run, build_run
 from mpfas_lib.training.config import RunConfig
 
@@ -55,7 +53,7 @@ def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protoco
             raise NonFiniteLossError(iteration, f"{name} scores (Eq. 11)", math.nan)
     out: dict[str, Any] = {"target": evaluate_scores(target, source)}
     if source is not None:
-        out["source_val"] = source_val_metrics(source)
+        out["source_val"] = source_val_metrics(source.scores, source.labels, source.video_ids)
     # video-level target scores, for bootstrap intervals over videos (evaluation.stats), and
     # the source-validation video scores, so a bootstrap can re-estimate the threshold
     out["target_scores"] = {**target.videos(),
@@ -64,53 +62,10 @@ def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protoco
     return out
 
 
-class Monitor:
-    """What a person watches: a progress bar and TensorBoard curves (rank 0 only)."""
-
-    def __init__(self, run: Run, folder: RunFolder, main: bool, resumed_from: int | None):
-        config, it = run.config, run.trainer.iteration
-        self.bar = self.writer = None
-        if config.progress and main:
-            self.bar = tqdm(total=run.schedule.iterations, initial=it, desc=config.name(),
-                            leave=False, file=sys.stderr)
-        if config.tensorboard and main:
-            try:
-                from torch.utils.tensorboard import SummaryWriter  # optional and slow to import
-            except ImportError:
-                return
-            self.writer = SummaryWriter(str(folder.path / "tb"), purge_step=resumed_from)
-
-    def step(self, stats: StepStats) -> None:
-        """One training step: its losses."""
-        if self.writer is not None:
-            self.writer.add_scalar("loss/theta", stats.theta_loss, stats.iteration)
-            for k, value in enumerate(stats.inner_losses):
-                self.writer.add_scalar(f"loss/inner_{k + 1}", value, stats.iteration)
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{stats.theta_loss:.3f}")
-
-    def evaluated(self, record: dict) -> None:
-        """One evaluation: the target's HTER and AUC, the source-validation EER."""
-        if self.writer is None:
-            return
-        it, video = record["iteration"], record["target"]["video"]
-        self.writer.add_scalar("target/hter_target_eer", video["hter_target_eer"], it)
-        self.writer.add_scalar("target/auc", video["auc"], it)
-        if "source_val" in record:
-            self.writer.add_scalar("source_val/eer", record["source_val"]["eer"], it)
-
-    def close(self) -> None:
-        """Close the bar and flush the logs."""
-        for part in (self.bar, self.writer):
-            if part is not None:
-                part.close()
-
-
 def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
               dist: Any = None, force: bool = False, confirm: Confirm | None = None
               ) -> tuple[RunFolder, torch.device]:
-    """Every check before any work (settings, weights, device, --out, --resume, then
+    """Every check before any work (settings, device, weights, --out, --resume, then
     ``confirm(config, device)``, which may refuse with a ``UserError``); makes nothing.
 
     A refused run raises ``ValueError``, ``FileNotFoundError``, ``UserError`` or
@@ -118,13 +73,14 @@ def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: b
     finished run is never trained over without ``force`` (which moves that run aside first).
     """
     config.validate()
-    check_pretrained(config.profile.pretrained, config.profile.backbone)  # before any data
     device = dist.device if dist is not None else pick_device(config.device)
+    check_pretrained(config.profile.pretrained, config.profile.backbone)  # before any data
     if config.data == "synthetic":
         cache_dir()  # $MPFAS_CACHE usable, before any folder of the run is made
     root = Path(out) if out is not None else results_dir() / "runs"
     writable_dir(root, "--out", create=False)
-    folder = RunFolder(root / config.name())
+    name = config.name()
+    folder = RunFolder(root / name)
     if resume and not folder.checkpoint.is_file():
         raise FileNotFoundError(
             f"--resume: no checkpoint at {folder.checkpoint} (check --out, --seed, --protocol, "
@@ -160,27 +116,27 @@ def _train(run: Run, folder: RunFolder, resume: bool, main: bool, log: Any) -> d
     trainer, schedule, config = run.trainer, run.schedule, run.config
     progress = Progress(config.method.name, trainer.phi)
     if resume:
-        progress.restore(folder.load_checkpoint(), config, trainer, folder.checkpoint)
+        saved = folder.load_checkpoint()
+        progress.restore(saved, config, trainer, folder.checkpoint)
         if main:
             log(f"resumed {folder.path} at iteration {trainer.iteration}")
-    monitor = Monitor(run, folder, main, progress.resumed_from)
+    monitor = Monitor(config, folder, schedule.iterations, trainer.iteration, main,
+                      progress.resumed_from)
     start, failure = time.perf_counter(), None
     try:
         while trainer.iteration < schedule.iterations:
             stats = trainer.step()
             progress.trace.append(stats.to_dict())
             monitor.step(stats)
-            it = trainer.iteration
+            it, best = trainer.iteration, None
             if schedule.evaluates(it):
                 record = {"iteration": it, **evaluate_models(
                     trainer.phi, trainer.theta, run.protocol, run.evaluation, run.device, it)}
                 monitor.evaluated(record)
                 best = progress.evaluated(record, trainer.phi)
-                if main:
-                    folder.save_selected(config, trainer, progress.snapshots, best)
-            if main and schedule.checkpoints(it):
+            if main:
                 elapsed = progress.elapsed + time.perf_counter() - start
-                folder.save_checkpoint(progress.checkpoint(config, trainer, elapsed))
+                folder.save(config, trainer, progress, best, schedule.checkpoints(it), elapsed)
     except NonFiniteLossError as error:
         failure = error
     finally:

@@ -45,7 +45,6 @@ from mpfas_lib.training.algorithm1 import MODES, MetaSettings
 
 ALGORITHM1, ERM = "algorithm1", "erm"
 ALGORITHMS = (ALGORITHM1, ERM)  # the paper's Algorithm 1, or ERM (Eq. 1/3, end to end)
-_LEGACY_ALGORITHMS = {"mp": ALGORITHM1}  # results written before the names said one thing
 PHI_KINDS = ("extractor", "map", "none")
 
 
@@ -77,15 +76,17 @@ class Method:
         """A copy with some settings changed."""
         return dataclasses.replace(self, **changes)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Method:
-        """A method saved by ``asdict``, including those saved under older algorithm names."""
-        return cls(**upgrade_method_dict(data))
-
     @property
     def meta_learned(self) -> bool:
         """Whether Algorithm 1 trains this method (else ERM does)."""
         return self.algorithm == ALGORITHM1
+
+    def hfn_settings(self, profile: Profile) -> dict[str, Any]:
+        """The keywords of this method's Θ (:func:`~mpfas_lib.models.hfn.build_hfn`): fusion,
+        streams, norms, colour order, and the profile's initialisation."""
+        return {"fusion": self.fusion, "streams": self.streams, "rgb_norm": self.rgb_norm,
+                "map_norm": self.map_norm, "rgb_order": self.rgb_order,
+                "pretrained": profile.pretrained}
 
     def meta_settings(self, lr: float) -> MetaSettings | None:
         """What Algorithm 1's step needs: this method's K, form and loss scale, the profile's α."""
@@ -131,14 +132,6 @@ class Method:
         if not 0.0 <= self.hflip <= 1.0:
             raise ValueError(f"method {self.name}: hflip is a probability in [0, 1], got "
                              f"{self.hflip}")
-
-
-def upgrade_method_dict(data: dict[str, Any]) -> dict[str, Any]:
-    """A saved method's settings under today's names (``algorithm="mp"`` became ``algorithm1``)."""
-    algorithm = data.get("algorithm")
-    if algorithm in _LEGACY_ALGORITHMS:
-        return {**data, "algorithm": _LEGACY_ALGORITHMS[algorithm]}
-    return dict(data)
 
 
 def _registry() -> dict[str, Method]:
@@ -198,11 +191,10 @@ def build_phi(method: Method) -> nn.Module | None:
 
 def build_theta(method: Method, profile: Profile) -> HFN:
     """Θ of a method: the profile's HFN with the method's fusion, streams, norms and order."""
-    return build_hfn(profile, fusion=method.fusion, streams=method.streams,
-                     rgb_norm=method.rgb_norm, map_norm=method.map_norm,
-                     rgb_order=method.rgb_order, pretrained=profile.pretrained)
+    return build_hfn(profile, **method.hfn_settings(profile))
 
 
 def build_models(method: Method, profile: Profile) -> tuple[nn.Module | None, HFN]:
     """Φ and Θ of a method at a profile's scale: runs and chapters build them here (chapter 06)."""
-    return build_phi(method), build_theta(method, profile)
+    settings = method.hfn_settings(profile)
+    return build_phi(method), build_hfn(profile, **settings)

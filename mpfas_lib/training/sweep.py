@@ -52,7 +52,7 @@ from mpfas_lib.data.synthetic import from_profile
 from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.evaluation.selection import headline
 from mpfas_lib.files import atomic_write_text
-from mpfas_lib.models.pretrained import PretrainedWeightsError, check_pretrained
+from mpfas_lib.models.backbones import PretrainedWeightsError, check_pretrained
 from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import Profile
 from mpfas_lib.training.artefacts import RunFolder

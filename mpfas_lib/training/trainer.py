@@ -9,7 +9,7 @@ Algorithm 1 or one ERM step, as the config's method says. Scoring and metrics li
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -21,11 +21,9 @@ from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.runtime import python_rng_state, set_python_rng_state
 from mpfas_lib.training.algorithm1 import (
     LossFn,
-    MetaSettings,
     StepStats,
     meta_pattern_step,
     phi_optimizer_for,
-    split_domains,
     trainable,
 )
 from mpfas_lib.training.compiled import check_compile, compiled_erm_pass, compiled_meta_passes
@@ -72,26 +70,6 @@ class RecordedBatches:
             domains = call.split(",") if call else []
             self.calls.append(call)
             advance(domains)
-
-
-def request_plan(domains: Sequence[str], settings: MetaSettings | None,
-                 seed: int) -> Iterator[list[str]]:
-    """The domains of every batch :meth:`Trainer.step` will ask for, in order, endlessly.
-
-    It replays the trainer's domain-split RNG (``random.Random(seed)``): per iteration of
-    Algorithm 1 one split, K batches of D_φ then one of D_θ; per ERM step (``settings`` None)
-    all domains.
-    """
-    names = list(domains)
-    rng = random.Random(seed)
-    while True:
-        if settings is not None:
-            phi_domains, theta_domains = split_domains(names, rng, settings.mode)
-            for _ in range(settings.inner_steps):
-                yield phi_domains
-            yield theta_domains
-        else:
-            yield list(names)
 
 
 def _batch_parts(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
