@@ -191,7 +191,13 @@ def _train_all(todo: list[RunConfig], states: dict[str, str], out: Path, workers
                     if record["status"] != "completed":
                         log(f"{record['run']}: {record.get('error')}")
         except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # stop the running runs too (a signal to this process alone leaves them running)
+            # and wait for them, so the folder's lock is held until no worker writes to it;
+            # the pool has no public handle on its processes
+            workers_running = list((getattr(pool, "_processes", None) or {}).values())
+            for process in workers_running:
+                process.terminate()  # its run resumes from its last checkpoint
+            pool.shutdown(wait=True, cancel_futures=True)
             log("interrupted: finished runs are kept, started ones resume next time")
             raise
         finally:
