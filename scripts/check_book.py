@@ -19,7 +19,9 @@ driven over the DevTools protocol (no kernel, browser cache off), and fails when
 6. any built HTML file contains an absolute path of the machine that built it (the
    repository, the home folder, ``$MPFAS_CACHE``);
 7. a page embeds plotly.js (about 5 MB) inline instead of loading the one shared
-   ``_static/plotly.min.js`` (``book/_ext/shared_plotlyjs.py``).
+   ``_static/plotly.min.js`` (``book/_ext/shared_plotlyjs.py``);
+8. a number glued into the prose reads as a Python representation of a numpy value
+   (``np.float64(0.3)``): the chapter glued a numpy number where a plain one was meant.
 
 It saves one screenshot per page (at its first interactive figure, else the top) and a
 before/after picture of every control under ``--shots``. Installs nothing: it needs Chromium
@@ -112,6 +114,21 @@ def absolute_paths(html_root: Path, forbidden: list[str]) -> list[str]:
         for needle in needles:
             if needle in text:
                 hits.append(f"{path.relative_to(html_root)}: {needle}")
+    return hits
+
+
+# What myst-nb writes for {glue:text}; a numpy scalar's repr in it is a chapter's slip.
+PASTED = re.compile(r'<span class="pasted-text">([^<]*)</span>')
+NUMPY_REPR = re.compile(r"\bnp\.[a-z_]+[0-9]*\(")
+
+
+def numpy_reprs(html_root: Path) -> list[str]:
+    """``page: text`` for every glued value that shows a numpy repr instead of a number."""
+    hits = []
+    for path in sorted(html_root.rglob("*.html")):
+        for text in PASTED.findall(path.read_text(errors="replace")):
+            if NUMPY_REPR.search(text):
+                hits.append(f"{path.relative_to(html_root)}: {text}")
     return hits
 
 
@@ -645,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
     forbidden = [str(root.parents[1]), str(Path.home()), os.environ.get("MPFAS_CACHE", "")]
     leaks = absolute_paths(root, forbidden)
     inline = inline_plotlyjs(root)
+    reprs = numpy_reprs(root)
     remote = remote_references(root)
     shots = Path(args.shots)
     shutil.rmtree(shots, ignore_errors=True)
@@ -671,6 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     failures += [f"{p}: embeds plotly.js inline instead of loading _static/plotly.min.js"
                  for p in inline]
     failures += [f"refers to another host: {r}" for r in remote]
+    failures += [f"a glued number shows numpy's repr: {r}" for r in reprs]
     failures += heavy_pages(checker.weights, args.max_page_mb)
     if not args.page and interactive_pages < args.min_figures:
         failures.append(f"only {interactive_pages} pages have interactive figures "
@@ -685,7 +704,7 @@ def main(argv: list[str] | None = None) -> int:
     print("OK: no console errors or failed resources, no request to another host, equations "
           f"typeset, every page under {args.max_page_mb:g} MB, every control changed its "
           "figure, no absolute path of this machine in the built HTML, plotly.js in one "
-          "shared file")
+          "shared file, no glued number shown as a numpy repr")
     return 0
 
 if __name__ == "__main__":

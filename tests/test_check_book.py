@@ -116,3 +116,13 @@ def test_a_page_weighs_its_html_and_own_files_apart_from_shared_assets_and_frame
 def test_the_check_fails_on_a_missing_build(tmp_path, capsys) -> None:
     assert check_book.main(["--html", str(tmp_path), "--toc", str(tmp_path / "t.yml")]) == 2
     assert "build the book first" in capsys.readouterr().err
+
+
+def test_a_glued_numpy_repr_is_found(tmp_path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "a.html").write_text(
+        '<p>gained <span class="pasted-text">np.float64(0.3)</span> points</p>')
+    (tmp_path / "b.html").write_text(
+        '<p>gained <span class="pasted-text">0.3</span> points</p>'
+        '<pre>x = np.float64(1)</pre>')  # code may name numpy: only glued text counts
+    assert check_book.numpy_reprs(tmp_path) == ["notebooks/a.html: np.float64(0.3)"]

@@ -26,7 +26,9 @@ from mpfas_lib.evaluation.tables import (
     run_rows,
     run_shift,
     seed_table,
+    selection_cells,
     selection_table,
+    selection_wins,
     shift_table,
     verdicts,
 )
@@ -407,3 +409,15 @@ def test_late_gains_compare_the_last_third_of_evaluations_with_the_middle_third(
     assert (row.setting, row.method, row.seed) == ("OCI-M", "mp", 3)
     assert row.source_val_gain == pytest.approx((95 + 97) / 2 - (80 + 90) / 2)
     assert row.target_gain == pytest.approx((65 + 75) / 2 - (80 + 60) / 2)
+
+
+def test_selection_wins_names_the_methods_beaten_after_holm_per_rule():
+    long = selection_table(_study(), methods=["rgb"], n_boot=200, numeric=True)
+    assert selection_cells(long).equals(selection_table(_study(), methods=["rgb"], n_boot=200))
+    wins = selection_wins(long)
+    assert list(wins) == list(RULE_NAMES.values())
+    beaten = long[(long["p_holm"] < 0.05) & (long["diff"] > 0)]
+    assert sum(len(v) for v in wins.values()) == len(beaten)
+    assert wins["source validation"] == ["rgb"]  # the cell reads "better (" above
+    flipped = long.assign(diff=-long["diff"])  # rgb better than mp: mp beats nobody
+    assert all(v == [] for v in selection_wins(flipped).values())

@@ -3,7 +3,8 @@
 Seeds and comparisons: :func:`seed_summary` (one method over seeds), :func:`paired_difference`
 (two methods, or pooled over settings), :func:`holm` (a family of p-values); from results
 folders, :func:`seed_table` (per setting), :func:`pooled_table` (over settings),
-:func:`selection_table` (under each selection rule) and :func:`verdicts` (read in words).
+:func:`selection_table` (under each selection rule; its text form :func:`selection_cells`,
+who wins under which rule :func:`selection_wins`) and :func:`verdicts` (read in words).
 """
 
 from mpfas_lib.evaluation.metrics import (
@@ -46,7 +47,9 @@ from mpfas_lib.evaluation.tables import (
     run_rows,
     run_shift,
     seed_table,
+    selection_cells,
     selection_table,
+    selection_wins,
     shift_table,
     training_losses,
     verdicts,
@@ -71,7 +74,9 @@ __all__ = [
     "seed_table",
     "shift_table",
     "select",
+    "selection_cells",
     "selection_table",
+    "selection_wins",
     "source_val_metrics",
     "CITATION",
     "PAPER_NAMES",

@@ -494,14 +494,26 @@ def selection_table(runs: Sequence[dict[str, Any]], reference: str = "mp",
             part = _point_rows(runs, reference, methods, rule, metric)
         parts.append(part.assign(rule=rule, rule_name=RULE_NAMES[rule]))
     long = pd.concat(parts, ignore_index=True)
-    if numeric:
-        return long
-    long["cell"] = [_voice(r) for r in long.itertuples()]
-    wide = long.pivot(index="method", columns="rule_name", values="cell")
-    wide = wide.reindex(index=list(dict.fromkeys(long["method"])),
-                        columns=[RULE_NAMES[r] for r in rules])
-    wide.index.name, wide.columns.name = f"{reference} against", None
+    return long if numeric else selection_cells(long)
+
+
+def selection_cells(long: pd.DataFrame) -> pd.DataFrame:
+    """:func:`selection_table`'s text form from its numeric one: a row per method, a column
+    per rule, each cell in the reference's voice (chapter 08)."""
+    cells = long.assign(cell=[_voice(r) for r in long.itertuples()])
+    wide = cells.pivot(index="method", columns="rule_name", values="cell")
+    wide = wide.reindex(index=list(dict.fromkeys(cells["method"])),
+                        columns=list(dict.fromkeys(cells["rule_name"])))
+    wide.index.name, wide.columns.name = f"{cells['reference'].iloc[0]} against", None
     return wide
+
+
+def selection_wins(long: pd.DataFrame) -> dict[str, list[str]]:
+    """Per rule (by name), the methods that the reference beats after Holm's adjustment, in
+    :func:`selection_table`'s numeric table (chapter 08)."""
+    wins = long[(long["p_holm"] < 0.05) & (long["diff"] > 0)]
+    return {name: list(wins.loc[wins["rule_name"] == name, "method"])
+            for name in dict.fromkeys(long["rule_name"])}
 
 
 _TURN = {"better": "worse", "worse": "better", "not distinguishable": "not distinguishable"}

@@ -84,7 +84,8 @@ def trained_models(results: str | os.PathLike, run: str = STUDY_RUN
     """Φ and Θ of a study run's selected model, in eval mode, with a label (chapter 05).
 
     Reads the committed ``results/study/explorer/<run>.pt`` (both networks at the evaluation
-    selected on source validation); None when it is missing.
+    selected on source validation; its ``origin``, when recorded, joins the label); None when
+    it is missing.
     """
     path = Path(results) / "study" / "explorer" / f"{run}.pt"
     if not path.is_file():
@@ -97,6 +98,8 @@ def trained_models(results: str | os.PathLike, run: str = STUDY_RUN
     phi.load_state_dict(saved["phi"])
     theta.load_state_dict(saved["theta"])
     label = f"study run {run}, iteration {saved['iteration']}, synthetic"
+    if saved.get("origin"):  # e.g. a re-training of the committed run on another machine
+        label += f" ({saved['origin']})"
     return phi.eval(), theta.eval(), label
 
 
