@@ -6,8 +6,8 @@ largest absolute difference between the two trainings of a run, beside the same 
 seeds of one setting and method (every pair of seeds in ``--a``). Runs
 made on one machine with one library version are bit-identical; across machines or thread
 counts floating-point differences move each trajectory, and this measures by how much
-(chapter 08). Usage: ``python benchmarks/rerun_agreement.py --a results/study-next
---b results/study-next-rerun --json results/benchmarks/rerun_agreement.json``.
+(chapter 08). Usage: ``python benchmarks/rerun_agreement.py --a results/study
+--b results/study-rerun --json results/benchmarks/rerun_agreement.json``.
 """
 
 from __future__ import annotations

@@ -22,9 +22,10 @@
 #
 # Each ablation is a set of methods in `mpfas_lib.training.methods`. The runs are the plans
 # `study-main` and `study-ablations` (`mpfas_lib/training/plans/`): the ablations on
-# MICO:OCI-M and MICO:OCM-I, three training seeds each, at the study scale of
-# {doc}`08_training_runs` (synthetic data, small networks, CPU). Every comparison is paired
-# (same seeds, same target videos), made only on the settings where both variants ran, and
+# MICO:OCI-M and MICO:OCM-I, six training seeds each, at the study scale of
+# {doc}`08_training_runs` (synthetic data, small networks, CPU); the references MP, ERM and
+# ColorLBP come from `study-main`, with ten. Every comparison is paired (the seeds both ran,
+# the same target videos), made only on the settings where both variants ran, and
 # comes with its 95 % interval and nominal p-value (chapter 08 says how they are computed);
 # at the end all of the chapter's comparisons are adjusted together for multiplicity. The
 # paper reports its ablations as bar charts on the real datasets, and we state its finding
@@ -222,7 +223,7 @@ verdicts(chapter, "hter_source").T  # one row per variant
 # %% [markdown]
 # Of the {glue:text}`ab_family_n` comparisons, {glue:text}`ab_family_nominal` have a nominal
 # p below 5 % and {glue:text}`ab_family_holm` remain below it after the adjustment. Where a
-# comparison is "not distinguishable", three seeds at this scale cannot tell the variants
+# comparison is "not distinguishable", six seeds at this scale cannot tell the variants
 # apart: that is a finding about the evidence, not a proof that they are equal. Small
 # networks trained from random weights on synthetic faces are not the paper's setting, so
 # a disagreement with the paper is a question for full-profile runs on the real data
@@ -235,7 +236,7 @@ verdicts(chapter, "hter_source").T  # one row per variant
 #   `mp-k1`, `mp-k2`, `mp-k8` (K).
 # * The paper finds HFM better than concatenation in 18 of 20 pairs, Algorithm 1 better than
 #   ERM in all four settings, K = 4 about best, and no simple rule for the extractor.
-# * Our comparisons are study-scale, synthetic, three seeds, paired, on matched settings,
+# * Our comparisons are study-scale, synthetic, six seeds, paired, on matched settings,
 #   with 95 % intervals and nominal and Holm-adjusted p-values; where an interval contains
 #   zero the variants cannot be told apart at this scale.
 #
@@ -322,7 +323,7 @@ check("nb09-2", (over_seeds, over_k))
 # a comparison across scales would confound K with training length. The last printed
 # line then compares the two spreads. If MP's HTER moves over its seeds by as much as
 # (or more than) the K means differ, a single-seed bar chart says nothing about K, and
-# even the means of three seeds only hint; `seed_table` makes this precise with paired
+# even the means of a few seeds only hint; `seed_table` makes this precise with paired
 # intervals, whose verdicts are those printed in the K section above.
 # ```{solution-end}
 # ```
