@@ -196,5 +196,4 @@ def build_theta(method: Method, profile: Profile) -> HFN:
 
 def build_models(method: Method, profile: Profile) -> tuple[nn.Module | None, HFN]:
     """Φ and Θ of a method at a profile's scale: runs and chapters build them here (chapter 06)."""
-    settings = method.hfn_settings(profile)
-    return build_phi(method), build_hfn(profile, **settings)
+    return build_phi(method), build_theta(method, profile)
