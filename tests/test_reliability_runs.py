@@ -223,6 +223,46 @@ def test_item_r6_phi_snapshots_and_newer_checkpoints_are_named(tmp_path, capsys)
     one_error_line(capsys.readouterr().err, "newer version", "warp_drive")
 
 
+def test_item_r6_a_wrong_resume_checkpoint_is_refused_before_any_data(tmp_path, capsys,
+                                                                      monkeypatch):
+    import os
+    import shutil
+
+    import mpfas_lib.training.build as build
+    from mpfas_lib.errors import UserError
+    from mpfas_lib.training import build_config
+
+    out = tmp_path / "runs"
+    assert cli(tiny(out=out)) == 0
+    run = out / "MICO_OCI-M-mp-s0"
+    kept = (run / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+
+    def no_data(config):
+        raise AssertionError("data built before the checkpoint was checked")
+
+    monkeypatch.setattr(build, "build_data", no_data)
+    # another configuration's checkpoint: refused naming the setting, before the data
+    assert cli(tiny("--set", "lr=0.5", "--resume", out=out)) == 2
+    one_error_line(capsys.readouterr().err, "settings differ", "profile.lr")
+    # a file that is no training checkpoint (a model_best.pt in its place)
+    shutil.copy(run / "model_best.pt", run / "checkpoint.pt")
+    assert cli(tiny("--resume", out=out)) == 2
+    one_error_line(capsys.readouterr().err, str(run / "checkpoint.pt"),
+                   "not a training checkpoint", "trainer")
+    # a checkpoint replaced between the check and the lock is never continued
+    (run / "checkpoint.pt").write_bytes(kept)
+    folder = RunFolder(run)
+    folder.resume_state(build_config(profile="quick", overrides=TINY))
+    (run / "other.pt").write_bytes(kept)
+    os.replace(run / "other.pt", run / "checkpoint.pt")
+    with pytest.raises(UserError, match="changed after it was checked"):
+        with folder.locked():
+            raise AssertionError("the lock let a replaced checkpoint through")
+    with RunFolder(run).locked():  # a folder read afresh is usable again
+        pass
+
+
 def test_item_r7_the_full_profile_on_a_cpu_is_measured_and_needs_yes(tmp_path, monkeypatch,
                                                                     capsys):
     import mpfas_lib.training.cli as train_cli

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+from mpfas_lib.data.index import IMAGE_SUFFIXES
+
 MANIFEST = "manifest.csv"
 
 

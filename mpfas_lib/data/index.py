@@ -42,7 +42,7 @@ from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.files import atomic_write_text, writable_file
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".wmv")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")  # frames, in a raw tree and a prepared one
 LABEL_NAMES = {0: "real", 1: "print", 2: "replay"}
 
 # MSU-MFSD subject lists as shipped with the release (train_sub_list.txt / test_sub_list.txt).

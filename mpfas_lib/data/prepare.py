@@ -35,10 +35,11 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from mpfas_lib.data.datasets import IMAGE_SUFFIXES, MANIFEST, evenly_spaced
+from mpfas_lib.data.datasets import MANIFEST, evenly_spaced
 from mpfas_lib.data.faces import FaceCropper
 from mpfas_lib.data.index import (
     DATASETS,
+    IMAGE_SUFFIXES,
     NamingError,
     dataset_key,
     find_videos,

@@ -60,6 +60,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise ValueError(f"cannot load checkpoint {path}: {reason}") from None
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file apart from its replacement: inode, size and modification time."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 class StaleResultsError(ValueError):
     """A run folder holds another configuration's run (or another benchmark version's)."""
 
@@ -125,9 +134,9 @@ class Progress:
                 "history": self.history, "trace": self.trace,
                 "phi_snapshots": self.snapshots, "wall_seconds": elapsed}
 
-    def restore(self, state: dict, config: RunConfig, trainer: Any, path: Path) -> None:
-        """Continue from a checkpoint written by :meth:`checkpoint` for the same settings."""
-        check_resumable(config, state["config"], path)
+    def restore(self, state: dict, trainer: Any) -> None:
+        """Continue from a checkpoint written by :meth:`checkpoint`, whose settings
+        :meth:`RunFolder.resume_state` has checked against the run's."""
         trainer.load_state_dict(state["trainer"])
         self.history, self.trace = list(state["history"]), list(state["trace"])
         self.snapshots = state.get("phi_snapshots", self.snapshots)
@@ -171,6 +180,7 @@ class RunFolder:
         self.path = Path(path)
         self.checkpoint = self.path / "checkpoint.pt"
         self.results = self.path / "results.json"
+        self._read: tuple[int, int, int] | None = None  # the checkpoint resume_state read
 
     @contextmanager
     def locked(self, writer: bool = True) -> Iterator[RunFolder]:
@@ -180,14 +190,33 @@ class RunFolder:
             return
         lock = FolderLock(writable_dir(self.path, "run folder"), "run folder").acquire()
         try:
+            if self._read is not None and _stamp(self.checkpoint) != self._read:
+                raise UserError(f"{self.checkpoint} changed after it was checked for --resume "
+                                "(another process wrote this run meanwhile): run the command "
+                                "again")
             remove_orphans(self.path)  # .checkpoint.pt.*.tmp of a killed atomic write
             yield self
         finally:
             lock.release()
 
-    def load_checkpoint(self) -> dict:
-        """The checkpoint to resume from (weights only)."""
-        return load_checkpoint(self.checkpoint)
+    def resume_state(self, config: RunConfig) -> dict:
+        """The checkpoint that ``--resume`` continues, checked before any work: it must exist,
+        load, and hold a run of ``config``'s settings (others are refused, naming each)."""
+        if not self.checkpoint.is_file():
+            raise FileNotFoundError(
+                f"--resume: no checkpoint at {self.checkpoint} (check --out, --seed, --protocol, "
+                "--method and run_name); run without --resume to start this run from scratch")
+        stamp = _stamp(self.checkpoint)
+        state = load_checkpoint(self.checkpoint)
+        needed = {"config", "trainer", "rng", "history", "trace", "wall_seconds"}
+        missing = needed - set(state) if isinstance(state, dict) else needed
+        if missing:
+            raise ValueError(f"cannot resume from {self.checkpoint}: not a training checkpoint "
+                             f"of this library (no {', '.join(sorted(missing))}); move it away "
+                             "and run without --resume")
+        check_resumable(config, state["config"], self.checkpoint)
+        self._read = stamp
+        return state
 
     def save(self, config: RunConfig, trainer: Any, progress: Progress, best: bool | None,
              checkpoint: bool, elapsed: float) -> None:

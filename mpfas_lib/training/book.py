@@ -11,6 +11,7 @@ import copy
 import functools
 import os
 import random
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from mpfas_lib.data.protocols import build_protocol
+from mpfas_lib.data.sampling import DomainBalancedBatches
 from mpfas_lib.data.synthetic import DEFAULT_SHIFT
 from mpfas_lib.evaluation.tables import load_runs, run_rows, run_shift
+from mpfas_lib.models.extractor import build_extractor
+from mpfas_lib.models.hfn import HFN
+from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.profile import Profile
 from mpfas_lib.training.algorithm1 import Batch, MetaSettings, meta_pattern_step, split_domains
 from mpfas_lib.training.artefacts import load_checkpoint, phi_snapshots
@@ -177,8 +183,6 @@ def tiny_models(seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
     """The tiny Φ (CONV2) and Θ (two-stream HFN, width 16, fusion 16) of chapter 06, seeded as
     the chapter seeds them (``torch.manual_seed(seed)``), leaving torch's generator as it was
     (chapter 06)."""
-    from mpfas_lib.models import HFN, build_extractor
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build_extractor("conv2"), HFN(backbone="resnet18-w16", fusion_channels=16)
@@ -200,8 +204,6 @@ def predrawn_iterations(profile: Profile, iterations: int, inner_steps: int, see
 @functools.lru_cache(maxsize=4)
 def _predrawn(profile: Profile, iterations: int, inner_steps: int, seed: int,
               per_class: int) -> tuple[PreDrawn, ...]:
-    from mpfas_lib.data import DomainBalancedBatches, build_protocol
-
     protocol = build_protocol(TINY_PROTOCOL, source="synthetic", profile=profile)
     source = DomainBalancedBatches(protocol.sources, k=per_class, seed=seed)
 
@@ -246,8 +248,6 @@ def student_steps(step: StudentStep, lr: float) -> StepOn:
 
 def library_steps(settings: MetaSettings) -> StepOn:
     """:func:`meta_pattern_step` on a pre-drawn iteration: its split, its batches (chapter 06)."""
-    from mpfas_lib.models import hfn_loss
-
     def step_on(phi: torch.nn.Module, theta: torch.nn.Module, opt: torch.optim.Optimizer,
                 it: PreDrawn) -> Any:
         domains = it.phi_domains + it.theta_domains
@@ -307,8 +307,6 @@ def retrain_committed(results: str | os.PathLike, cache: str | os.PathLike, prof
     configuration at that profile is trained twice, in fresh folders, to show what one
     machine and one library version give: the same numbers.
     """
-    import tempfile
-
     committed = committed_seeds(results, folder, run)
     config = RunConfig.from_dict(committed[0]["provenance"]["config"])
     quiet = lambda *_: None  # noqa: E731

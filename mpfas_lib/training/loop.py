@@ -64,9 +64,12 @@ def evaluate_models(phi: torch.nn.Module | None, theta: torch.nn.Module, protoco
 
 def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
               dist: Any = None, force: bool = False, confirm: Confirm | None = None
-              ) -> tuple[RunFolder, torch.device]:
+              ) -> tuple[RunFolder, torch.device, dict | None]:
     """Every check before any work (settings, device, weights, --out, --resume, then
     ``confirm(config, device)``, which may refuse with a ``UserError``); makes nothing.
+
+    Returns the run's folder, its device and, with ``resume``, the checkpoint to continue
+    (read and checked here, so a wrong one is refused before the data is built).
 
     A refused run raises ``ValueError``, ``FileNotFoundError``, ``UserError`` or
     ``PretrainedWeightsError`` with one line naming the setting or file. A folder holding a
@@ -81,15 +84,12 @@ def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: b
     writable_dir(root, "--out", create=False)
     name = config.name()
     folder = RunFolder(root / name)
-    if resume and not folder.checkpoint.is_file():
-        raise FileNotFoundError(
-            f"--resume: no checkpoint at {folder.checkpoint} (check --out, --seed, --protocol, "
-            "--method and run_name); run without --resume to start this run from scratch")
+    saved = folder.resume_state(config) if resume else None
     if not resume and not force:
         folder.refuse_overwrite(config)
     if confirm is not None:
         confirm(config, device)
-    return folder, device
+    return folder, device, saved
 
 
 def run_training(config: RunConfig, out: str | os.PathLike | None = None, resume: bool = False,
@@ -100,7 +100,7 @@ def run_training(config: RunConfig, out: str | os.PathLike | None = None, resume
     ``force`` trains over a folder that holds a finished run: that run is moved aside first
     (to ``<out>/.replaced/``), so two runs' files never mix in one folder.
     """
-    folder, device = check_run(config, out, resume, dist, force, confirm)
+    folder, device, saved = check_run(config, out, resume, dist, force, confirm)
     main = dist is None or dist.rank == 0
     with folder.locked(writer=main):
         if force and not resume and main:
@@ -108,16 +108,15 @@ def run_training(config: RunConfig, out: str | os.PathLike | None = None, resume
             if moved is not None:
                 log(f"moved the earlier run in {folder.path} to {moved}")
         run = build_run(config, device, dist)
-        return _train(run, folder, resume, main, log)
+        return _train(run, folder, saved, main, log)
 
 
-def _train(run: Run, folder: RunFolder, resume: bool, main: bool, log: Any) -> dict:
+def _train(run: Run, folder: RunFolder, saved: dict | None, main: bool, log: Any) -> dict:
     """Resume, then step, evaluate and snapshot, checkpoint; finally write the results."""
     trainer, schedule, config = run.trainer, run.schedule, run.config
     progress = Progress(config.method.name, trainer.phi)
-    if resume:
-        saved = folder.load_checkpoint()
-        progress.restore(saved, config, trainer, folder.checkpoint)
+    if saved is not None:
+        progress.restore(saved, trainer)
         if main:
             log(f"resumed {folder.path} at iteration {trainer.iteration}")
     monitor = Monitor(config, folder, schedule.iterations, trainer.iteration, main,

@@ -180,18 +180,19 @@ def get_method(name: str) -> Method:
 
 def build_phi(method: Method) -> nn.Module | None:
     """Φ of a method: learnable extractor, parameter-free handcrafted map, or None (RGB only)."""
-    if method.phi == "none":
-        return None
+    if method.phi == "extractor":
+        return build_extractor(method.phi_name, cdc_theta=method.cdc_theta)
     if method.phi == "map":
         fixed = build_map(method.phi_name)
         fixed.requires_grad_(False)  # a handcrafted map is never trained (Table I)
         return fixed
-    return build_extractor(method.phi_name, cdc_theta=method.cdc_theta)
+    return None  # phi="none": the RGB-only network
 
 
 def build_theta(method: Method, profile: Profile) -> HFN:
     """Θ of a method: the profile's HFN with the method's fusion, streams, norms and order."""
-    return build_hfn(profile, **method.hfn_settings(profile))
+    settings = method.hfn_settings(profile)
+    return build_hfn(profile, **settings)
 
 
 def build_models(method: Method, profile: Profile) -> tuple[nn.Module | None, HFN]:

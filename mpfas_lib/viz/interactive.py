@@ -19,6 +19,7 @@ import torch
 from IPython.display import HTML
 from matplotlib import colormaps
 from PIL import Image
+from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 from torch import nn
 
@@ -375,8 +376,7 @@ def html(fig: go.Figure, div_id: str | None = None):
 
 @functools.cache
 def _plotlyjs() -> str:
-    from plotly.offline import get_plotlyjs
-
+    """plotly.js (about 4 MB), read once per process."""
     return get_plotlyjs()
 
 
