@@ -42,6 +42,8 @@ SampleFn = Callable[[Sequence[str]], Batch]
 LossFn = Callable[[object, torch.Tensor], torch.Tensor]
 GradSync = Callable[[list[torch.Tensor]], None]
 
+ALGORITHM1, ERM = "algorithm1", "erm"
+ALGORITHMS = (ALGORITHM1, ERM)  # the paper's Algorithm 1, or ERM (Eq. 1/3, end to end)
 MODES = ("paper", "official")
 
 
@@ -89,7 +91,7 @@ class StepStats:
     theta_loss: float = float("nan")
     inner_seconds: float = 0.0
     theta_seconds: float = 0.0
-    algorithm: str = "algorithm1"
+    algorithm: str = ALGORITHM1  # or ERM
 
     @property
     def loss(self) -> float:

@@ -33,7 +33,8 @@ from mpfas_lib.data.protocols import SCOPES
 from mpfas_lib.data.synthetic import DEFAULT_SHIFT, check_shift
 from mpfas_lib.paths import data_dir
 from mpfas_lib.profile import Profile, get_profile, profile_from_env
-from mpfas_lib.training.methods import ALGORITHM1, Method, get_method
+from mpfas_lib.training.algorithm1 import ALGORITHM1
+from mpfas_lib.training.methods import Method, get_method
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 _LEGACY_ALGORITHMS = {"mp": ALGORITHM1}  # results written before the names said one thing

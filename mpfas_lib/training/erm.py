@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
-from mpfas_lib.training.algorithm1 import LossChecks, LossFn, SampleFn, StepStats
+from mpfas_lib.training.algorithm1 import ERM, LossChecks, LossFn, SampleFn, StepStats
 
 
 class Pipeline(nn.Module):
@@ -70,5 +70,5 @@ def erm_step(
         theta_domains=sorted(domains),
         theta_loss=value,
         theta_seconds=time.perf_counter() - start,
-        algorithm="erm",
+        algorithm=ERM,
     )

@@ -41,10 +41,8 @@ from mpfas_lib.features import MAP_NAMES, build_map
 from mpfas_lib.models.extractor import EXTRACTOR_NAMES, build_extractor
 from mpfas_lib.models.hfn import COLOUR_ORDERS, FUSIONS, HFN, NORMS, STREAMS, build_hfn
 from mpfas_lib.profile import Profile
-from mpfas_lib.training.algorithm1 import MODES, MetaSettings
+from mpfas_lib.training.algorithm1 import ALGORITHM1, ALGORITHMS, ERM, MODES, MetaSettings
 
-ALGORITHM1, ERM = "algorithm1", "erm"
-ALGORITHMS = (ALGORITHM1, ERM)  # the paper's Algorithm 1, or ERM (Eq. 1/3, end to end)
 PHI_KINDS = ("extractor", "map", "none")
 
 
