@@ -37,6 +37,7 @@ from mpfas_lib.files import (
     remove_orphans,
     writable_dir,
 )
+from mpfas_lib.paths import results_dir
 from mpfas_lib.provenance import git_commit, software
 from mpfas_lib.runtime import capture_rng_states, restore_rng_states
 from mpfas_lib.training.algorithm1 import StepStats
@@ -344,6 +345,13 @@ class RunFolder:
                              f"(None: before versions were recorded), this run needs version "
                              f"{GENERATOR_VERSION}: move the folder away to train it again")
         return results
+
+
+def run_folder(config: RunConfig, out: str | os.PathLike | None = None) -> RunFolder:
+    """The folder of a config's run: ``<out>/<run name>/``, by default in ``results/runs/``
+    (``$MPFAS_RESULTS``)."""
+    root = Path(out) if out is not None else results_dir() / "runs"
+    return RunFolder(root / config.name())
 
 
 class Monitor:

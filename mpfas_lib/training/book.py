@@ -30,7 +30,7 @@ from mpfas_lib.models.hfn import HFN
 from mpfas_lib.models.losses import hfn_loss
 from mpfas_lib.profile import Profile
 from mpfas_lib.training.algorithm1 import Batch, MetaSettings, meta_pattern_step, split_domains
-from mpfas_lib.training.artefacts import load_checkpoint, phi_snapshots
+from mpfas_lib.training.artefacts import load_checkpoint, phi_snapshots, run_folder
 from mpfas_lib.training.config import RunConfig, build_config
 from mpfas_lib.training.loop import load_or_train, run_training
 from mpfas_lib.training.methods import build_models, build_phi, get_method
@@ -62,8 +62,9 @@ def study_snapshots(results: str | os.PathLike, profile: Profile, cache: str | o
     iterations, every = SNAPSHOT_RUN
     config = build_config(method="mp", progress=False, tensorboard=False).replace(
         profile=stand_in(profile, iterations, every))
-    load_or_train(config, Path(cache) / "short_runs", log=lambda *_: None)
-    snaps = phi_snapshots(Path(cache) / "short_runs" / config.name())
+    out = Path(cache) / "short_runs"
+    load_or_train(config, out, log=lambda *_: None)
+    snaps = phi_snapshots(run_folder(config, out).path)
     if snaps is None:
         raise RuntimeError(f"the stand-in run in {cache} wrote no phi.pt")
     return snaps, f"{profile.name} profile, {iterations} iterations"

@@ -11,16 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import torch
 
 from mpfas_lib.errors import UserError, os_error_line, report_error
 from mpfas_lib.evaluation.selection import headline
 from mpfas_lib.models.backbones import PretrainedWeightsError
-from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import PROFILES
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
+from mpfas_lib.training.artefacts import run_folder
 from mpfas_lib.training.config import RunConfig, build_config, parse_overrides
 from mpfas_lib.training.distributed import cleanup, env_world_size, init_distributed
 from mpfas_lib.training.loop import run_training
@@ -99,8 +98,7 @@ def main(args: argparse.Namespace) -> int:
         report_error(error)
         return 2
     except OSError as error:  # a full disk: the last checkpoint written is intact
-        root = Path(args.out) if args.out is not None else results_dir() / "runs"
-        resumable = (root / config.name() / "checkpoint.pt").is_file()
+        resumable = run_folder(config, args.out).checkpoint.is_file()
         then = ("; then continue with --resume" if resumable
                 else "; no checkpoint was written yet: then run the command again")
         report_error(error, f"{os_error_line(error)}{then}")

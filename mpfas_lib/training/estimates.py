@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from mpfas_lib.training.artefacts import RunFolder
+from mpfas_lib.training.artefacts import run_folder
 from mpfas_lib.training.config import RunConfig
 from mpfas_lib.training.plan import Plan, prepared_problems
 
@@ -60,7 +60,7 @@ def plan_estimate(plan: Plan, out: Path, device: str) -> tuple[list[tuple], floa
     """(state, run name, estimated seconds) per run; the total over the runs left to train and
     measured (None: none is), and how many of those are not measured."""
     speeds = measured_speeds(device)
-    rows = [(RunFolder(out / c.name()).state(c), c.name(), estimate_seconds(c, speeds))
+    rows = [(run_folder(c, out).state(c), c.name(), estimate_seconds(c, speeds))
             for c in plan.configs]
     left = [s for state, _, s in rows if state != "done"]
     measured = [s for s in left if s is not None]

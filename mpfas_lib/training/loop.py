@@ -11,7 +11,6 @@ import math
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,10 +26,10 @@ from mpfas_lib.evaluation.scoring import (
 )
 from mpfas_lib.files import writable_dir
 from mpfas_lib.models.backbones import check_pretrained
-from mpfas_lib.paths import cache_dir, results_dir
+from mpfas_lib.paths import cache_dir
 from mpfas_lib.runtime import pick_device
 from mpfas_lib.training.algorithm1 import NonFiniteLossError
-from mpfas_lib.training.artefacts import Monitor, Progress, RunFolder, provenance
+from mpfas_lib.training.artefacts import Monitor, Progress, RunFolder, provenance, run_folder
 from mpfas_lib.training.build import Evaluation, Run, build_run
 from mpfas_lib.training.config import RunConfig
 
@@ -80,10 +79,8 @@ def check_run(config: RunConfig, out: str | os.PathLike | None = None, resume: b
     check_pretrained(config.profile.pretrained, config.profile.backbone)  # before any data
     if config.data == "synthetic":
         cache_dir()  # $MPFAS_CACHE usable, before any folder of the run is made
-    root = Path(out) if out is not None else results_dir() / "runs"
-    writable_dir(root, "--out", create=False)
-    name = config.name()
-    folder = RunFolder(root / name)
+    folder = run_folder(config, out)
+    writable_dir(folder.path.parent, "--out", create=False)
     saved = folder.resume_state(config) if resume else None
     if not resume and not force:
         folder.refuse_overwrite(config)
@@ -155,7 +152,7 @@ def load_or_train(config: RunConfig, out: str | os.PathLike, log: Any = print) -
     The results of another profile, method or data never stand in for this config's: a
     results.json whose recorded settings differ is an error naming the differences.
     """
-    folder = RunFolder(Path(out) / config.name())
+    folder = run_folder(config, out)
     results = folder.finished(config)
     if results is not None:
         return results

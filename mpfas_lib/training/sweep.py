@@ -55,7 +55,7 @@ from mpfas_lib.files import atomic_write_text
 from mpfas_lib.models.backbones import PretrainedWeightsError, check_pretrained
 from mpfas_lib.paths import results_dir
 from mpfas_lib.profile import Profile
-from mpfas_lib.training.artefacts import RunFolder
+from mpfas_lib.training.artefacts import run_folder
 from mpfas_lib.training.config import RunConfig
 from mpfas_lib.training.estimates import current_device, print_list
 from mpfas_lib.training.loop import load_or_train, run_training
@@ -115,7 +115,7 @@ def _train(config: dict[str, Any], out: str, resume: bool, force: bool = False
         results = run_training(cfg, out=out, resume=resume, log=lambda *_: None, force=force)
     except Exception as error:  # reported by the sweep, which goes on with the other runs
         try:
-            done = RunFolder(Path(out) / cfg.name()).finished(cfg)
+            done = run_folder(cfg, out).finished(cfg)
         except ValueError:  # stale or unreadable: not this run's results
             done = None
         if done is not None:  # another process (a killed sweep's worker) finished it meanwhile
@@ -135,7 +135,7 @@ def run_sweep(plan: Plan, out: Path, workers: int = 1, limit: int | None = None,
     overwritten silently: the sweep stops before any work unless ``force`` retrains it.
     """
     with folder_lock(out):
-        states = {c.name(): RunFolder(out / c.name()).state(c) for c in plan.configs}
+        states = {c.name(): run_folder(c, out).state(c) for c in plan.configs}
         stale = sorted(name for name, state in states.items() if state == "stale")
         if stale and not force:
             raise RuntimeError(
@@ -178,7 +178,7 @@ def _train_all(todo: list[RunConfig], states: dict[str, str], out: Path, workers
                     c = queue.pop(0)
                     # a stale run (or an unreadable one) is moved aside by its worker
                     force = (states[c.name()] != "partial"
-                             and (out / c.name() / "results.json").exists())
+                             and run_folder(c, out).results.exists())
                     running[pool.submit(_train, c.to_dict(), str(out),
                                         states[c.name()] == "partial", force)] = c
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -283,5 +283,5 @@ def plan_runs(plan: str | os.PathLike, profile: Profile, out: str | os.PathLike 
                if seeds is None or c.seed in seeds]
     folder = Path(out) if out is not None else results_dir() / profile.name
     with folder_lock(folder):
-        return [{**load_or_train(c, folder, log), "file": str(folder / c.name() / "results.json")}
+        return [{**load_or_train(c, folder, log), "file": str(run_folder(c, folder).results)}
                 for c in tqdm(configs, desc=f"{Path(plan).stem} at {profile.name}", unit="run")]
