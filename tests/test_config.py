@@ -116,6 +116,17 @@ def test_registry_reuses_the_library_names_and_every_method_is_valid():
     assert get_method("mp-cdc2").cdc_theta == 0.7
 
 
+def test_build_phi_builds_each_kind_and_refuses_an_unknown_one():
+    from mpfas_lib.training.methods import build_phi
+
+    assert type(build_phi(get_method("mp"))).__name__ == "MetaPatternExtractor"
+    fixed = build_phi(get_method("colorlbp"))
+    assert not any(p.requires_grad for p in fixed.parameters())
+    assert build_phi(get_method("rgb")) is None
+    with pytest.raises(ValueError, match="phi must be one of.*'extractr'"):
+        build_phi(dataclasses.replace(get_method("mp"), phi="extractr"))  # never validated
+
+
 def test_round_trip_through_json_and_legacy_flat_configs():
     cfg = build_config(method="mp-cdc1", profile="quick", seed=2, overrides={"iterations": "7"})
     again = RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))

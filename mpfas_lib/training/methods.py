@@ -184,7 +184,10 @@ def build_phi(method: Method) -> nn.Module | None:
         fixed = build_map(method.phi_name)
         fixed.requires_grad_(False)  # a handcrafted map is never trained (Table I)
         return fixed
-    return None  # phi="none": the RGB-only network
+    if method.phi == "none":
+        return None  # the RGB-only network
+    raise ValueError(f"method {method.name}: phi must be one of {list(PHI_KINDS)}, got "
+                     f"{method.phi!r}")
 
 
 def build_theta(method: Method, profile: Profile) -> HFN:
